@@ -1,0 +1,12 @@
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { Environment } from '../config/environment.js';
+import type { VaultSession } from './vault/vault-session.js';
+
+/** What every activity may use; built once per worker process. */
+export interface ActivityContext {
+  env: Environment;
+  vault: VaultSession;
+  db: pg.Pool;
+  logger: Logger;
+}

@@ -1,0 +1,64 @@
+import { createServer } from 'node:net';
+import { StackError } from './stack-error.js';
+
+/** `local` is what `npm start` runs; `test` uses other ports so tests run beside it. */
+export type StackMode = 'local' | 'test';
+
+export interface Ports {
+  temporal: number;
+  temporalUi: number;
+  temporalHttp: number;
+  temporalMetrics: number;
+  vault: number;
+  postgres: number;
+  codec: number;
+}
+
+const defaults: Record<StackMode, Ports> = {
+  local: { temporal: 7233, temporalUi: 8233, temporalHttp: 7243, temporalMetrics: 7253, vault: 8200, postgres: 5544, codec: 8288 },
+  test: { temporal: 17233, temporalUi: 18233, temporalHttp: 17243, temporalMetrics: 17253, vault: 18200, postgres: 15544, codec: 18288 },
+};
+
+const envNames: Record<keyof Ports, string> = {
+  temporal: 'ROTOR_TEMPORAL_PORT',
+  temporalUi: 'ROTOR_TEMPORAL_UI_PORT',
+  temporalHttp: 'ROTOR_TEMPORAL_HTTP_PORT',
+  temporalMetrics: 'ROTOR_TEMPORAL_METRICS_PORT',
+  vault: 'ROTOR_VAULT_PORT',
+  postgres: 'ROTOR_PG_PORT',
+  codec: 'ROTOR_CODEC_PORT',
+};
+
+export function portsFor(mode: StackMode): Ports {
+  const ports = { ...defaults[mode] };
+  for (const key of Object.keys(envNames) as (keyof Ports)[]) {
+    const raw = process.env[envNames[key]];
+    if (raw === undefined) continue;
+    const port = Number(raw);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new StackError(`${envNames[key]}=${raw} is not a port`, `set ${envNames[key]} to an integer between 1 and 65535`);
+    }
+    ports[key] = port;
+  }
+  return ports;
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Refuses to start anything when a port is taken, naming the port, its role and the variable to change. */
+export async function assertPortsFree(ports: Ports): Promise<void> {
+  for (const key of Object.keys(ports) as (keyof Ports)[]) {
+    if (!(await isFree(ports[key]))) {
+      throw new StackError(
+        `port ${ports[key]} (${key}) on 127.0.0.1 is already in use`,
+        `stop whatever listens there (is another 'npm start' or 'npm test' running? try: ss -ltnp 'sport = :${ports[key]}') or choose another port with ${envNames[key]}=...`,
+      );
+    }
+  }
+}

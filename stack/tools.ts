@@ -1,0 +1,151 @@
+import { access, copyFile, mkdir, rename } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { step } from './progress.js';
+import { runCommand } from './run-command.js';
+import { StackError } from './stack-error.js';
+
+/** Pinned versions: the cache is keyed by them, so a bump rebuilds once. */
+export const TEMPORAL_CLI_VERSION = 'v1.5.1';
+/** OpenBao v2.4.0's release commit; its v2 tags lack a /v2 module suffix, so we pin the pseudo-version. */
+export const OPENBAO_VERSION = 'v2.4.0';
+
+export interface Tools {
+  temporal: string;
+  vault: string;
+  pgBin: string;
+}
+
+export function toolsCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
+  return process.env.ROTOR_TOOLS_DIR ?? join(base, 'rotor', 'tools');
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function onPath(name: string): Promise<string | undefined> {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir && (await isExecutable(join(dir, name)))) return join(dir, name);
+  }
+  return undefined;
+}
+
+async function requireGo(what: string): Promise<string> {
+  const go = await onPath('go');
+  if (!go) {
+    throw new StackError(
+      `building ${what} needs the Go toolchain, and 'go' is not on PATH`,
+      `install Go 1.24+ (https://go.dev/dl) or point ROTOR_${what === 'temporal' ? 'TEMPORAL' : 'VAULT'}_BIN at a prebuilt binary`,
+    );
+  }
+  return go;
+}
+
+async function ensureTemporal(cache: string): Promise<string> {
+  if (process.env.ROTOR_TEMPORAL_BIN) return process.env.ROTOR_TEMPORAL_BIN;
+  const dir = join(cache, `temporal-${TEMPORAL_CLI_VERSION}`);
+  const bin = join(dir, 'temporal');
+  if (await isExecutable(bin)) return bin;
+  const go = await requireGo('temporal');
+  const logFile = join(cache, `temporal-${TEMPORAL_CLI_VERSION}.build.log`);
+  await mkdir(dir, { recursive: true });
+  await step(`building Temporal CLI ${TEMPORAL_CLI_VERSION} from the Go module proxy (first run only, ~3-5 min)`, async () => {
+    // GOBIN into a temp dir, then rename, so an interrupted build never leaves a half-written binary.
+    const tmp = join(cache, `temporal-${TEMPORAL_CLI_VERSION}.tmp`);
+    const result = await runCommand(go, ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {
+      env: { ...process.env, GOBIN: tmp },
+      logFile,
+    });
+    if (result.code !== 0) {
+      throw new StackError(`'go install' of the Temporal CLI failed (exit ${result.code})`, 'check network access to the Go module proxy and the log, then run again', logFile);
+    }
+    await rename(join(tmp, 'temporal'), bin);
+  });
+  return bin;
+}
+
+async function ensureVault(cache: string): Promise<string> {
+  if (process.env.ROTOR_VAULT_BIN) return process.env.ROTOR_VAULT_BIN;
+  const existing = (await onPath('bao')) ?? (await onPath('vault'));
+  if (existing) return existing;
+  const dir = join(cache, `openbao-${OPENBAO_VERSION}`);
+  const bin = join(dir, 'bao');
+  if (await isExecutable(bin)) return bin;
+  const go = await requireGo('openbao');
+  const buildDir = join(cache, `openbao-${OPENBAO_VERSION}-build`);
+  const logFile = join(cache, `openbao-${OPENBAO_VERSION}.build.log`);
+  await mkdir(buildDir, { recursive: true });
+  await mkdir(dir, { recursive: true });
+  const template = fileURLToPath(new URL('./openbao-build/go.mod', import.meta.url));
+  await copyFile(template, join(buildDir, 'go.mod'));
+  await step(`building OpenBao ${OPENBAO_VERSION} from the Go module proxy (first run only, ~5-8 min)`, async () => {
+    const result = await runCommand(go, ['build', '-o', `${bin}.tmp`, 'github.com/openbao/openbao'], {
+      cwd: buildDir,
+      // -mod=mod lets go resolve OpenBao's own requirements into our build module.
+      // OpenBao's kms-wrapping modules are missing from the public checksum DB, so skip it for that org only.
+      env: { ...process.env, GOFLAGS: '-mod=mod', GONOSUMDB: 'github.com/openbao', GOWORK: 'off' },
+      logFile,
+    });
+    if (result.code !== 0) {
+      throw new StackError(`building OpenBao failed (exit ${result.code})`, 'check network access to the Go module proxy and the log, or set ROTOR_VAULT_BIN to a bao/vault binary', logFile);
+    }
+    await rename(`${bin}.tmp`, bin);
+  });
+  return bin;
+}
+
+async function findPgBin(): Promise<string | undefined> {
+  if (process.env.ROTOR_PG_BIN) return process.env.ROTOR_PG_BIN;
+  // Debian keeps server binaries out of PATH, one folder per major version: take the newest.
+  for (const version of ['18', '17', '16', '15', '14', '13']) {
+    const dir = `/usr/lib/postgresql/${version}/bin`;
+    if (await isExecutable(join(dir, 'initdb'))) return dir;
+  }
+  const initdb = await onPath('initdb');
+  return initdb ? join(initdb, '..') : undefined;
+}
+
+async function ensurePostgres(): Promise<string> {
+  const found = await findPgBin();
+  if (found) return found;
+  const aptGet = await onPath('apt-get');
+  if (!aptGet || process.getuid?.() !== 0) {
+    throw new StackError(
+      'PostgreSQL server binaries (initdb, pg_ctl) are not installed',
+      "install your distribution's postgresql package (Debian: sudo apt-get install postgresql) or set ROTOR_PG_BIN to its bin folder",
+    );
+  }
+  const logFile = join(toolsCacheDir(), 'postgresql-apt.log');
+  await mkdir(toolsCacheDir(), { recursive: true });
+  await step("installing PostgreSQL from Debian's packages", async () => {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'postgresql']]) {
+      const result = await runCommand(aptGet, args, { env, logFile });
+      if (result.code !== 0) {
+        throw new StackError(`apt-get ${args[0]} failed (exit ${result.code})`, 'fix the package source or install postgresql by hand', logFile);
+      }
+    }
+  });
+  const installed = await findPgBin();
+  if (!installed) throw new StackError('postgresql installed but initdb was not found', 'set ROTOR_PG_BIN to the folder holding initdb');
+  return installed;
+}
+
+/** Ensures every server binary exists, building or installing what is missing. Idempotent. */
+export async function ensureTools(): Promise<Tools> {
+  const cache = toolsCacheDir();
+  await mkdir(cache, { recursive: true });
+  const pgBin = await ensurePostgres();
+  const temporal = await ensureTemporal(cache);
+  const vault = await ensureVault(cache);
+  return { temporal, vault, pgBin };
+}

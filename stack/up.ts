@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { bootstrapPostgres } from './bootstrap-postgres.js';
+import { bootstrapVault, KV_MOUNT } from './bootstrap-vault.js';
+import type { ManagedProcess } from './managed-process.js';
+import { assertPortsFree, portsFor, type Ports, type StackMode } from './ports.js';
+import { startPostgres, type PostgresServer } from './postgres-server.js';
+import { info, step } from './progress.js';
+import { startTemporal } from './temporal-server.js';
+import { ensureTools } from './tools.js';
+import { startVault } from './vault-server.js';
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+
+export interface Stack {
+  mode: StackMode;
+  stateDir: string;
+  ports: Ports;
+  /** ROTOR_* variables for workers and the CLI (see config/environment.ts). */
+  env: Record<string, string>;
+  vaultRootToken: string;
+  postgres: { host: string; port: number; superuser: string; superuserPassword: string };
+  stop(): Promise<void>;
+}
+
+/** What tests and the CLI read to find a running stack; 0600 because it holds local-only tokens. */
+export interface StackFile extends Omit<Stack, 'stop'> {
+  pids: Record<string, number>;
+}
+
+export function stateDirFor(mode: StackMode): string {
+  return process.env.ROTOR_STATE_DIR ?? join(REPO_ROOT, '.rotor', mode);
+}
+
+export async function readStackFile(mode: StackMode): Promise<StackFile> {
+  return JSON.parse(await readFile(join(stateDirFor(mode), 'stack.json'), 'utf8')) as StackFile;
+}
+
+/** Processes of an earlier launcher that was killed before it could stop them. */
+async function stopStaleProcesses(stateDir: string): Promise<void> {
+  const file = join(stateDir, 'stack.json');
+  if (!existsSync(file)) return;
+  const { pids } = JSON.parse(await readFile(file, 'utf8')) as Partial<StackFile>;
+  for (const [name, pid] of Object.entries(pids ?? {})) {
+    let cmdline = '';
+    try {
+      cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+    } catch {
+      continue;
+    }
+    // Only a process that names our own state dir is ours to stop; a recycled pid is left alone.
+    if (!cmdline.includes(stateDir)) continue;
+    info(`stopping ${name} (pid ${pid}) left over from an earlier run`);
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      process.kill(pid, 'SIGTERM');
+    }
+    for (let i = 0; i < 40 && existsSync(`/proc/${pid}`); i++) await sleep(250);
+  }
+}
+
+/**
+ * Starts PostgreSQL, the Vault API server and Temporal for `mode`, bootstraps them, and writes
+ * stack.json. On any failure everything already started is stopped again.
+ */
+export async function up(mode: StackMode): Promise<Stack> {
+  const tools = await ensureTools();
+  const ports = portsFor(mode);
+  const stateDir = stateDirFor(mode);
+  if (mode === 'test') await rm(stateDir, { recursive: true, force: true });
+  await mkdir(stateDir, { recursive: true, mode: 0o755 });
+  // The postgres user must traverse to its data dir inside ours.
+  await chmod(stateDir, 0o755);
+  await chmod(join(stateDir, '..'), 0o755);
+  await stopStaleProcesses(stateDir);
+  await assertPortsFree(ports);
+
+  const started: { name: string; stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+    started.length = 0;
+  };
+  try {
+    const pgServer: PostgresServer = await step(`starting PostgreSQL on 127.0.0.1:${ports.postgres}`, () => startPostgres(tools.pgBin, stateDir, ports));
+    started.push({ name: 'postgres', stop: () => pgServer.stop() });
+    const vault = await step(`starting the Vault API server (${tools.vault}) on 127.0.0.1:${ports.vault}`, () => startVault(tools.vault, stateDir, ports));
+    started.push(vault.proc);
+    const appRole = await step('bootstrapping Vault (KV v2, audit device, worker AppRole and policy)', () =>
+      bootstrapVault(vault.address, vault.init.rootToken, stateDir, vault.isOpenBao),
+    );
+    const pgBoot = await step('bootstrapping PostgreSQL (rotor database + migrations, demo target)', () =>
+      bootstrapPostgres(pgServer, vault.address, vault.init.rootToken),
+    );
+    if (pgBoot.migrationsApplied.length) info(`migrations applied: ${pgBoot.migrationsApplied.join(', ')}`);
+    const temporal: ManagedProcess = await step(`starting Temporal dev server on 127.0.0.1:${ports.temporal} (UI :${ports.temporalUi})`, () =>
+      startTemporal(tools.temporal, stateDir, ports),
+    );
+    started.push(temporal);
+
+    const codecKeyFile = join(stateDir, 'codec.key');
+    if (!existsSync(codecKeyFile)) await writeFile(codecKeyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
+    const env: Record<string, string> = {
+      ROTOR_TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
+      ROTOR_TEMPORAL_NAMESPACE: 'default',
+      ROTOR_TASK_QUEUE: mode === 'test' ? 'rotor-test' : 'rotor',
+      ROTOR_VAULT_ADDR: vault.address,
+      ROTOR_VAULT_ROLE_ID: appRole.roleId,
+      ROTOR_VAULT_SECRET_ID: appRole.secretId,
+      ROTOR_VAULT_KV_MOUNT: KV_MOUNT,
+      ROTOR_DATABASE_URL: pgBoot.databaseUrl,
+      ROTOR_CODEC_KEY: (await readFile(codecKeyFile, 'utf8')).trim(),
+      ROTOR_CODEC_PORT: String(ports.codec),
+    };
+    const stack: Stack = {
+      mode,
+      stateDir,
+      ports,
+      env,
+      vaultRootToken: vault.init.rootToken,
+      postgres: { host: pgServer.host, port: pgServer.port, superuser: pgServer.superuser, superuserPassword: pgServer.superuserPassword },
+      stop: stopAll,
+    };
+    const file: StackFile = { ...stack, pids: { vault: vault.proc.child.pid!, temporal: temporal.child.pid! } };
+    delete (file as Partial<Stack>).stop;
+    await writeFile(join(stateDir, 'stack.json'), JSON.stringify(file, null, 2), { mode: 0o600 });
+    return stack;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}

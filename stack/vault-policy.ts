@@ -1,0 +1,21 @@
+/**
+ * The worker's least-privilege policy: KV data under the rotor mount, metadata deletion only for
+ * staged (pending) credentials, AppRole secret-id management for consumers, lease revocation,
+ * database creds for break-glass and response wrapping. No sys/mounts, no policy writes.
+ */
+export const WORKER_POLICY = `
+path "rotor/data/*" { capabilities = ["create", "read", "update"] }
+path "rotor/metadata/*" { capabilities = ["read", "list", "update"] }
+path "rotor/metadata/_rotor/pending/*" { capabilities = ["read", "list", "update", "delete"] }
+path "auth/approle/role/+/secret-id" { capabilities = ["update"] }
+path "auth/approle/role/+/secret-id-accessor/destroy" { capabilities = ["update"] }
+path "auth/approle/role/+/secret-id-accessor/lookup" { capabilities = ["update"] }
+path "auth/approle/role/+/role-id" { capabilities = ["read"] }
+path "auth/approle/login" { capabilities = ["update"] }
+path "database/creds/*" { capabilities = ["read"] }
+path "database/roles/breakglass-*" { capabilities = ["create", "update", "read", "delete"] }
+path "sys/leases/revoke" { capabilities = ["update"] }
+path "sys/leases/lookup" { capabilities = ["update"] }
+path "sys/leases/revoke-prefix/database/creds/*" { capabilities = ["update", "sudo"] }
+path "sys/wrapping/wrap" { capabilities = ["update"] }
+`;

@@ -1,0 +1,48 @@
+import { fileURLToPath } from 'node:url';
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { createActivities } from '../activities/index.js';
+import { VaultSession } from '../activities/vault/vault-session.js';
+import type { Environment } from '../config/environment.js';
+import { dataConverter } from './data-converter.js';
+import { installRuntimeLogger } from './logger.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface RotorWorker {
+  worker: Worker;
+  /** Shuts the worker down (if running) and closes its connections. */
+  close(): Promise<void>;
+}
+
+export async function createWorker(
+  env: Environment,
+  logger: Logger,
+  overrides: Partial<Pick<WorkerOptions, 'workflowBundle' | 'taskQueue' | 'maxConcurrentActivityTaskExecutions'>> = {},
+): Promise<RotorWorker> {
+  installRuntimeLogger(logger);
+  const connection = await NativeConnection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
+  const db = new pg.Pool({ connectionString: env.ROTOR_DATABASE_URL, max: 10 });
+  // A pool error (server restart) must not crash the worker; the next query reconnects.
+  db.on('error', (err) => logger.warn({ err: err.message }, 'rotor database pool error'));
+  const vault = new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID);
+  const activities = createActivities({ env, vault, db, logger });
+  const worker = await Worker.create({
+    connection,
+    namespace: env.ROTOR_TEMPORAL_NAMESPACE,
+    taskQueue: overrides.taskQueue ?? env.ROTOR_TASK_QUEUE,
+    ...(overrides.workflowBundle ? { workflowBundle: overrides.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities,
+    dataConverter: dataConverter(env.ROTOR_CODEC_KEY),
+    maxConcurrentActivityTaskExecutions: overrides.maxConcurrentActivityTaskExecutions ?? 50,
+  });
+  return {
+    worker,
+    async close() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await db.end().catch(() => undefined);
+      await connection.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { stackHealth } from './stack-health.js';
