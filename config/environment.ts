@@ -12,7 +12,7 @@ const schema = z.object({
   ROTOR_VAULT_ROLE_ID: z.string().min(1, 'the worker AppRole role_id is required'),
   ROTOR_VAULT_SECRET_ID: z.string().min(1, 'the worker AppRole secret_id is required'),
   ROTOR_VAULT_KV_MOUNT: z.string().min(1).default('rotor'),
-  ROTOR_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL to rotor\'s own database'),
+  ROTOR_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL to rotor's own database"),
   ROTOR_CODEC_KEY: z
     .string()
     .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 random bytes, base64-encoded (openssl rand -base64 32)'),
@@ -33,7 +33,9 @@ export class EnvironmentError extends Error {
 export function loadEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    throw new EnvironmentError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}${env[String(i.path[0])] === undefined ? ' (not set)' : ''}`));
+    throw new EnvironmentError(
+      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}${env[String(i.path[0])] === undefined ? ' (not set)' : ''}`),
+    );
   }
   return parsed.data;
 }

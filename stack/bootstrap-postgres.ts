@@ -16,7 +16,13 @@ export interface PostgresBootstrap {
 }
 
 async function withClient<T>(server: PostgresServer, database: string, run: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ host: server.host, port: server.port, user: server.superuser, password: server.superuserPassword, database });
+  const client = new pg.Client({
+    host: server.host,
+    port: server.port,
+    user: server.superuser,
+    password: server.superuserPassword,
+    database,
+  });
   await client.connect();
   try {
     return await run(client);
@@ -50,7 +56,13 @@ export async function bootstrapPostgres(server: PostgresServer, vaultAddress: st
     if (!adminPassword) {
       adminPassword = randomBytes(24).toString('base64url');
       // Vault learns the credential before the target does (invariant 6).
-      await vault.kvWrite(KV_MOUNT, DEMO_ADMIN_PATH, { username: 'rotor_admin', password: adminPassword, host: server.host, port: String(server.port), database: DEMO_DB });
+      await vault.kvWrite(KV_MOUNT, DEMO_ADMIN_PATH, {
+        username: 'rotor_admin',
+        password: adminPassword,
+        host: server.host,
+        port: String(server.port),
+        database: DEMO_DB,
+      });
     }
     const admin = await c.query("SELECT 1 FROM pg_roles WHERE rolname = 'rotor_admin'");
     await c.query(`${admin.rowCount ? 'ALTER' : 'CREATE'} ROLE rotor_admin LOGIN CREATEROLE PASSWORD ${pg.escapeLiteral(adminPassword)}`);

@@ -29,6 +29,7 @@ export async function bootstrapVault(address: string, rootToken: string, stateDi
     secret_id_ttl: '0',
   });
   const roleId = (await vault.request<{ data: { role_id: string } }>('GET', `auth/approle/role/${WORKER_ROLE}/role-id`)).data.role_id;
-  const secretId = (await vault.request<{ data: { secret_id: string } }>('POST', `auth/approle/role/${WORKER_ROLE}/secret-id`, {})).data.secret_id;
+  const secretId = (await vault.request<{ data: { secret_id: string } }>('POST', `auth/approle/role/${WORKER_ROLE}/secret-id`, {})).data
+    .secret_id;
   return { roleId, secretId };
 }

@@ -2,11 +2,12 @@ import { rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { StackError } from './stack-error.js';
 import { info, step } from './progress.js';
-import { ensureTools } from './tools.js';
+import { ensureTestTools, ensureTools } from './tools.js';
 import { stateDirFor } from './up.js';
 import { startLocal } from './start-local.js';
 
 const usage = `usage: tsx stack/main.ts <command>
+  test-tools  tools, plus what only the tests need (docker-compose, chromium)
   tools    build or install the Temporal CLI, the Vault API server and PostgreSQL (cached)
   start    start the local stack, bootstrap it, run a worker and the demo (what npm start runs)
   reset    delete the local stack's state dir (.rotor/local): every secret and workflow in it is lost`;
@@ -18,6 +19,11 @@ async function main(command: string | undefined): Promise<void> {
       info(`temporal: ${tools.temporal}`);
       info(`vault:    ${tools.vault}`);
       info(`postgres: ${tools.pgBin}`);
+      return;
+    }
+    case 'test-tools': {
+      await step('ensuring tools (Temporal CLI, Vault API server, PostgreSQL)', ensureTools);
+      await ensureTestTools();
       return;
     }
     case 'start':

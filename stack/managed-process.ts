@@ -11,7 +11,13 @@ export interface ManagedProcess {
   stop(): Promise<void>;
 }
 
-export function startProcess(name: string, command: string, args: string[], logFile: string, env: NodeJS.ProcessEnv = process.env): ManagedProcess {
+export function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  logFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ManagedProcess {
   const out = openSync(logFile, 'a');
   // Own process group so Ctrl-C in the terminal reaches us first and we stop children in order.
   const child = spawn(command, args, { stdio: ['ignore', out, out], env, detached: true });

@@ -60,11 +60,29 @@ export async function startPostgres(pgBin: string, stateDir: string, ports: Port
     const pwTmp = join(socketDir, 'initdb.pw');
     await writeFile(pwTmp, password, { mode: 0o600 });
     await own(pwTmp);
-    const result = await runCommand(join(pgBin, 'initdb'), ['-D', dataDir, '-U', 'postgres', `--pwfile=${pwTmp}`, '--auth-local=scram-sha-256', '--auth-host=scram-sha-256', '--encoding=UTF8', '--locale=C'], { ...as, logFile: undefined });
+    const result = await runCommand(
+      join(pgBin, 'initdb'),
+      [
+        '-D',
+        dataDir,
+        '-U',
+        'postgres',
+        `--pwfile=${pwTmp}`,
+        '--auth-local=scram-sha-256',
+        '--auth-host=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C',
+      ],
+      { ...as, logFile: undefined },
+    );
     await rm(pwTmp, { force: true });
     if (result.code !== 0) {
       await writeFile(logFile, result.stdout + result.stderr, { flag: 'a' });
-      throw new StackError(`initdb failed (exit ${result.code}): ${result.stderr.trim().split('\n').pop()}`, 'read the log; the postgres user must be able to reach the state dir (every parent folder needs o+x)', logFile);
+      throw new StackError(
+        `initdb failed (exit ${result.code}): ${result.stderr.trim().split('\n').pop()}`,
+        'read the log; the postgres user must be able to reach the state dir (every parent folder needs o+x)',
+        logFile,
+      );
     }
   }
   const superuserPassword = (await readFile(passwordFile, 'utf8')).trim();
@@ -75,7 +93,11 @@ export async function startPostgres(pgBin: string, stateDir: string, ports: Port
   const options = `-p ${ports.postgres} -k ${socketDir} -c listen_addresses=127.0.0.1 -c max_connections=200`;
   const start = await runCommand(pgCtl, ['-D', dataDir, '-l', logFile, '-o', options, '-w', '-t', '60', 'start'], as);
   if (start.code !== 0) {
-    throw new StackError(`PostgreSQL did not start (exit ${start.code}): ${start.stderr.trim() || start.stdout.trim()}`, 'read the log; a stale lock is cleared by stopping the old server or `npm run stack -- reset`', logFile);
+    throw new StackError(
+      `PostgreSQL did not start (exit ${start.code}): ${start.stderr.trim() || start.stdout.trim()}`,
+      'read the log; a stale lock is cleared by stopping the old server or `npm run stack -- reset`',
+      logFile,
+    );
   }
   const server: PostgresServer = {
     host: '127.0.0.1',
@@ -87,12 +109,22 @@ export async function startPostgres(pgBin: string, stateDir: string, ports: Port
     },
   };
   try {
-    await waitFor('PostgreSQL', async () => {
-      const client = new pg.Client({ host: server.host, port: server.port, user: 'postgres', password: superuserPassword, database: 'postgres' });
-      await client.connect();
-      await client.end();
-      return true;
-    }, 30_000);
+    await waitFor(
+      'PostgreSQL',
+      async () => {
+        const client = new pg.Client({
+          host: server.host,
+          port: server.port,
+          user: 'postgres',
+          password: superuserPassword,
+          database: 'postgres',
+        });
+        await client.connect();
+        await client.end();
+        return true;
+      },
+      30_000,
+    );
   } catch (err) {
     await server.stop();
     throw new StackError(`PostgreSQL is not accepting connections: ${(err as Error).message}`, 'read the log', logFile);

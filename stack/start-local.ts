@@ -8,18 +8,28 @@ import { REPO_ROOT, up, type Stack } from './up.js';
 
 async function startWorker(stack: Stack): Promise<ManagedProcess> {
   const logFile = join(stack.stateDir, 'worker.log');
-  const worker = startProcess('worker', process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers/main.ts')], logFile, { ...process.env, ...stack.env });
+  const worker = startProcess('worker', process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers/main.ts')], logFile, {
+    ...process.env,
+    ...stack.env,
+  });
   // Prove the chain end to end: a workflow through this worker touching Vault and PostgreSQL.
   const connection = await Connection.connect({ address: stack.env.ROTOR_TEMPORAL_ADDRESS! });
   try {
     const client = new Client({ connection, dataConverter: dataConverter(stack.env.ROTOR_CODEC_KEY!) });
     const result = await Promise.race([
-      client.workflow.execute('stackHealth', { taskQueue: stack.env.ROTOR_TASK_QUEUE!, workflowId: `stack-health/${Date.now()}`, args: [{}], workflowExecutionTimeout: '2 minutes' }),
+      client.workflow.execute('stackHealth', {
+        taskQueue: stack.env.ROTOR_TASK_QUEUE!,
+        workflowId: `stack-health/${Date.now()}`,
+        args: [{}],
+        workflowExecutionTimeout: '2 minutes',
+      }),
       worker.exited.then((code) => {
         throw new StackError(`the worker exited with code ${code} while starting`, 'read the worker log', logFile);
       }),
     ]);
-    info(`worker healthy: Vault ${(result as { vault: { version: string } }).vault.version}, migrations ${(result as { database: { migrations: string[] } }).database.migrations.length}`);
+    info(
+      `worker healthy: Vault ${(result as { vault: { version: string } }).vault.version}, migrations ${(result as { database: { migrations: string[] } }).database.migrations.length}`,
+    );
   } catch (err) {
     await worker.stop();
     throw err;

@@ -9,32 +9,50 @@ import { waitFor } from './wait-for.js';
 export async function startTemporal(bin: string, stateDir: string, ports: Ports): Promise<ManagedProcess> {
   const logFile = join(stateDir, 'temporal.log');
   const args = [
-    'server', 'start-dev',
-    '--db-filename', join(stateDir, 'temporal.sqlite'),
-    '--ip', '127.0.0.1',
-    '--port', String(ports.temporal),
-    '--ui-port', String(ports.temporalUi),
-    '--http-port', String(ports.temporalHttp),
-    '--metrics-port', String(ports.temporalMetrics),
-    '--namespace', 'default',
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--db-filename',
+    join(stateDir, 'temporal.sqlite'),
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(ports.temporal),
+    '--ui-port',
+    String(ports.temporalUi),
+    '--http-port',
+    String(ports.temporalHttp),
+    '--metrics-port',
+    String(ports.temporalMetrics),
+    '--namespace',
+    'default',
+    '--log-level',
+    'warn',
     ...ALL_SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
   const proc = startProcess('temporal', bin, args, logFile);
   try {
-    await waitFor('Temporal frontend', async () => {
-      const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}`, connectTimeout: 1000 });
-      try {
-        await connection.workflowService.describeNamespace({ namespace: 'default' });
-        return true;
-      } finally {
-        await connection.close();
-      }
-    }, 90_000, () => (proc.child.exitCode !== null ? `exited with code ${proc.child.exitCode}` : undefined));
+    await waitFor(
+      'Temporal frontend',
+      async () => {
+        const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}`, connectTimeout: 1000 });
+        try {
+          await connection.workflowService.describeNamespace({ namespace: 'default' });
+          return true;
+        } finally {
+          await connection.close();
+        }
+      },
+      90_000,
+      () => (proc.child.exitCode !== null ? `exited with code ${proc.child.exitCode}` : undefined),
+    );
     await waitFor('Temporal Web UI', async () => (await fetch(`http://127.0.0.1:${ports.temporalUi}/`)).ok, 30_000);
   } catch (err) {
     await proc.stop();
-    throw new StackError(`Temporal dev server did not become healthy: ${(err as Error).message}`, 'read the log; a corrupt SQLite file is fixed by `npm run stack -- reset`', logFile);
+    throw new StackError(
+      `Temporal dev server did not become healthy: ${(err as Error).message}`,
+      'read the log; a corrupt SQLite file is fixed by `npm run stack -- reset`',
+      logFile,
+    );
   }
   return proc;
 }

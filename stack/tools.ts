@@ -66,7 +66,11 @@ async function ensureTemporal(cache: string): Promise<string> {
       logFile,
     });
     if (result.code !== 0) {
-      throw new StackError(`'go install' of the Temporal CLI failed (exit ${result.code})`, 'check network access to the Go module proxy and the log, then run again', logFile);
+      throw new StackError(
+        `'go install' of the Temporal CLI failed (exit ${result.code})`,
+        'check network access to the Go module proxy and the log, then run again',
+        logFile,
+      );
     }
     await rename(join(tmp, 'temporal'), bin);
   });
@@ -96,7 +100,11 @@ async function ensureVault(cache: string): Promise<string> {
       logFile,
     });
     if (result.code !== 0) {
-      throw new StackError(`building OpenBao failed (exit ${result.code})`, 'check network access to the Go module proxy and the log, or set ROTOR_VAULT_BIN to a bao/vault binary', logFile);
+      throw new StackError(
+        `building OpenBao failed (exit ${result.code})`,
+        'check network access to the Go module proxy and the log, or set ROTOR_VAULT_BIN to a bao/vault binary',
+        logFile,
+      );
     }
     await rename(`${bin}.tmp`, bin);
   });
@@ -114,30 +122,45 @@ async function findPgBin(): Promise<string | undefined> {
   return initdb ? join(initdb, '..') : undefined;
 }
 
-async function ensurePostgres(): Promise<string> {
-  const found = await findPgBin();
-  if (found) return found;
+/** Installs Debian packages with apt-get (as root); otherwise names the package to install. */
+async function aptInstall(packages: string[], why: string): Promise<void> {
   const aptGet = await onPath('apt-get');
   if (!aptGet || process.getuid?.() !== 0) {
     throw new StackError(
-      'PostgreSQL server binaries (initdb, pg_ctl) are not installed',
-      "install your distribution's postgresql package (Debian: sudo apt-get install postgresql) or set ROTOR_PG_BIN to its bin folder",
+      `${why} is not installed`,
+      `install the package(s) ${packages.join(' ')} (Debian: sudo apt-get install ${packages.join(' ')})`,
     );
   }
-  const logFile = join(toolsCacheDir(), 'postgresql-apt.log');
+  const logFile = join(toolsCacheDir(), 'apt.log');
   await mkdir(toolsCacheDir(), { recursive: true });
-  await step("installing PostgreSQL from Debian's packages", async () => {
+  await step(`installing ${packages.join(', ')} from Debian's packages`, async () => {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'postgresql']]) {
+    for (const args of [['update'], ['install', '-y', '--no-install-recommends', ...packages]]) {
       const result = await runCommand(aptGet, args, { env, logFile });
       if (result.code !== 0) {
-        throw new StackError(`apt-get ${args[0]} failed (exit ${result.code})`, 'fix the package source or install postgresql by hand', logFile);
+        throw new StackError(
+          `apt-get ${args[0]} failed (exit ${result.code})`,
+          `fix the package source or install ${packages.join(' ')} by hand`,
+          logFile,
+        );
       }
     }
   });
+}
+
+async function ensurePostgres(): Promise<string> {
+  const found = await findPgBin();
+  if (found) return found;
+  await aptInstall(['postgresql'], 'PostgreSQL (initdb, pg_ctl)');
   const installed = await findPgBin();
   if (!installed) throw new StackError('postgresql installed but initdb was not found', 'set ROTOR_PG_BIN to the folder holding initdb');
   return installed;
+}
+
+/** Tools only the test suite needs: compose validation and the browser for the UI test. */
+export async function ensureTestTools(): Promise<void> {
+  if (!(await onPath('docker-compose'))) await aptInstall(['docker-compose'], 'docker-compose (validates docker-compose.yml)');
+  if (!(await isExecutable('/usr/bin/chromium'))) await aptInstall(['chromium'], 'Chromium (browser test of the Temporal UI)');
 }
 
 /** Ensures every server binary exists, building or installing what is missing. Idempotent. */

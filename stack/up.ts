@@ -86,9 +86,13 @@ export async function up(mode: StackMode): Promise<Stack> {
     started.length = 0;
   };
   try {
-    const pgServer: PostgresServer = await step(`starting PostgreSQL on 127.0.0.1:${ports.postgres}`, () => startPostgres(tools.pgBin, stateDir, ports));
+    const pgServer: PostgresServer = await step(`starting PostgreSQL on 127.0.0.1:${ports.postgres}`, () =>
+      startPostgres(tools.pgBin, stateDir, ports),
+    );
     started.push({ name: 'postgres', stop: () => pgServer.stop() });
-    const vault = await step(`starting the Vault API server (${tools.vault}) on 127.0.0.1:${ports.vault}`, () => startVault(tools.vault, stateDir, ports));
+    const vault = await step(`starting the Vault API server (${tools.vault}) on 127.0.0.1:${ports.vault}`, () =>
+      startVault(tools.vault, stateDir, ports),
+    );
     started.push(vault.proc);
     const appRole = await step('bootstrapping Vault (KV v2, audit device, worker AppRole and policy)', () =>
       bootstrapVault(vault.address, vault.init.rootToken, stateDir, vault.isOpenBao),
@@ -97,8 +101,9 @@ export async function up(mode: StackMode): Promise<Stack> {
       bootstrapPostgres(pgServer, vault.address, vault.init.rootToken),
     );
     if (pgBoot.migrationsApplied.length) info(`migrations applied: ${pgBoot.migrationsApplied.join(', ')}`);
-    const temporal: ManagedProcess = await step(`starting Temporal dev server on 127.0.0.1:${ports.temporal} (UI :${ports.temporalUi})`, () =>
-      startTemporal(tools.temporal, stateDir, ports),
+    const temporal: ManagedProcess = await step(
+      `starting Temporal dev server on 127.0.0.1:${ports.temporal} (UI :${ports.temporalUi})`,
+      () => startTemporal(tools.temporal, stateDir, ports),
     );
     started.push(temporal);
 

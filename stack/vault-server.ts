@@ -37,7 +37,11 @@ ui            = false
 `;
 }
 
-export async function startVault(bin: string, stateDir: string, ports: Ports): Promise<{ proc: ManagedProcess; init: VaultInit; address: string; isOpenBao: boolean }> {
+export async function startVault(
+  bin: string,
+  stateDir: string,
+  ports: Ports,
+): Promise<{ proc: ManagedProcess; init: VaultInit; address: string; isOpenBao: boolean }> {
   const logFile = join(stateDir, 'vault.log');
   const configFile = join(stateDir, 'vault.hcl');
   const version = await runCommand(bin, ['version']);
@@ -47,8 +51,11 @@ export async function startVault(bin: string, stateDir: string, ports: Ports): P
   const address = `http://127.0.0.1:${ports.vault}`;
   const vault = new VaultClient(address);
   try {
-    await waitFor('Vault API', async () => (await vault.health()).version !== undefined, 30_000, () =>
-      proc.child.exitCode !== null ? `exited with code ${proc.child.exitCode}` : undefined,
+    await waitFor(
+      'Vault API',
+      async () => (await vault.health()).version !== undefined,
+      30_000,
+      () => (proc.child.exitCode !== null ? `exited with code ${proc.child.exitCode}` : undefined),
     );
     const init = await initOrLoad(vault, join(stateDir, 'vault-init.json'));
     const health = await vault.health();
@@ -59,7 +66,11 @@ export async function startVault(bin: string, stateDir: string, ports: Ports): P
     return { proc, init, address, isOpenBao };
   } catch (err) {
     await proc.stop();
-    throw new StackError(`Vault API server did not come up unsealed: ${(err as Error).message}`, 'read the log; if vault-init.json was lost the storage cannot be unsealed: `npm run stack -- reset`', logFile);
+    throw new StackError(
+      `Vault API server did not come up unsealed: ${(err as Error).message}`,
+      'read the log; if vault-init.json was lost the storage cannot be unsealed: `npm run stack -- reset`',
+      logFile,
+    );
   }
 }
 

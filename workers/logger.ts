@@ -5,7 +5,20 @@ import { DefaultLogger, Runtime, type LogLevel, type LogMetadata } from '@tempor
  * pino's redact wildcards match one level only, so each depth is listed. Values also never
  * reach logs by design (references only); this is the second wall.
  */
-const SECRET_KEYS = ['password', 'secret', 'secretId', 'secret_id', 'token', 'client_token', 'wrapToken', 'value', 'credential', 'authorization', 'X-Vault-Token', 'databaseUrl'];
+const SECRET_KEYS = [
+  'password',
+  'secret',
+  'secretId',
+  'secret_id',
+  'token',
+  'client_token',
+  'wrapToken',
+  'value',
+  'credential',
+  'authorization',
+  'X-Vault-Token',
+  'databaseUrl',
+];
 export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
 
 export function createLogger(level: string = process.env.ROTOR_LOG_LEVEL ?? 'info', destination?: pino.DestinationStream): Logger {

@@ -47,7 +47,7 @@ export class VaultClient {
   }
 
   set token(value: string | undefined) {
-    this.client.token = value ?? "";
+    this.client.token = value ?? '';
   }
 
   async request<T = unknown>(method: Method, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
@@ -136,7 +136,11 @@ export class VaultClient {
     }
   }
 
-  async kvWriteMetadata(mount: string, path: string, metadata: { custom_metadata?: Record<string, string>; max_versions?: number; cas_required?: boolean }): Promise<void> {
+  async kvWriteMetadata(
+    mount: string,
+    path: string,
+    metadata: { custom_metadata?: Record<string, string>; max_versions?: number; cas_required?: boolean },
+  ): Promise<void> {
     await this.request('POST', `${mount}/metadata/${path}`, metadata);
   }
 
@@ -156,7 +160,10 @@ export class VaultClient {
 
   // --- auth ---
   async approleLogin(roleId: string, secretId: string, mount = 'approle'): Promise<{ client_token: string; lease_duration: number }> {
-    const body = await this.request<{ auth: { client_token: string; lease_duration: number } }>('POST', `auth/${mount}/login`, { role_id: roleId, secret_id: secretId });
+    const body = await this.request<{ auth: { client_token: string; lease_duration: number } }>('POST', `auth/${mount}/login`, {
+      role_id: roleId,
+      secret_id: secretId,
+    });
     return body.auth;
   }
 

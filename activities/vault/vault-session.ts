@@ -30,7 +30,12 @@ export class VaultSession {
     try {
       return await op(vault);
     } catch (err) {
-      if (err instanceof VaultRequestError && err.status === 403 && err.vaultErrors.some((e) => /invalid token|permission denied/.test(e)) && this.expiresAt !== 0) {
+      if (
+        err instanceof VaultRequestError &&
+        err.status === 403 &&
+        err.vaultErrors.some((e) => /invalid token|permission denied/.test(e)) &&
+        this.expiresAt !== 0
+      ) {
         this.expiresAt = 0;
         return op(await this.get());
       }

@@ -1,0 +1,22 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { up } from '../stack/up.js';
+import { WORKFLOWS_PATH } from '../workers/create-worker.js';
+import { step } from '../stack/progress.js';
+
+/** Starts the real stack once per test run and bundles the workflow code once for every worker. */
+export default async function setup(): Promise<() => Promise<void>> {
+  const stack = await up('test');
+  try {
+    const bundle = await step('bundling workflow code', () => bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger }));
+    await writeFile(join(stack.stateDir, 'workflow-bundle.js'), bundle.code);
+  } catch (err) {
+    await stack.stop();
+    throw err;
+  }
+  return () => stack.stop();
+}
+
+const noop = () => undefined;
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };

@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import pg from 'pg';
+import type pino from 'pino';
+import { loadEnvironment, type Environment } from '../../config/environment.js';
+import { VaultClient } from '../../activities/vault/vault-client.js';
+import { readStackFile, type StackFile } from '../../stack/up.js';
+import { createWorker, type RotorWorker } from '../../workers/create-worker.js';
+import { dataConverter } from '../../workers/data-converter.js';
+import { createLogger } from '../../workers/logger.js';
+
+export interface TestStack {
+  file: StackFile;
+  env: Environment;
+  /** Root-token client for arranging and inspecting Vault state from tests. */
+  rootVault: VaultClient;
+  client: Client;
+  connection: Connection;
+  /** Every line the worker's pino logger wrote, for scanning for secret values. */
+  logLines: string[];
+  worker: RotorWorker;
+  taskQueue: string;
+  workerRun: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Connects to the stack the global setup started and runs a worker on a queue of this file's own. */
+export async function startTestStack(name: string): Promise<TestStack> {
+  const file = await readStackFile('test');
+  const taskQueue = `${name}-${randomUUID().slice(0, 8)}`;
+  const env = loadEnvironment({ ...file.env, ROTOR_TASK_QUEUE: taskQueue });
+  const logLines: string[] = [];
+  const logger = createLogger('debug', { write: (line: string) => void logLines.push(line) } as pino.DestinationStream);
+  const worker = await createWorker(env, logger, { workflowBundle: { codePath: join(file.stateDir, 'workflow-bundle.js') } });
+  const workerRun = worker.worker.run();
+  const connection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
+  const client = new Client({ connection, namespace: env.ROTOR_TEMPORAL_NAMESPACE, dataConverter: dataConverter(env.ROTOR_CODEC_KEY) });
+  return {
+    file,
+    env,
+    rootVault: new VaultClient(env.ROTOR_VAULT_ADDR, file.vaultRootToken),
+    client,
+    connection,
+    logLines,
+    worker,
+    taskQueue,
+    workerRun,
+    async close() {
+      await connection.close();
+      worker.worker.shutdown();
+      await workerRun;
+      await worker.close();
+    },
+  };
+}
+
+/** A superuser connection to a database of the test cluster. */
+export async function superuserClient(file: StackFile, database: string): Promise<pg.Client> {
+  const client = new pg.Client({
+    host: file.postgres.host,
+    port: file.postgres.port,
+    user: file.postgres.superuser,
+    password: file.postgres.superuserPassword,
+    database,
+  });
+  await client.connect();
+  return client;
+}
+
+/** True when `user`/`password` can open a session on the test cluster right now. */
+export async function canLogin(file: StackFile, user: string, password: string, database = 'demo'): Promise<boolean> {
+  const client = new pg.Client({
+    host: file.postgres.host,
+    port: file.postgres.port,
+    user,
+    password,
+    database,
+    connectionTimeoutMillis: 5000,
+  });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export { createLogger };

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VaultClient } from '../../activities/vault/vault-client.js';
+import { VaultRequestError } from '../../activities/vault/vault-error.js';
+import { startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
+
+describe('the local stack is real', () => {
+  let stack: TestStack;
+  beforeAll(async () => {
+    stack = await startTestStack('stack');
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('executes a workflow on the Temporal server through a worker that reaches Vault and PostgreSQL', async () => {
+    const result = await stack.client.workflow.execute('stackHealth', {
+      taskQueue: stack.taskQueue,
+      workflowId: `stack-health-${stack.taskQueue}`,
+      args: [{}],
+    });
+    expect(result).toMatchObject({ vault: { sealed: false }, database: { migrations: expect.arrayContaining(['001_audit_log.sql']) } });
+    const history = await stack.client.workflow.getHandle(`stack-health-${stack.taskQueue}`).fetchHistory();
+    expect(history.events?.some((e) => e.workflowExecutionCompletedEventAttributes)).toBe(true);
+  });
+
+  it('writes two KV v2 versions and reads version 1 back under the worker AppRole token; refuses paths outside its policy', async () => {
+    const anonymous = new VaultClient(stack.env.ROTOR_VAULT_ADDR);
+    const auth = await anonymous.approleLogin(stack.env.ROTOR_VAULT_ROLE_ID, stack.env.ROTOR_VAULT_SECRET_ID);
+    const worker = new VaultClient(stack.env.ROTOR_VAULT_ADDR, auth.client_token);
+    const path = `tests/kv-${stack.taskQueue}`;
+    const v1 = await worker.kvWrite('rotor', path, { value: 'first' }, 0);
+    const v2 = await worker.kvWrite('rotor', path, { value: 'second' }, v1.version);
+    expect([v1.version, v2.version]).toEqual([1, 2]);
+    expect((await worker.kvRead<{ value: string }>('rotor', path, 1))?.data.value).toBe('first');
+    expect((await worker.kvRead<{ value: string }>('rotor', path))?.data.value).toBe('second');
+
+    // A stale check-and-set is detected, not overwritten.
+    const stale = await worker.kvWrite('rotor', path, { value: 'third' }, 1).catch((e: unknown) => e);
+    expect(stale).toBeInstanceOf(VaultRequestError);
+    expect((stale as VaultRequestError).isCasMismatch).toBe(true);
+
+    for (const attempt of [
+      () => worker.putPolicy('escalate', 'path "*" { capabilities = ["sudo"] }'),
+      () => worker.mounts(),
+      () => worker.request('DELETE', `rotor/metadata/${path}`),
+    ]) {
+      const err = await attempt().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(VaultRequestError);
+      expect((err as VaultRequestError).status).toBe(403);
+    }
+    // The error carries no token.
+    expect(
+      JSON.stringify(await worker.mounts().catch((e: unknown) => ({ ...(e as object), message: (e as Error).message }))),
+    ).not.toContain(auth.client_token);
+  });
+
+  it('runs PostgreSQL with rotor migrations applied and an append-only audit table', async () => {
+    const client = await superuserClient(stack.file, 'rotor');
+    try {
+      const migrations = await client.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name');
+      expect(migrations.rows.map((r) => r.name)).toEqual(['001_audit_log.sql', '002_incident_freeze.sql']);
+      await expect(client.query('DELETE FROM audit_log')).rejects.toThrow(/append-only/);
+    } finally {
+      await client.end();
+    }
+  });
+});
