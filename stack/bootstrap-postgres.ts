@@ -69,6 +69,8 @@ export async function bootstrapPostgres(server: PostgresServer, vaultAddress: st
     await ensureDatabase(c, ROTOR_DB);
     await ensureDatabase(c, DEMO_DB);
     await c.query(`GRANT ALL ON DATABASE ${DEMO_DB} TO rotor_admin WITH GRANT OPTION`);
+    // Only roles granted CONNECT may log in to the target, so a refused credential is observable.
+    await c.query(`REVOKE CONNECT ON DATABASE ${DEMO_DB} FROM PUBLIC`);
   });
   const migrationsApplied = await withClient(server, ROTOR_DB, (c) => migrate(c));
   await withClient(server, DEMO_DB, async (c) => {

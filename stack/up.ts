@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { info, step } from './progress.js';
 import { startTemporal } from './temporal-server.js';
 import { ensureTools } from './tools.js';
 import { startVault } from './vault-server.js';
+import { StackError } from './stack-error.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 
@@ -38,6 +39,24 @@ export function stateDirFor(mode: StackMode): string {
 
 export async function readStackFile(mode: StackMode): Promise<StackFile> {
   return JSON.parse(await readFile(join(stateDirFor(mode), 'stack.json'), 'utf8')) as StackFile;
+}
+
+/**
+ * One launcher per state dir. A live owner means another `npm start`/`npm test` is using it;
+ * a dead one means it was killed, and its servers are stale (stopped below).
+ */
+async function claimStateDir(stateDir: string): Promise<void> {
+  const lock = join(stateDir, 'launcher.pid');
+  if (existsSync(lock)) {
+    const owner = Number((await readFile(lock, 'utf8')).trim());
+    if (owner && owner !== process.pid && existsSync(`/proc/${owner}`)) {
+      throw new StackError(
+        `another rotor launcher (pid ${owner}) is using ${stateDir}`,
+        `wait for it to finish or stop it (kill ${owner}); to run beside it use another ROTOR_STATE_DIR and other ports (ROTOR_*_PORT)`,
+      );
+    }
+  }
+  await writeFile(lock, String(process.pid));
 }
 
 /** Processes of an earlier launcher that was killed before it could stop them. */
@@ -72,13 +91,18 @@ export async function up(mode: StackMode): Promise<Stack> {
   const tools = await ensureTools();
   const ports = portsFor(mode);
   const stateDir = stateDirFor(mode);
-  if (mode === 'test') await rm(stateDir, { recursive: true, force: true });
   await mkdir(stateDir, { recursive: true, mode: 0o755 });
+  await claimStateDir(stateDir);
+  await stopStaleProcesses(stateDir);
+  await assertPortsFree(ports);
+  if (mode === 'test') {
+    // Tests start from nothing; only the launcher lock survives the wipe.
+    for (const entry of await readdir(stateDir))
+      if (entry !== 'launcher.pid') await rm(join(stateDir, entry), { recursive: true, force: true });
+  }
   // The postgres user must traverse to its data dir inside ours.
   await chmod(stateDir, 0o755);
   await chmod(join(stateDir, '..'), 0o755);
-  await stopStaleProcesses(stateDir);
-  await assertPortsFree(ports);
 
   const started: { name: string; stop(): Promise<void> }[] = [];
   const stopAll = async () => {
@@ -128,7 +152,10 @@ export async function up(mode: StackMode): Promise<Stack> {
       env,
       vaultRootToken: vault.init.rootToken,
       postgres: { host: pgServer.host, port: pgServer.port, superuser: pgServer.superuser, superuserPassword: pgServer.superuserPassword },
-      stop: stopAll,
+      stop: async () => {
+        await stopAll();
+        await rm(join(stateDir, 'launcher.pid'), { force: true });
+      },
     };
     const file: StackFile = { ...stack, pids: { vault: vault.proc.child.pid!, temporal: temporal.child.pid! } };
     delete (file as Partial<Stack>).stop;
@@ -136,6 +163,7 @@ export async function up(mode: StackMode): Promise<Stack> {
     return stack;
   } catch (err) {
     await stopAll();
+    await rm(join(stateDir, 'launcher.pid'), { force: true });
     throw err;
   }
 }

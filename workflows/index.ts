@@ -1,1 +1,3 @@
 export { stackHealth } from './stack-health.js';
+export { rotateSecret } from './rotate-secret.js';
+export { seedSecret } from './seed-secret.js';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
@@ -22,14 +23,18 @@ export interface TestStack {
   worker: RotorWorker;
   taskQueue: string;
   workerRun: Promise<void>;
+  /** Replaces this file's inventory; workers re-read it on the next activity. */
+  writeInventory(yaml: string): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Connects to the stack the global setup started and runs a worker on a queue of this file's own. */
-export async function startTestStack(name: string): Promise<TestStack> {
+export async function startTestStack(name: string, inventoryYaml?: string): Promise<TestStack> {
   const file = await readStackFile('test');
   const taskQueue = `${name}-${randomUUID().slice(0, 8)}`;
-  const env = loadEnvironment({ ...file.env, ROTOR_TASK_QUEUE: taskQueue });
+  const inventoryFile = join(file.stateDir, `inventory-${taskQueue}.yaml`);
+  await writeFile(inventoryFile, inventoryYaml ?? 'secrets: []\n');
+  const env = loadEnvironment({ ...file.env, ROTOR_TASK_QUEUE: taskQueue, ROTOR_INVENTORY: inventoryFile });
   const logLines: string[] = [];
   const logger = createLogger('debug', { write: (line: string) => void logLines.push(line) } as pino.DestinationStream);
   const worker = await createWorker(env, logger, { workflowBundle: { codePath: join(file.stateDir, 'workflow-bundle.js') } });
@@ -46,6 +51,7 @@ export async function startTestStack(name: string): Promise<TestStack> {
     worker,
     taskQueue,
     workerRun,
+    writeInventory: (yaml) => writeFile(inventoryFile, yaml),
     async close() {
       await connection.close();
       worker.worker.shutdown();

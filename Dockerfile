@@ -1,0 +1,27 @@
+# rotor worker image (docker-compose.yml builds it as the `worker` service).
+# TypeScript runs through tsx at run time (a runtime dependency): there is no build step, so
+# the image runs exactly the sources that `npm start` and the tests run.
+FROM node:20-bookworm-slim
+
+ENV NODE_ENV=production
+WORKDIR /app
+
+# Dependencies first, so a source change does not reinstall them. --ignore-scripts: no
+# dependency runs install scripts; the native parts (Temporal core bridge, SWC, esbuild) ship
+# prebuilt for linux-x64/arm64 gnu in their packages.
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+
+COPY tsconfig.json ./
+COPY workflows ./workflows
+COPY activities ./activities
+COPY workers ./workers
+COPY config ./config
+COPY migrations ./migrations
+COPY cli ./cli
+COPY stack ./stack
+
+# The official image's unprivileged user; the sources stay root-owned and read-only to it.
+USER node
+
+CMD ["node", "--import", "tsx", "workers/main.ts"]

@@ -1,0 +1,59 @@
+import { Context } from '@temporalio/activity';
+import type { ActivityContext } from '../activity-context.js';
+import { appendAudit } from './append-audit.js';
+
+export interface AuditScope {
+  step: string;
+  secretId?: string;
+  actor: string;
+  fromVersion?: number;
+  toVersion?: number;
+}
+
+/**
+ * Runs an activity body and appends one audit row for how it ended. The event key makes a
+ * retried attempt's success land once; each failed attempt is its own row.
+ */
+export async function audited<T>(
+  ctx: ActivityContext,
+  scope: AuditScope,
+  body: () => Promise<T>,
+  describe?: (result: T) => Partial<AuditScope> & { detail?: Record<string, string | number | boolean | null> },
+): Promise<T> {
+  const info = Context.current().info;
+  // Standalone activities have no workflow; rotor only runs activities from workflows.
+  const workflowId = info.workflowExecution?.workflowId ?? 'standalone';
+  const runId = info.workflowExecution?.runId ?? info.activityId;
+  const base = `${workflowId}/${runId}/${info.activityId}/${scope.step}`;
+  try {
+    const result = await body();
+    const extra = describe?.(result) ?? {};
+    await appendAudit(ctx.db, {
+      eventKey: `${base}/succeeded`,
+      actor: scope.actor,
+      workflowId,
+      runId,
+      secretId: scope.secretId,
+      step: scope.step,
+      outcome: 'succeeded',
+      fromVersion: extra.fromVersion ?? scope.fromVersion,
+      toVersion: extra.toVersion ?? scope.toVersion,
+      detail: extra.detail,
+    });
+    return result;
+  } catch (err) {
+    await appendAudit(ctx.db, {
+      eventKey: `${base}/failed/${info.attempt}`,
+      actor: scope.actor,
+      workflowId,
+      runId,
+      secretId: scope.secretId,
+      step: scope.step,
+      outcome: 'failed',
+      fromVersion: scope.fromVersion,
+      toVersion: scope.toVersion,
+      detail: { error: (err as Error).message?.slice(0, 500) ?? String(err), attempt: info.attempt },
+    }).catch((auditErr: unknown) => ctx.logger.error({ err: (auditErr as Error).message, step: scope.step }, 'audit append failed'));
+    throw err;
+  }
+}

@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { z } from 'zod';
+import type { postgresProvider } from '../../config/inventory-schema.js';
+import { CredentialRejectedError, scrub, TargetUnavailableError, type Credential, type Provider } from './provider.js';
+import { scramVerifier } from './scram.js';
+
+/** PostgreSQL SQLSTATEs that mean "this credential is refused", as opposed to "cannot tell". */
+const REFUSED = new Set(['28P01', '28000', '42501']);
+
+export interface PostgresAdmin {
+  username: string;
+  password: string;
+  host: string;
+  port: string;
+  database: string;
+}
+
+/**
+ * Alternating users: the standby role gets the new password, so the old and the new credential
+ * both log in during the overlap; revoking the old one removes its password.
+ */
+export function postgresProviderFor(spec: z.infer<typeof postgresProvider>, admin: PostgresAdmin): Provider {
+  const database = spec.database ?? admin.database;
+  const target = { host: admin.host, port: Number(admin.port), database, connectionTimeoutMillis: 5000 };
+
+  async function asAdmin<T>(run: (c: pg.Client) => Promise<T>): Promise<T> {
+    const client = new pg.Client({ ...target, user: admin.username, password: admin.password });
+    try {
+      await client.connect();
+    } catch (err) {
+      throw new TargetUnavailableError(
+        `cannot connect to PostgreSQL at ${admin.host}:${admin.port} as the admin role: ${scrub((err as Error).message, admin as unknown as Credential)}`,
+      );
+    }
+    try {
+      return await run(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  async function tryLogin(credential: Credential): Promise<'ok' | 'refused'> {
+    const client = new pg.Client({ ...target, user: credential.username, password: credential.password });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return 'ok';
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code && REFUSED.has(code)) return 'refused';
+      throw new TargetUnavailableError(
+        `cannot reach PostgreSQL at ${admin.host}:${admin.port}: ${scrub((err as Error).message, credential)}`,
+      );
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  return {
+    principal: (credential) => `postgres-role:${credential.username}`,
+
+    async generate(current) {
+      const [first, second] = spec.users;
+      const username = current?.username === first ? second : first;
+      return { username, password: randomBytes(24).toString('base64url'), host: admin.host, port: admin.port, database };
+    },
+
+    async apply(credential) {
+      const role = pg.escapeIdentifier(credential.username!);
+      await asAdmin(async (c) => {
+        const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [credential.username]);
+        if (exists.rowCount === 0) {
+          await c.query(`CREATE ROLE ${role} LOGIN`);
+          await c.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${role}`);
+        }
+        await c.query(`ALTER ROLE ${role} WITH LOGIN PASSWORD ${pg.escapeLiteral(scramVerifier(credential.password!))}`);
+      });
+    },
+
+    async test(credential) {
+      if ((await tryLogin(credential)) === 'refused') {
+        throw new CredentialRejectedError(`PostgreSQL refused role "${credential.username}" on database "${database}"`);
+      }
+    },
+
+    async revoke(credential, { terminateSessions }) {
+      const role = pg.escapeIdentifier(credential.username!);
+      await asAdmin(async (c) => {
+        const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [credential.username]);
+        if (exists.rowCount === 0) return;
+        await c.query(`ALTER ROLE ${role} WITH PASSWORD NULL`);
+        if (terminateSessions) {
+          await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [credential.username]);
+        }
+      });
+    },
+
+    async isRevoked(credential) {
+      return (await tryLogin(credential)) === 'refused';
+    },
+
+    async activeSessions(credential) {
+      return asAdmin(async (c) => {
+        const rows = await c.query<{ n: string }>(
+          'SELECT count(*) AS n FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()',
+          [credential.username],
+        );
+        return Number(rows.rows[0]?.n ?? 0);
+      });
+    },
+
+    async close() {},
+  };
+}

@@ -1,0 +1,56 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { RotationRef, RotationSpec } from '../../workflows/rotation-types.js';
+import type { ActivityContext } from '../activity-context.js';
+import { audited } from '../audit/audited.js';
+import { secretSpec } from '../inventory-cache.js';
+import { unhealthyConsumers } from './consumer-health.js';
+import { withSecret } from './secret-handle.js';
+
+export function prepareRotationActivities(ctx: ActivityContext) {
+  return {
+    /** The inventory entry minus anything secret, so the workflow can plan its phases. */
+    async loadRotationSpec({ secretId }: { secretId: string }): Promise<RotationSpec> {
+      const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, secretId);
+      return {
+        secretId,
+        path: spec.path,
+        providerType: spec.provider.type,
+        overlapMs: spec.overlap,
+        consumers: spec.consumers.map((c) => ({ name: c.name, mode: c.confirm.mode, timeoutMs: c.confirm.timeout })),
+      };
+    },
+
+    /** Vault unsealed, no incident freeze, the current version authenticates, consumers healthy. */
+    async precheck(ref: RotationRef & { emergency: boolean }): Promise<{ currentVersion: number }> {
+      return audited(
+        ctx,
+        { step: 'precheck', secretId: ref.secretId, actor: ref.actor },
+        async () => {
+          const vault = await ctx.vault.get();
+          if ((await vault.health()).sealed) throw ApplicationFailure.retryable('Vault is sealed', 'VaultSealed');
+          const freeze = await ctx.db.query<{ incident_id: string; reason: string }>(
+            'SELECT incident_id, reason FROM incident_freeze WHERE lifted_at IS NULL LIMIT 1',
+          );
+          const active = freeze.rows[0];
+          if (active && !ref.emergency) {
+            throw ApplicationFailure.nonRetryable(
+              `incident ${active.incident_id} froze rotations (${active.reason}); only emergency rotations run until it is lifted`,
+              'IncidentFreeze',
+            );
+          }
+          return withSecret(ctx, ref.secretId, async (secret) => {
+            const currentVersion = await secret.currentVersion();
+            const current = await secret.read(currentVersion);
+            await secret.provider.test(current.data);
+            const unhealthy = await unhealthyConsumers(secret.spec.consumers);
+            if (unhealthy.length && !ref.emergency) {
+              throw ApplicationFailure.retryable(`consumers not healthy before rotation: ${unhealthy.join('; ')}`, 'ConsumerUnhealthy');
+            }
+            return { currentVersion };
+          });
+        },
+        (r) => ({ fromVersion: r.currentVersion }),
+      );
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import { ApplicationFailure } from '@temporalio/common';
+import type { SecretSpec } from '../../config/inventory-schema.js';
+import type { ActivityContext } from '../activity-context.js';
+import { secretSpec } from '../inventory-cache.js';
+import { providerFor } from '../providers/provider-for.js';
+import type { Credential, Provider } from '../providers/provider.js';
+import type { KvRead } from '../vault/vault-client.js';
+
+export function pendingPath(secretId: string, rotationId: string): string {
+  return `_rotor/pending/${secretId}/${rotationId}`;
+}
+
+/** One secret's inventory entry, its provider, and typed access to its KV versions. */
+export interface SecretHandle {
+  spec: SecretSpec;
+  provider: Provider;
+  mount: string;
+  /** The version, or the current one; fails non-retryably when it is deleted or destroyed. */
+  read(version?: number): Promise<KvRead<Credential>>;
+  currentVersion(): Promise<number>;
+}
+
+export async function openSecret(ctx: ActivityContext, secretId: string): Promise<SecretHandle> {
+  const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, secretId);
+  const provider = await providerFor(ctx, spec);
+  const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
+  return {
+    spec,
+    provider,
+    mount,
+    async read(version) {
+      const found = await ctx.vault.run((v) => v.kvRead<Credential>(mount, spec.path, version));
+      if (!found || found.metadata.deletion_time || found.metadata.destroyed) {
+        const which = version ? `version ${version}` : 'the current version';
+        throw ApplicationFailure.nonRetryable(`${which} of ${mount}/${spec.path} is missing, deleted or destroyed`, 'VersionUnavailable');
+      }
+      return found;
+    },
+    async currentVersion() {
+      const meta = await ctx.vault.run((v) => v.kvMetadata(mount, spec.path));
+      if (!meta || meta.current_version === 0) {
+        throw ApplicationFailure.nonRetryable(
+          `${mount}/${spec.path} has no version yet: seed it first (rotor seed ${secretId})`,
+          'SecretNotSeeded',
+        );
+      }
+      return meta.current_version;
+    },
+  };
+}
+
+/** Runs `op` with the handle and always closes the provider's connections. */
+export async function withSecret<T>(ctx: ActivityContext, secretId: string, op: (h: SecretHandle) => Promise<T>): Promise<T> {
+  const handle = await openSecret(ctx, secretId);
+  try {
+    return await op(handle);
+  } finally {
+    await handle.provider.close();
+  }
+}

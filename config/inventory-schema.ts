@@ -1,0 +1,148 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const id = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lower-case letters, digits and dashes (e.g. "payments-db"), at most 63 characters');
+
+/** A duration string ("30s", "5m", "2h") turned into milliseconds. */
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration: write e.g. "30s", "5m", "2h" or "1d"` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const kvPath = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/, 'a KV v2 path under the rotor mount, such as "apps/payments-db" (no leading slash)')
+  .refine((p) => !p.startsWith('_rotor/'), '"_rotor/" is reserved for rotor itself (admin credentials, staged credentials)');
+
+const pgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL role name such as "app_a"');
+
+export const postgresProvider = z.object({
+  type: z.literal('postgres'),
+  /** KV path of the admin credential rotor uses to change passwords ({username, password, host, port, database}). */
+  adminPath: z.string().min(1, 'the KV path of the admin credential, e.g. "_rotor/admin/demo-postgres"'),
+  /** The two roles that take turns: the standby gets the new password, so both log in during the overlap. */
+  users: z.tuple([pgIdentifier, pgIdentifier]).refine(([a, b]) => a !== b, 'the two alternating users must differ'),
+  database: pgIdentifier.optional(),
+});
+
+export const approleProvider = z.object({
+  type: z.literal('approle-secret-id'),
+  /** The consumer's AppRole whose secret ID is rotated (several secret IDs are valid at once). */
+  role: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'an AppRole name such as "billing-service"'),
+  mount: z.string().default('approle'),
+});
+
+export const provider = z.discriminatedUnion('type', [postgresProvider, approleProvider], {
+  error: (issue) => (issue.code === 'invalid_union' ? 'provider.type must be "postgres" or "approle-secret-id"' : undefined),
+});
+
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:9101/reload' });
+
+/** How rotor learns a consumer has cut over to the new version. */
+export const confirmation = z.discriminatedUnion('mode', [
+  /** POST {secretId, path, version} to the URL; a 2xx answer naming the version is the confirmation. */
+  z.object({ mode: z.literal('webhook'), url: httpUrl, timeout: duration.default(120_000) }),
+  /** Poll the URL until its JSON reports `version` equal to the promoted version. */
+  z.object({ mode: z.literal('health'), url: httpUrl, timeout: duration.default(120_000) }),
+  /** A person or an agent confirms through the `confirmCutover` update (UI, CLI, API). */
+  z.object({ mode: z.literal('manual'), timeout: duration.default(3_600_000) }),
+  /** PostgreSQL only: no session of the old role remains in pg_stat_activity. */
+  z.object({ mode: z.literal('pg-sessions'), timeout: duration.default(300_000) }),
+]);
+
+export const consumer = z.object({
+  name: id,
+  /** Optional liveness URL checked at pre-check and post-validation (expects 2xx). */
+  healthUrl: httpUrl.optional(),
+  confirm: confirmation,
+});
+
+export const cadence = z.object({
+  cron: z.string().optional(),
+  every: duration.optional(),
+  jitter: duration.optional(),
+  paused: z.boolean().default(false),
+});
+
+export const secret = z
+  .object({
+    id,
+    path: kvPath,
+    owner: z.string().min(1, 'name the owning team, e.g. "team-payments"'),
+    tags: z.array(z.string().min(1)).default([]),
+    provider,
+    strategy: z.enum(['dual'], { error: 'strategy must be "dual" (old and new credential overlap)' }).default('dual'),
+    overlap: duration.default(60_000),
+    cadence: cadence.optional(),
+    consumers: z.array(consumer).default([]),
+  })
+  .superRefine((s, ctx) => {
+    const names = new Set<string>();
+    s.consumers.forEach((c, i) => {
+      if (names.has(c.name))
+        ctx.addIssue({ code: 'custom', path: ['consumers', i, 'name'], message: `consumer "${c.name}" is listed twice` });
+      names.add(c.name);
+      if (c.confirm.mode === 'pg-sessions' && s.provider.type !== 'postgres') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['consumers', i, 'confirm', 'mode'],
+          message: '"pg-sessions" works only with the postgres provider',
+        });
+      }
+    });
+  });
+
+export const plan = z.object({
+  id,
+  /** Secret ids that move together, in this order. */
+  secrets: z.array(id).min(2, 'a plan names at least two secrets'),
+});
+
+export const inventory = z
+  .object({
+    secrets: z.array(secret).min(1, 'declare at least one secret'),
+    plans: z.array(plan).default([]),
+  })
+  .superRefine((inv, ctx) => {
+    const ids = new Map<string, number>();
+    const paths = new Map<string, number>();
+    inv.secrets.forEach((s, i) => {
+      if (ids.has(s.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['secrets', i, 'id'],
+          message: `duplicate secret id "${s.id}" (also secrets[${ids.get(s.id)}])`,
+        });
+      if (paths.has(s.path))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['secrets', i, 'path'],
+          message: `path "${s.path}" is already used by secrets[${paths.get(s.path)}]`,
+        });
+      ids.set(s.id, i);
+      paths.set(s.path, i);
+    });
+    inv.plans.forEach((p, i) =>
+      p.secrets.forEach((sid, j) => {
+        if (!ids.has(sid))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['plans', i, 'secrets', j],
+            message: `unknown secret "${sid}"; declared: ${[...ids.keys()].join(', ')}`,
+          });
+      }),
+    );
+  });
+
+export type Inventory = z.infer<typeof inventory>;
+export type SecretSpec = z.infer<typeof secret>;
+export type ConsumerSpec = z.infer<typeof consumer>;
+export type ProviderSpec = z.infer<typeof provider>;
+export type ConfirmationSpec = z.infer<typeof confirmation>;
+export type PlanSpec = z.infer<typeof plan>;

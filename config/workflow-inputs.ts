@@ -1,0 +1,26 @@
+import { z } from 'zod';
+
+/**
+ * The one schema for each workflow input and update payload, used by the CLI, the workflow
+ * itself (a bad input from the Temporal UI fails fast) and update validators.
+ */
+export const rotateSecretInput = z.strictObject({
+  secretId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'the id of a secret in the inventory, e.g. "payments-db"'),
+  requestedBy: z.string().min(1).max(200).optional(),
+  /** Incident response: no overlap window; the old credential is revoked and its sessions ended at once. */
+  emergency: z.boolean().optional(),
+  reason: z.string().max(500).optional(),
+});
+export type RotateSecretInput = z.infer<typeof rotateSecretInput>;
+
+export const confirmCutoverInput = z.strictObject({
+  consumer: z.string().min(1, 'name the consumer that cut over, e.g. "billing"'),
+  version: z.number().int().positive('the Vault KV version the consumer now uses'),
+  confirmedBy: z.string().min(1).max(200).optional(),
+});
+export type ConfirmCutoverInput = z.infer<typeof confirmCutoverInput>;
+
+/** "secretId: the id of a secret ..." for every problem; the first line is the summary. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`).join('; ');
+}

@@ -1,0 +1,132 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { VaultClient } from '../activities/vault/vault-client.js';
+
+/**
+ * A small real service that uses a PostgreSQL credential from Vault: it keeps a pool open,
+ * reports the version it uses on /health, and reloads a version named by rotor's webhook.
+ * It stands in for "your service" in the demo and in tests; it is not part of rotor.
+ */
+export interface ConsumerServiceOptions {
+  name: string;
+  vaultAddr: string;
+  /** A token that may read this secret only. */
+  vaultToken: string;
+  mount: string;
+  path: string;
+  port?: number;
+  /** Instead of waiting for a webhook, follow Vault's current version (checked this often). */
+  followVaultEveryMs?: number;
+}
+
+interface DbCredential {
+  username: string;
+  password: string;
+  host: string;
+  port: string;
+  database: string;
+}
+
+export interface ConsumerService {
+  url: string;
+  name: string;
+  version(): number;
+  /** Makes /health answer 503, as a broken deployment would. */
+  setHealthy(healthy: boolean): void;
+  /** The next successful reload turns /health unhealthy: a bad deploy that only shows after cutover. */
+  failAfterNextReload(): void;
+  /** When false, /reload answers 503 and keeps the old version (a consumer that never cuts over). */
+  setReloads(accept: boolean): void;
+  close(): Promise<void>;
+}
+
+async function openPool(vault: VaultClient, mount: string, path: string, version?: number): Promise<{ pool: pg.Pool; version: number }> {
+  const read = await vault.kvRead<DbCredential>(mount, path, version);
+  if (!read) throw new Error(`no credential at ${mount}/${path}${version ? ` version ${version}` : ''}`);
+  const c = read.data;
+  const pool = new pg.Pool({
+    host: c.host,
+    port: Number(c.port),
+    user: c.username,
+    password: c.password,
+    database: c.database,
+    max: 2,
+    idleTimeoutMillis: 0,
+  });
+  pool.on('error', () => undefined); // a revoked credential's sessions may be terminated under us
+  await pool.query('SELECT 1');
+  return { pool, version: read.metadata.version };
+}
+
+async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let raw = '';
+  for await (const chunk of req) raw += String(chunk);
+  return raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+}
+
+function reply(res: ServerResponse, status: number, payload: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(payload));
+}
+
+export async function startConsumerService(options: ConsumerServiceOptions): Promise<ConsumerService> {
+  const vault = new VaultClient(options.vaultAddr, options.vaultToken);
+  let current = await openPool(vault, options.mount, options.path);
+  let healthy = true;
+  let acceptReloads = true;
+  let failAfterReload = false;
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      try {
+        if (req.method === 'GET' && req.url === '/health') {
+          if (!healthy) return reply(res, 503, { status: 'unhealthy', version: current.version });
+          await current.pool.query('SELECT 1');
+          return reply(res, 200, { status: 'ok', name: options.name, version: current.version });
+        }
+        if (req.method === 'POST' && req.url === '/reload') {
+          const { version } = await body(req);
+          if (!acceptReloads) return reply(res, 503, { error: 'reloads disabled', version: current.version });
+          await reload(typeof version === 'number' ? version : undefined);
+          return reply(res, 200, { version: current.version });
+        }
+        reply(res, 404, { error: 'not found' });
+      } catch (err) {
+        // Never echo driver errors verbatim: they can name the user; the password is never in them.
+        reply(res, 500, { error: (err as Error).message.slice(0, 200), version: current.version });
+      }
+    })();
+  });
+  const reload = async (version?: number) => {
+    const next = await openPool(vault, options.mount, options.path, version);
+    const old = current;
+    current = next;
+    await old.pool.end().catch(() => undefined);
+    if (failAfterReload) [healthy, failAfterReload] = [false, false];
+  };
+  const follower = options.followVaultEveryMs
+    ? setInterval(() => {
+        void vault
+          .kvMetadata(options.mount, options.path)
+          .then((meta) => (meta && meta.current_version !== current.version ? reload(meta.current_version) : undefined))
+          .catch(() => undefined);
+      }, options.followVaultEveryMs)
+    : undefined;
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    name: options.name,
+    version: () => current.version,
+    setHealthy: (value) => void (healthy = value),
+    setReloads: (value) => void (acceptReloads = value),
+    failAfterNextReload: () => void (failAfterReload = true),
+    async close() {
+      clearInterval(follower);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+      await current.pool.end().catch(() => undefined);
+    },
+  };
+}

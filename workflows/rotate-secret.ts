@@ -1,0 +1,328 @@
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineUpdate,
+  executeChild,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import {
+  confirmCutoverInput,
+  describeIssues,
+  rotateSecretInput,
+  type ConfirmCutoverInput,
+  type RotateSecretInput,
+} from '../config/workflow-inputs.js';
+import { failureMessage, failureType, isTimeout } from './failure-message.js';
+import { bestEffort, confirmation, quick, revocation, target, validation } from './rotation-activities.js';
+import {
+  Phase,
+  type ConsumerState,
+  type RotationRef,
+  type RotationResult,
+  type RotationSpec,
+  type RotationStatus,
+} from './rotation-types.js';
+import { OUTCOME, PHASE, SECRET_ID } from './search-attributes.js';
+
+export const statusQuery = defineQuery<RotationStatus>('status');
+export const confirmCutoverUpdate = defineUpdate<ConsumerState, [ConfirmCutoverInput]>('confirmCutover');
+
+export function rotationWorkflowId(secretId: string): string {
+  return `rotate/${secretId}`;
+}
+
+/** A failure after which the previous version must come back. */
+class CutoverFailed extends Error {
+  constructor(
+    readonly phase: Phase,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Rotates one secret used by several services without an outage: pre-check → stage (Vault
+ * first) → apply → test → promote (CAS) → every consumer confirms → post-validate → overlap →
+ * revoke the old credential and verify. Any failure after promotion re-promotes the previous
+ * version; any failure before it discards the staged credential. Takes one object argument so
+ * the Temporal UI's Start Workflow form can start it.
+ */
+export async function rotateSecret(rawInput: RotateSecretInput): Promise<RotationResult> {
+  const parsed = rotateSecretInput.safeParse(rawInput ?? {});
+  if (!parsed.success) {
+    throw ApplicationFailure.nonRetryable(
+      `invalid rotateSecret input: ${describeIssues(parsed.error)}. Expected e.g. {"secretId": "payments-db"}`,
+      'InvalidInput',
+    );
+  }
+  const input = parsed.data;
+  const info = workflowInfo();
+
+  // Invariant 5: one rotation per secret, enforced by the workflow id. A run started under any
+  // other id (a schedule's timestamped id, a UI user's choice) claims rotate/<secretId> as a child.
+  if (info.workflowId !== rotationWorkflowId(input.secretId)) {
+    try {
+      return await executeChild(rotateSecret, { workflowId: rotationWorkflowId(input.secretId), args: [input] });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        return {
+          outcome: 'skipped',
+          secretId: input.secretId,
+          reason: `a rotation of ${input.secretId} is already running`,
+          runningWorkflowId: rotationWorkflowId(input.secretId),
+        };
+      }
+      throw err;
+    }
+  }
+
+  const ref: RotationRef = { secretId: input.secretId, rotationId: info.runId, actor: input.requestedBy ?? 'unattributed' };
+  const emergency = input.emergency ?? false;
+  const state: RotationStatus = { secretId: input.secretId, rotationId: info.runId, phase: Phase.PRECHECKS, emergency, consumers: [] };
+  const setPhase = (phase: Phase) => {
+    state.phase = phase;
+    upsertSearchAttributes([{ key: PHASE, value: phase }]);
+  };
+  const event = (
+    step: 'rotation_started' | 'rotation_finished' | 'confirmation',
+    outcome: 'started' | 'succeeded' | 'failed' | 'refused' | 'skipped',
+    detail?: Record<string, string | number | boolean | null>,
+  ) =>
+    quick.recordRotationEvent({
+      ...ref,
+      step,
+      outcome,
+      fromVersion: state.fromVersion,
+      toVersion: state.toVersion,
+      detail,
+      eventId: uuid4(),
+    });
+
+  setHandler(statusQuery, () => state);
+  setHandler(
+    confirmCutoverUpdate,
+    async (confirm) => {
+      const consumer = state.consumers.find((c) => c.name === confirm.consumer)!;
+      consumer.status = 'confirmed';
+      consumer.confirmedVersion = confirm.version;
+      consumer.confirmedBy = confirm.confirmedBy ?? 'unattributed';
+      await event('confirmation', 'succeeded', { consumer: consumer.name, confirmedBy: consumer.confirmedBy });
+      return consumer;
+    },
+    { validator: (confirm) => validateConfirmation(state, confirm) },
+  );
+  upsertSearchAttributes([
+    { key: SECRET_ID, value: input.secretId },
+    { key: PHASE, value: state.phase },
+  ]);
+
+  const finish = async (result: RotationResult): Promise<RotationResult> => {
+    setPhase(Phase.DONE);
+    upsertSearchAttributes([{ key: OUTCOME, value: result.outcome }]);
+    await CancellationScope.nonCancellable(() =>
+      event('rotation_finished', result.outcome === 'rotated' ? 'succeeded' : 'failed', {
+        outcome: result.outcome,
+        reason: 'reason' in result ? result.reason : null,
+      }),
+    );
+    return result;
+  };
+
+  const spec: RotationSpec = await quick.loadRotationSpec({ secretId: input.secretId });
+  state.consumers = spec.consumers.map((c) => ({ name: c.name, mode: c.mode, status: 'waiting' }));
+  await event('rotation_started', 'started', { emergency, reason: input.reason ?? null });
+
+  // --- before promotion: failures change nothing consumers see ---
+  let currentVersion: number;
+  try {
+    currentVersion = (await quick.precheck({ ...ref, emergency })).currentVersion;
+  } catch (err) {
+    return finish({ outcome: 'aborted', secretId: input.secretId, failedPhase: Phase.PRECHECKS, reason: failureMessage(err) });
+  }
+  state.fromVersion = currentVersion;
+  let promotedVersion: number;
+  try {
+    setPhase(Phase.STAGING);
+    await quick.stageCredential(ref);
+    setPhase(Phase.APPLYING);
+    await target.applyStaged(ref);
+    setPhase(Phase.TESTING);
+    await target.testStaged(ref);
+    setPhase(Phase.PROMOTING);
+    promotedVersion = (await quick.promote({ ...ref, expectedVersion: currentVersion })).promotedVersion;
+  } catch (err) {
+    const failedPhase = state.phase;
+    await CancellationScope.nonCancellable(async () => {
+      setPhase(Phase.DISCARDING);
+      await revocation.discardStaged({ ...ref, revoke: true });
+    });
+    return finish({ outcome: 'aborted', secretId: input.secretId, currentVersion, failedPhase, reason: failureMessage(err) });
+  }
+  state.toVersion = promotedVersion;
+
+  // --- after promotion: any failure re-promotes the previous version ---
+  try {
+    setPhase(Phase.AWAITING_CONFIRMATION);
+    await awaitConfirmations(ref, state, spec, currentVersion, promotedVersion);
+    setPhase(Phase.POST_VALIDATION);
+    await validation.postValidate({ ...ref, version: promotedVersion }).catch((err: unknown) => {
+      throw new CutoverFailed(Phase.POST_VALIDATION, `post-validation failed: ${failureMessage(err)}`);
+    });
+  } catch (err) {
+    const failedPhase = err instanceof CutoverFailed ? err.phase : state.phase;
+    const reason = err instanceof CutoverFailed ? err.message : failureMessage(err);
+    const restoredVersion = await CancellationScope.nonCancellable(() => rollBack(ref, state, spec, currentVersion, promotedVersion));
+    return finish({
+      outcome: 'rolled_back',
+      secretId: input.secretId,
+      fromVersion: currentVersion,
+      attemptedVersion: promotedVersion,
+      restoredVersion,
+      failedPhase,
+      reason,
+      consumers: state.consumers,
+    });
+  }
+
+  // --- proven: keep both valid for the overlap, then revoke the old one and verify ---
+  if (!emergency && spec.overlapMs > 0) {
+    setPhase(Phase.OVERLAP);
+    await sleep(spec.overlapMs);
+  }
+  setPhase(Phase.REVOKING);
+  try {
+    await revocation.revokeVersion({ ...ref, version: currentVersion, terminateSessions: emergency });
+  } catch (err) {
+    // The new version is current and proven, so no rollback: an operator must finish revocation.
+    await event('rotation_finished', 'failed', { outcome: 'revocation_failed', reason: failureMessage(err) });
+    throw ApplicationFailure.nonRetryable(
+      `version ${promotedVersion} is current and confirmed, but revoking version ${currentVersion} failed: ${failureMessage(err)}`,
+      failureType(err) ?? 'RevocationFailed',
+    );
+  }
+  await quick.discardStaged({ ...ref, revoke: false });
+  return finish({
+    outcome: 'rotated',
+    secretId: input.secretId,
+    fromVersion: currentVersion,
+    toVersion: promotedVersion,
+    consumers: state.consumers,
+  });
+}
+
+/** Synchronous update validator: reject without touching state. */
+function validateConfirmation(state: RotationStatus, raw: ConfirmCutoverInput): void {
+  const parsed = confirmCutoverInput.safeParse(raw);
+  if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid confirmation: ${describeIssues(parsed.error)}`, 'InvalidInput');
+  const confirm = parsed.data;
+  const consumer = state.consumers.find((c) => c.name === confirm.consumer);
+  if (!consumer) {
+    throw ApplicationFailure.nonRetryable(
+      `unknown consumer "${confirm.consumer}"; consumers of ${state.secretId}: ${state.consumers.map((c) => c.name).join(', ')}`,
+      'UnknownConsumer',
+    );
+  }
+  if (consumer.status === 'confirmed') {
+    throw ApplicationFailure.nonRetryable(
+      `consumer "${consumer.name}" already confirmed version ${consumer.confirmedVersion} (by ${consumer.confirmedBy})`,
+      'AlreadyConfirmed',
+    );
+  }
+  if (state.phase !== Phase.AWAITING_CONFIRMATION) {
+    throw ApplicationFailure.nonRetryable(
+      `rotation of ${state.secretId} is not awaiting confirmation (phase: ${state.phase})`,
+      'NotAwaitingConfirmation',
+    );
+  }
+  if (consumer.mode !== 'manual') {
+    throw ApplicationFailure.nonRetryable(`consumer "${consumer.name}" confirms by ${consumer.mode}, not manually`, 'WrongConfirmMode');
+  }
+  if (confirm.version !== state.toVersion) {
+    throw ApplicationFailure.nonRetryable(`version ${confirm.version} is not the promoted version ${state.toVersion}`, 'WrongVersion');
+  }
+  if (consumer.status !== 'waiting' && consumer.status !== 'notified') {
+    throw ApplicationFailure.nonRetryable(`consumer "${consumer.name}" can no longer confirm (${consumer.status})`, 'ConfirmationClosed');
+  }
+}
+
+/** Waits for every consumer in parallel; the first one that fails or times out fails the cutover. */
+async function awaitConfirmations(
+  ref: RotationRef,
+  state: RotationStatus,
+  spec: RotationSpec,
+  oldVersion: number,
+  newVersion: number,
+): Promise<void> {
+  const failures: string[] = [];
+  await Promise.all(
+    spec.consumers.map(async (c) => {
+      const consumer = state.consumers.find((s) => s.name === c.name)!;
+      consumer.status = 'notified';
+      try {
+        const act = confirmation(c.timeoutMs);
+        switch (c.mode) {
+          case 'webhook':
+            await act.notifyConsumer({ ...ref, consumer: c.name, version: newVersion, purpose: 'cutover' });
+            break;
+          case 'health':
+            await act.awaitHealthVersion({ ...ref, consumer: c.name, version: newVersion });
+            break;
+          case 'pg-sessions':
+            await act.awaitSessionsDrained({ ...ref, consumer: c.name, oldVersion, newVersion });
+            break;
+          case 'manual':
+            if (!(await condition(() => consumer.status === 'confirmed', c.timeoutMs))) {
+              consumer.status = 'timed_out';
+              consumer.detail = `no confirmation within ${c.timeoutMs / 1000}s`;
+              failures.push(`${c.name}: ${consumer.detail}`);
+            }
+            return;
+        }
+        consumer.status = 'confirmed';
+        consumer.confirmedVersion = newVersion;
+        consumer.confirmedBy = `rotor (${c.mode})`;
+      } catch (err) {
+        consumer.status = isTimeout(err) ? 'timed_out' : 'failed';
+        consumer.detail = failureMessage(err);
+        failures.push(`${c.name}: ${consumer.detail}`);
+      }
+    }),
+  );
+  if (failures.length)
+    throw new CutoverFailed(Phase.AWAITING_CONFIRMATION, `consumers did not confirm version ${newVersion}: ${failures.join('; ')}`);
+}
+
+/** Re-promotes `previousVersion`, tells consumers (best effort), revokes the staged credential. */
+async function rollBack(
+  ref: RotationRef,
+  state: RotationStatus,
+  spec: RotationSpec,
+  previousVersion: number,
+  promotedVersion: number,
+): Promise<number> {
+  state.phase = Phase.ROLLING_BACK;
+  upsertSearchAttributes([{ key: PHASE, value: Phase.ROLLING_BACK }]);
+  const { restoredVersion } = await target.rollbackToVersion({ ...ref, previousVersion, promotedVersion });
+  state.toVersion = restoredVersion;
+  await Promise.all(
+    spec.consumers.map(async (c) => {
+      try {
+        if (c.mode === 'webhook')
+          await bestEffort.notifyConsumer({ ...ref, consumer: c.name, version: restoredVersion, purpose: 'rollback' });
+        if (c.mode === 'health') await bestEffort.awaitHealthVersion({ ...ref, consumer: c.name, version: restoredVersion });
+      } catch {
+        // Best effort: the restored version is current in Vault whatever the consumer says.
+      }
+    }),
+  );
+  await revocation.discardStaged({ ...ref, revoke: true });
+  return restoredVersion;
+}

@@ -1,0 +1,43 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+
+/** Retry policies per kind of step: quick Vault/KV steps, target steps, and long waits. */
+export const quick = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
+});
+
+export const target = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 6 },
+});
+
+/** Post-validation: a consumer that is still unhealthy after a few seconds means roll back. */
+export const validation = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+/** Revocation must eventually be verified; keep trying for a while before giving up loudly. */
+export const revocation = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+});
+
+/** One consumer's confirmation: retried until the consumer's own timeout is spent. */
+export function confirmation(timeoutMs: number) {
+  return proxyActivities<Activities>({
+    scheduleToCloseTimeout: timeoutMs,
+    startToCloseTimeout: timeoutMs,
+    heartbeatTimeout: '15 seconds',
+    retry: { initialInterval: '1 second', backoffCoefficient: 1.5, maximumInterval: '10 seconds' },
+  });
+}
+
+/** Rollback notices are best effort: one short try each. */
+export const bestEffort = proxyActivities<Activities>({
+  startToCloseTimeout: '20 seconds',
+  scheduleToCloseTimeout: '30 seconds',
+  heartbeatTimeout: '10 seconds',
+  retry: { maximumAttempts: 2 },
+});

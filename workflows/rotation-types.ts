@@ -1,0 +1,76 @@
+/** Types shared by the rotation workflow, its activities and its clients. No runtime imports. */
+
+export const Phase = {
+  PRECHECKS: 'prechecks',
+  STAGING: 'staging',
+  APPLYING: 'applying',
+  TESTING: 'testing',
+  PROMOTING: 'promoting',
+  AWAITING_CONFIRMATION: 'awaiting_confirmation',
+  POST_VALIDATION: 'post_validation',
+  OVERLAP: 'overlap',
+  REVOKING: 'revoking',
+  ROLLING_BACK: 'rolling_back',
+  DISCARDING: 'discarding',
+  DONE: 'done',
+} as const;
+export type Phase = (typeof Phase)[keyof typeof Phase];
+
+export type ConfirmMode = 'webhook' | 'health' | 'manual' | 'pg-sessions';
+
+/** The non-secret part of a secret's inventory entry that the workflow needs. */
+export interface RotationSpec {
+  secretId: string;
+  path: string;
+  providerType: 'postgres' | 'approle-secret-id';
+  overlapMs: number;
+  consumers: { name: string; mode: ConfirmMode; timeoutMs: number }[];
+}
+
+export type ConsumerStatus = 'waiting' | 'notified' | 'confirmed' | 'timed_out' | 'failed';
+
+export interface ConsumerState {
+  name: string;
+  mode: ConfirmMode;
+  status: ConsumerStatus;
+  confirmedVersion?: number;
+  confirmedBy?: string;
+  detail?: string;
+}
+
+export interface RotationStatus {
+  secretId: string;
+  rotationId: string;
+  phase: Phase;
+  emergency: boolean;
+  fromVersion?: number;
+  toVersion?: number;
+  consumers: ConsumerState[];
+}
+
+/** How a rotation ended. Values never appear here: versions and paths only. */
+export type RotationResult =
+  | { outcome: 'rotated'; secretId: string; fromVersion: number; toVersion: number; consumers: ConsumerState[] }
+  | {
+      outcome: 'rolled_back';
+      secretId: string;
+      fromVersion: number;
+      attemptedVersion: number;
+      restoredVersion: number;
+      failedPhase: Phase;
+      reason: string;
+      consumers: ConsumerState[];
+    }
+  | { outcome: 'aborted'; secretId: string; currentVersion?: number; failedPhase: Phase; reason: string }
+  | { outcome: 'skipped'; secretId: string; reason: string; runningWorkflowId: string };
+
+export type RotationOutcome = RotationResult['outcome'];
+
+/** References that tie every activity call to one secret and one rotation. */
+export interface RotationRef {
+  secretId: string;
+  /** The workflow run id: names the staged credential's pending location. */
+  rotationId: string;
+  /** Who asked for this rotation (CLI user, schedule, UI), for the audit log. */
+  actor: string;
+}
