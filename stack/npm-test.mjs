@@ -18,7 +18,14 @@ for (const [label, args] of [
   if (code !== 0) process.exit(code);
 }
 const report = '.rotor/vitest-report.json';
-const code = run(['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)]);
+const code = run([
+  'node_modules/vitest/vitest.mjs',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${report}`,
+  ...process.argv.slice(2),
+]);
 // A plain closing line any CI can read, whatever vitest's own summary looks like.
 if (existsSync(report)) {
   const r = JSON.parse(readFileSync(report, 'utf8'));

@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import type { Inventory } from '../config/inventory-schema.js';
+import { loadInventory } from '../config/load-inventory.js';
+import type { ConsumerService } from '../demo/consumer-service.js';
 import { dataConverter } from '../workers/data-converter.js';
+import { startDemoConsumers } from './demo-consumers.js';
 import { startProcess, type ManagedProcess } from './managed-process.js';
 import { info, step } from './progress.js';
 import { StackError } from './stack-error.js';
@@ -39,15 +43,34 @@ async function startWorker(stack: Stack): Promise<ManagedProcess> {
   return worker;
 }
 
+async function seedAll(stack: Stack, inventory: Inventory): Promise<void> {
+  const connection = await Connection.connect({ address: stack.env.ROTOR_TEMPORAL_ADDRESS! });
+  try {
+    const client = new Client({ connection, dataConverter: dataConverter(stack.env.ROTOR_CODEC_KEY!) });
+    for (const secret of inventory.secrets) {
+      const r = (await client.workflow.execute('seedSecret', {
+        taskQueue: stack.env.ROTOR_TASK_QUEUE!,
+        workflowId: `seed/${secret.id}`,
+        args: [{ secretId: secret.id, requestedBy: 'npm-start' }],
+      })) as { version: number; created: boolean };
+      info(`  ${secret.id}: ${r.created ? 'seeded version' : 'at version'} ${r.version}`);
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
 /** `npm start`: the whole local stack plus a worker, until Ctrl-C stops everything in order. */
 export async function startLocal(): Promise<void> {
   const stack = await up('local');
   const children: ManagedProcess[] = [];
+  let demo: ConsumerService[] = [];
   let stopping = false;
   const stopEverything = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    info(`${signal}: stopping worker and servers ...`);
+    info(`${signal}: stopping demo consumers, worker and servers ...`);
+    for (const d of demo) await d.close();
     for (const child of children.reverse()) await child.stop();
     await stack.stop();
     info('stopped; state kept in ' + stack.stateDir);
@@ -57,10 +80,16 @@ export async function startLocal(): Promise<void> {
   process.on('SIGTERM', () => void stopEverything('SIGTERM'));
   try {
     children.push(await step('starting the rotor worker and running a health workflow', () => startWorker(stack)));
+    const inventory = await loadInventory(stack.env.ROTOR_INVENTORY!);
+    await step(`seeding the inventory's secrets (${inventory.secrets.map((s) => s.id).join(', ')})`, () => seedAll(stack, inventory));
+    demo = await step('starting the demo consumers', () => startDemoConsumers(stack, inventory));
+    for (const d of demo) info(`  demo consumer ${d.name} at ${d.url} (version ${d.version()})`);
   } catch (err) {
+    for (const child of children) await child.stop();
     await stack.stop();
     throw err;
   }
+
   const p = stack.ports;
   info('');
   info('rotor is running:');
@@ -69,6 +98,14 @@ export async function startLocal(): Promise<void> {
   info(`  Vault API         ${stack.env.ROTOR_VAULT_ADDR}   (root token: ${join(stack.stateDir, 'vault-init.json')}, local only)`);
   info(`  PostgreSQL        127.0.0.1:${p.postgres}   (databases: rotor, demo)`);
   info(`  state and logs    ${stack.stateDir}`);
+  info('');
+  info('Try it:');
+  info('  npx rotor rotate payments-db --wait     # two consumers cut over, the old password is revoked');
+  info('  npx rotor rotate reporting-db --wait    # then, in another terminal: npx rotor confirm reporting-db analyst');
+  info('  npx rotor status');
+  info(
+    `  Temporal UI → Start Workflow: type rotateSecret, task queue ${stack.env.ROTOR_TASK_QUEUE}, id rotate/payments-db, input {"secretId":"payments-db"}`,
+  );
   info('');
   info('Press Ctrl-C to stop everything; `npm start` again resumes with the same state.');
   for (const child of children) {

@@ -144,6 +144,7 @@ export async function up(mode: StackMode): Promise<Stack> {
       ROTOR_DATABASE_URL: pgBoot.databaseUrl,
       ROTOR_CODEC_KEY: (await readFile(codecKeyFile, 'utf8')).trim(),
       ROTOR_CODEC_PORT: String(ports.codec),
+      ROTOR_INVENTORY: process.env.ROTOR_INVENTORY ?? join(REPO_ROOT, 'config', 'inventory.example.yaml'),
     };
     const stack: Stack = {
       mode,

@@ -1,0 +1,39 @@
+import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { ConsumerState, RotationStatus } from '../../workflows/rotation-types.js';
+import { actor, requireSecret, type CliContext } from '../cli-context.js';
+import { CliError, usageError } from '../cli-error.js';
+
+export const confirmHelp = `usage: rotor confirm <secret> <consumer> [--version <n>] [--by <name>]
+
+Confirms that a manual-confirmation consumer now uses the promoted version of <secret>
+(the confirmCutover update of workflow rotate/<secret>). --version defaults to the version
+being rolled out.`;
+
+export async function confirm(
+  ctx: CliContext,
+  args: { secret?: string; consumer?: string; version?: string; by?: string },
+): Promise<number> {
+  const spec = await requireSecret(ctx, args.secret);
+  if (!args.consumer) throw usageError('missing <consumer>', `name one of: ${spec.consumers.map((c) => c.name).join(', ')}`);
+  const handle = ctx.client.workflow.getHandle(`rotate/${spec.id}`);
+  let version = args.version === undefined ? undefined : Number(args.version);
+  if (version !== undefined && !(Number.isInteger(version) && version > 0))
+    throw usageError(`--version ${args.version} is not a version number`, 'pass a positive integer, e.g. --version 4');
+  try {
+    version ??= (await handle.query<RotationStatus>('status')).toVersion;
+    const state = await handle.executeUpdate<ConsumerState, [{ consumer: string; version: number | undefined; confirmedBy: string }]>(
+      'confirmCutover',
+      {
+        args: [{ consumer: args.consumer, version, confirmedBy: actor(args.by) }],
+      },
+    );
+    console.log(`confirmed: ${state.name} uses version ${state.confirmedVersion} of ${spec.id} (by ${state.confirmedBy})`);
+    return 0;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      throw new CliError(`no rotation of ${spec.id} is running`, `start one with 'rotor rotate ${spec.id}'`);
+    if (err instanceof WorkflowUpdateFailedError)
+      throw new CliError(`confirmation refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+    throw err;
+  }
+}

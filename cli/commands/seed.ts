@@ -1,0 +1,22 @@
+import { actor, requireSecret, type CliContext } from '../cli-context.js';
+
+export const seedHelp = `usage: rotor seed [<secret> ...] [--by <name>]
+
+Gives secrets of the inventory that have no Vault version yet their first credential (written
+to Vault first, then applied at the target). Secrets that already have one are left alone.
+Without arguments, seeds every secret of the inventory.`;
+
+export async function seed(ctx: CliContext, args: { secrets: string[]; by?: string }): Promise<number> {
+  const ids = args.secrets.length ? args.secrets : (await ctx.inventory()).secrets.map((s) => s.id);
+  for (const id of ids) {
+    await requireSecret(ctx, id);
+    const result = await ctx.client.workflow.execute('seedSecret', {
+      taskQueue: ctx.env.ROTOR_TASK_QUEUE,
+      workflowId: `seed/${id}`,
+      args: [{ secretId: id, requestedBy: actor(args.by) }],
+    });
+    const r = result as { version: number; created: boolean };
+    console.log(`${id}: ${r.created ? 'seeded version' : 'already at version'} ${r.version}`);
+  }
+  return 0;
+}

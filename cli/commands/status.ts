@@ -1,0 +1,112 @@
+import type { WorkflowExecutionInfo } from '@temporalio/client';
+import { VaultSession } from '../../activities/vault/vault-session.js';
+import type { RotationStatus } from '../../workflows/rotation-types.js';
+import { OUTCOME, PHASE } from '../../workflows/search-attributes.js';
+import type { CliContext } from '../cli-context.js';
+
+export const statusHelp = `usage: rotor status [--json]
+
+Every secret of the inventory with its current Vault version, its last rotation and outcome,
+its next scheduled run, and any rotation in flight with its phase and consumers.
+
+--json prints an array of objects, one per secret, with these stable fields:
+  id, path, owner, currentVersion (number|null), lastRotation ({workflowId, runId, status,
+  outcome, startedAt, closedAt}|null), inFlight ({phase, fromVersion, toVersion, consumers}|null),
+  nextRun (ISO time|null), schedulePaused (boolean|null)`;
+
+export interface SecretStatus {
+  id: string;
+  path: string;
+  owner: string;
+  currentVersion: number | null;
+  lastRotation: {
+    workflowId: string;
+    runId: string;
+    status: string;
+    outcome: string | null;
+    startedAt: string;
+    closedAt: string | null;
+  } | null;
+  inFlight: Pick<RotationStatus, 'phase' | 'fromVersion' | 'toVersion' | 'consumers'> | null;
+  nextRun: string | null;
+  schedulePaused: boolean | null;
+}
+
+async function lastRotation(ctx: CliContext, secretId: string): Promise<WorkflowExecutionInfo | undefined> {
+  for await (const execution of ctx.client.workflow.list({ query: `WorkflowId = "rotate/${secretId}"`, pageSize: 1 })) return execution;
+  return undefined;
+}
+
+export async function collectStatus(ctx: CliContext): Promise<SecretStatus[]> {
+  const inventory = await ctx.inventory();
+  const vault = new VaultSession(ctx.env.ROTOR_VAULT_ADDR, ctx.env.ROTOR_VAULT_ROLE_ID, ctx.env.ROTOR_VAULT_SECRET_ID);
+  return Promise.all(
+    inventory.secrets.map(async (s): Promise<SecretStatus> => {
+      const meta = await vault.run((v) => v.kvMetadata(ctx.env.ROTOR_VAULT_KV_MOUNT, s.path));
+      const last = await lastRotation(ctx, s.id);
+      let inFlight: SecretStatus['inFlight'] = null;
+      if (last?.status.name === 'RUNNING') {
+        const q = await ctx.client.workflow
+          .getHandle(last.workflowId, last.runId)
+          .query<RotationStatus>('status')
+          .catch(() => undefined);
+        if (q) inFlight = { phase: q.phase, fromVersion: q.fromVersion, toVersion: q.toVersion, consumers: q.consumers };
+      }
+      let nextRun: string | null = null;
+      let schedulePaused: boolean | null = null;
+      try {
+        const schedule = await ctx.client.schedule.getHandle(`rotate/${s.id}`).describe();
+        nextRun = schedule.info.nextActionTimes[0]?.toISOString() ?? null;
+        schedulePaused = schedule.state.paused;
+      } catch {
+        // no schedule for this secret
+      }
+      return {
+        id: s.id,
+        path: s.path,
+        owner: s.owner,
+        currentVersion: meta?.current_version ?? null,
+        lastRotation: last
+          ? {
+              workflowId: last.workflowId,
+              runId: last.runId,
+              status: last.status.name,
+              outcome: (last.typedSearchAttributes.get(OUTCOME) as string | undefined) ?? null,
+              startedAt: last.startTime.toISOString(),
+              closedAt: last.closeTime?.toISOString() ?? null,
+            }
+          : null,
+        inFlight:
+          inFlight ??
+          (last?.status.name === 'RUNNING'
+            ? { phase: (last.typedSearchAttributes.get(PHASE) as RotationStatus['phase']) ?? 'prechecks', consumers: [] }
+            : null),
+        nextRun,
+        schedulePaused,
+      };
+    }),
+  );
+}
+
+export async function status(ctx: CliContext, args: { json: boolean }): Promise<number> {
+  const rows = await collectStatus(ctx);
+  if (args.json) {
+    console.log(JSON.stringify(rows, null, 2));
+    return 0;
+  }
+  for (const r of rows) {
+    const last = r.lastRotation
+      ? `${r.lastRotation.outcome ?? r.lastRotation.status.toLowerCase()} at ${r.lastRotation.closedAt ?? r.lastRotation.startedAt}`
+      : 'never rotated';
+    const flight = r.inFlight
+      ? `  IN FLIGHT: ${r.inFlight.phase} ${r.inFlight.consumers.map((c) => `${c.name}=${c.status}`).join(' ')}`
+      : '';
+    const next = r.nextRun
+      ? `next ${r.nextRun}${r.schedulePaused ? ' (paused)' : ''}`
+      : r.schedulePaused
+        ? 'schedule paused'
+        : 'no schedule';
+    console.log(`${r.id.padEnd(20)} v${r.currentVersion ?? '-'}  last: ${last}  ${next}${flight}`);
+  }
+  return 0;
+}

@@ -1,0 +1,103 @@
+import { parseArgs } from 'node:util';
+import { InventoryError } from '../config/load-inventory.js';
+import { cliContext, type CliContext } from './cli-context.js';
+import { CliError, usageError } from './cli-error.js';
+import { auditVerify, auditVerifyHelp } from './commands/audit-verify.js';
+import { confirm, confirmHelp } from './commands/confirm.js';
+import { rotate, rotateHelp } from './commands/rotate.js';
+import { seed, seedHelp } from './commands/seed.js';
+import { status, statusHelp } from './commands/status.js';
+
+const mainHelp = `usage: rotor <command> [options]
+
+commands:
+  rotate <secret> [--wait]           rotate one secret (rotateSecret workflow)
+  status [--json]                    versions, last and in-flight rotations, next scheduled runs
+  confirm <secret> <consumer>        confirm a manual consumer's cutover
+  seed [<secret> ...]                give new secrets their first version
+  audit verify                       check the audit log's hash chain
+
+Every command takes --help. Configuration comes from ROTOR_* variables, or from the local
+stack started by 'npm start' when they are not set.`;
+
+interface Command {
+  help: string;
+  options: Record<string, { type: 'string' | 'boolean' }>;
+  run(ctx: CliContext, positionals: string[], values: Record<string, string | boolean | undefined>): Promise<number>;
+}
+
+const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
+
+const commands: Record<string, Command> = {
+  rotate: {
+    help: rotateHelp,
+    options: { wait: { type: 'boolean' }, json: { type: 'boolean' }, by: { type: 'string' }, reason: { type: 'string' } },
+    run: (ctx, [secret], v) => rotate(ctx, { secret, wait: v.wait === true, json: v.json === true, by: str(v.by), reason: str(v.reason) }),
+  },
+  status: { help: statusHelp, options: { json: { type: 'boolean' } }, run: (ctx, _p, v) => status(ctx, { json: v.json === true }) },
+  confirm: {
+    help: confirmHelp,
+    options: { version: { type: 'string' }, by: { type: 'string' } },
+    run: (ctx, [secret, consumer], v) => confirm(ctx, { secret, consumer, version: str(v.version), by: str(v.by) }),
+  },
+  seed: { help: seedHelp, options: { by: { type: 'string' } }, run: (ctx, secrets, v) => seed(ctx, { secrets, by: str(v.by) }) },
+  'audit verify': {
+    help: auditVerifyHelp,
+    options: { json: { type: 'boolean' } },
+    run: (ctx, _p, v) => auditVerify(ctx, { json: v.json === true }),
+  },
+};
+
+function resolve(argv: string[]): { name: string; command: Command; rest: string[] } | undefined {
+  const two = `${argv[0]} ${argv[1]}`;
+  if (commands[two]) return { name: two, command: commands[two], rest: argv.slice(2) };
+  const one = argv[0];
+  if (one && commands[one]) return { name: one, command: commands[one], rest: argv.slice(1) };
+  return undefined;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    console.log(mainHelp);
+    return argv.length === 0 ? 2 : 0;
+  }
+  const found = resolve(argv);
+  if (!found) throw usageError(`unknown command "${argv.slice(0, 2).join(' ')}"`, `run 'rotor --help' for the list of commands`);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: found.rest,
+      options: { ...found.command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw usageError((err as Error).message, `run 'rotor ${found.name} --help'`);
+  }
+  if (parsed.values.help) {
+    console.log(found.command.help);
+    return 0;
+  }
+  const ctx = await cliContext();
+  try {
+    return await found.command.run(ctx, parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);
+  } finally {
+    await ctx.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof CliError) {
+      console.error(`rotor: ${err.message}${err.fix ? `\n  fix: ${err.fix}` : ''}`);
+      process.exit(err.exitCode);
+    }
+    if (err instanceof InventoryError) {
+      console.error(`rotor: ${err.message}`);
+      process.exit(2);
+    }
+    console.error(`rotor: ${(err as Error).message ?? String(err)}`);
+    process.exit(1);
+  },
+);
