@@ -5,6 +5,7 @@ import { CliError, usageError } from './cli-error.js';
 import { auditVerify, auditVerifyHelp } from './commands/audit-verify.js';
 import { confirm, confirmHelp } from './commands/confirm.js';
 import { rotate, rotateHelp } from './commands/rotate.js';
+import { schedules, schedulesHelp } from './commands/schedules.js';
 import { seed, seedHelp } from './commands/seed.js';
 import { status, statusHelp } from './commands/status.js';
 
@@ -14,6 +15,7 @@ commands:
   rotate <secret> [--wait]           rotate one secret (rotateSecret workflow)
   status [--json]                    versions, last and in-flight rotations, next scheduled runs
   confirm <secret> <consumer>        confirm a manual consumer's cutover
+  schedules sync|diff|pause|resume   reconcile rotation cadences with Temporal Schedules
   seed [<secret> ...]                give new secrets their first version
   audit verify                       check the audit log's hash chain
 
@@ -41,6 +43,11 @@ const commands: Record<string, Command> = {
     run: (ctx, [secret, consumer], v) => confirm(ctx, { secret, consumer, version: str(v.version), by: str(v.by) }),
   },
   seed: { help: seedHelp, options: { by: { type: 'string' } }, run: (ctx, secrets, v) => seed(ctx, { secrets, by: str(v.by) }) },
+  schedules: {
+    help: schedulesHelp,
+    options: { json: { type: 'boolean' }, by: { type: 'string' } },
+    run: (ctx, [sub, secret], v) => schedules(ctx, { sub, secret, json: v.json === true, by: str(v.by) }),
+  },
   'audit verify': {
     help: auditVerifyHelp,
     options: { json: { type: 'boolean' } },

@@ -8,16 +8,22 @@ const schema = z.object({
   ROTOR_TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   ROTOR_TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   ROTOR_TASK_QUEUE: z.string().min(1).default('rotor'),
-  ROTOR_VAULT_ADDR: z.url({ error: 'must be a URL such as http://127.0.0.1:8200' }),
+  ROTOR_VAULT_ADDR: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:8200' }),
   ROTOR_VAULT_ROLE_ID: z.string().min(1, 'the worker AppRole role_id is required'),
   ROTOR_VAULT_SECRET_ID: z.string().min(1, 'the worker AppRole secret_id is required'),
   ROTOR_VAULT_KV_MOUNT: z.string().min(1).default('rotor'),
   ROTOR_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL to rotor's own database"),
   ROTOR_CODEC_KEY: z
     .string()
-    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 random bytes, base64-encoded (openssl rand -base64 32)'),
+    // Node's base64 decoder skips junk, so a 43-letter passphrase would pass a length check alone.
+    .refine(
+      (v) => /^[A-Za-z0-9+/]{43}=$/.test(v) && Buffer.from(v, 'base64').length === 32,
+      'must be 32 random bytes, base64-encoded (openssl rand -base64 32)',
+    ),
   ROTOR_INVENTORY: z.string().min(1).default('config/inventory.example.yaml'),
   ROTOR_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+  /** Reconcile Temporal Schedules with the inventory when a worker starts. */
+  ROTOR_RECONCILE_SCHEDULES: z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).default('true'),
   ROTOR_CODEC_PORT: z.coerce.number().int().min(0).max(65535).default(0),
 });
 

@@ -18,11 +18,16 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
 const kvPath = z
   .string()
   .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_.-]+)*$/, 'a KV v2 path under the rotor mount, such as "apps/payments-db" (no leading slash)')
-  .refine((p) => !p.startsWith('_rotor/'), '"_rotor/" is reserved for rotor itself (admin credentials, staged credentials)');
+  // The HTTP client resolves "..", so "apps/../_rotor/x" would reach rotor's own reserved secrets.
+  .refine((p) => p.split('/').every((seg) => seg !== '.' && seg !== '..'), 'no "." or ".." segments ("apps/../x" would resolve to "x")')
+  .refine(
+    (p) => p !== '_rotor' && !p.startsWith('_rotor/'),
+    '"_rotor/" is reserved for rotor itself (admin credentials, staged credentials)',
+  );
 
 const pgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL role name such as "app_a"');
 
-export const postgresProvider = z.object({
+export const postgresProvider = z.strictObject({
   type: z.literal('postgres'),
   /** KV path of the admin credential rotor uses to change passwords ({username, password, host, port, database}). */
   adminPath: z.string().min(1, 'the KV path of the admin credential, e.g. "_rotor/admin/demo-postgres"'),
@@ -31,7 +36,7 @@ export const postgresProvider = z.object({
   database: pgIdentifier.optional(),
 });
 
-export const approleProvider = z.object({
+export const approleProvider = z.strictObject({
   type: z.literal('approle-secret-id'),
   /** The consumer's AppRole whose secret ID is rotated (several secret IDs are valid at once). */
   role: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'an AppRole name such as "billing-service"'),
@@ -47,31 +52,46 @@ const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL suc
 /** How rotor learns a consumer has cut over to the new version. */
 export const confirmation = z.discriminatedUnion('mode', [
   /** POST {secretId, path, version} to the URL; a 2xx answer naming the version is the confirmation. */
-  z.object({ mode: z.literal('webhook'), url: httpUrl, timeout: duration.default(120_000) }),
+  z.strictObject({ mode: z.literal('webhook'), url: httpUrl, timeout: duration.default(120_000) }),
   /** Poll the URL until its JSON reports `version` equal to the promoted version. */
-  z.object({ mode: z.literal('health'), url: httpUrl, timeout: duration.default(120_000) }),
+  z.strictObject({ mode: z.literal('health'), url: httpUrl, timeout: duration.default(120_000) }),
   /** A person or an agent confirms through the `confirmCutover` update (UI, CLI, API). */
-  z.object({ mode: z.literal('manual'), timeout: duration.default(3_600_000) }),
+  z.strictObject({ mode: z.literal('manual'), timeout: duration.default(3_600_000) }),
   /** PostgreSQL only: no session of the old role remains in pg_stat_activity. */
-  z.object({ mode: z.literal('pg-sessions'), timeout: duration.default(300_000) }),
+  z.strictObject({ mode: z.literal('pg-sessions'), timeout: duration.default(300_000) }),
 ]);
 
-export const consumer = z.object({
+export const consumer = z.strictObject({
   name: id,
   /** Optional liveness URL checked at pre-check and post-validation (expects 2xx). */
   healthUrl: httpUrl.optional(),
   confirm: confirmation,
 });
 
-export const cadence = z.object({
-  cron: z.string().optional(),
-  every: duration.optional(),
-  jitter: duration.optional(),
-  paused: z.boolean().default(false),
-});
+const CRON_FIELD = /^[0-9A-Za-z*?,/#LW-]+$/;
+
+/** Five-field cron ("0 3 * * 0") or a Temporal shorthand such as "@daily". */
+const cron = z.string().refine((value) => {
+  const v = value.trim();
+  if (/^@(yearly|annually|monthly|weekly|daily|hourly)$/.test(v)) return true;
+  const fields = v.split(/\s+/);
+  return fields.length === 5 && fields.every((f) => CRON_FIELD.test(f));
+}, 'must be a five-field cron expression such as "0 3 * * 0" (minute hour day-of-month month day-of-week) or @daily/@weekly/@hourly');
+
+export const cadence = z
+  .strictObject({
+    cron: cron.optional(),
+    every: duration.optional(),
+    /** Random delay added to each run so many secrets do not rotate at the same instant. */
+    jitter: duration.optional(),
+    /** How late a missed run (server down) may still start; later ones are skipped. */
+    catchupWindow: duration.optional(),
+    paused: z.boolean().default(false),
+  })
+  .refine((c) => (c.cron === undefined) !== (c.every === undefined), 'give exactly one of cron (e.g. "0 3 * * 0") or every (e.g. "24h")');
 
 export const secret = z
-  .object({
+  .strictObject({
     id,
     path: kvPath,
     owner: z.string().min(1, 'name the owning team, e.g. "team-payments"'),
@@ -98,14 +118,14 @@ export const secret = z
     });
   });
 
-export const plan = z.object({
+export const plan = z.strictObject({
   id,
   /** Secret ids that move together, in this order. */
   secrets: z.array(id).min(2, 'a plan names at least two secrets'),
 });
 
 export const inventory = z
-  .object({
+  .strictObject({
     secrets: z.array(secret).min(1, 'declare at least one secret'),
     plans: z.array(plan).default([]),
   })

@@ -157,9 +157,10 @@ async function ensurePostgres(): Promise<string> {
   return installed;
 }
 
-/** Tools only the test suite needs: compose validation. */
+/** Tools only the test suite needs: compose validation, and Chromium for the browser test of the Temporal UI. */
 export async function ensureTestTools(): Promise<void> {
   if (!(await onPath('docker-compose'))) await aptInstall(['docker-compose'], 'docker-compose (validates docker-compose.yml)');
+  if (!(await isExecutable('/usr/bin/chromium'))) await aptInstall(['chromium'], 'Chromium (browser test of the Temporal UI)');
 }
 
 /** Ensures every server binary exists, building or installing what is missing. Idempotent. */

@@ -1,12 +1,32 @@
-import { loadEnvironment, EnvironmentError } from '../config/environment.js';
+import { Client, Connection } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { loadEnvironment, EnvironmentError, type Environment } from '../config/environment.js';
+import { loadInventory } from '../config/load-inventory.js';
+import { reconcileSchedules } from '../schedules/reconcile-schedules.js';
+import { dataConverter } from './data-converter.js';
 import { createWorker } from './create-worker.js';
 import { createLogger } from './logger.js';
+
+/** Schedules follow the inventory; a failure here is logged, not fatal: rotations still run. */
+async function reconcileOnStart(env: Environment, logger: Logger): Promise<void> {
+  const connection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
+  try {
+    const client = new Client({ connection, namespace: env.ROTOR_TEMPORAL_NAMESPACE, dataConverter: dataConverter(env.ROTOR_CODEC_KEY) });
+    const changes = await reconcileSchedules(client, await loadInventory(env.ROTOR_INVENTORY), env.ROTOR_TASK_QUEUE);
+    for (const c of changes.filter((c) => c.action !== 'unchanged')) logger.info({ ...c }, 'schedule reconciled');
+  } catch (err) {
+    logger.error({ error: (err as Error).message }, 'schedule reconcile failed; run `rotor schedules sync` after fixing it');
+  } finally {
+    await connection.close();
+  }
+}
 
 /** Worker entry point: `npm run worker` (env from ROTOR_* variables, see config/environment.ts). */
 async function main(): Promise<void> {
   const env = loadEnvironment();
   const logger = createLogger(env.ROTOR_LOG_LEVEL);
   const { worker, close } = await createWorker(env, logger);
+  if (env.ROTOR_RECONCILE_SCHEDULES === 'true') await reconcileOnStart(env, logger);
   logger.info({ taskQueue: env.ROTOR_TASK_QUEUE, temporal: env.ROTOR_TEMPORAL_ADDRESS }, 'rotor worker started');
   try {
     await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks are done

@@ -25,9 +25,15 @@ export async function audited<T>(
   const workflowId = info.workflowExecution?.workflowId ?? 'standalone';
   const runId = info.workflowExecution?.runId ?? info.activityId;
   const base = `${workflowId}/${runId}/${info.activityId}/${scope.step}`;
+  // Every log line carries the workflow and rotation ids; values never reach here, only references.
+  const log = ctx.logger.child({ workflowId, runId, secretId: scope.secretId, step: scope.step, attempt: info.attempt });
   try {
     const result = await body();
     const extra = describe?.(result) ?? {};
+    log.info(
+      { outcome: 'succeeded', fromVersion: extra.fromVersion ?? scope.fromVersion, toVersion: extra.toVersion ?? scope.toVersion },
+      `${scope.step} succeeded`,
+    );
     await appendAudit(ctx.db, {
       eventKey: `${base}/succeeded`,
       actor: scope.actor,
@@ -42,6 +48,7 @@ export async function audited<T>(
     });
     return result;
   } catch (err) {
+    log.warn({ outcome: 'failed', error: (err as Error).message }, `${scope.step} failed`);
     await appendAudit(ctx.db, {
       eventKey: `${base}/failed/${info.attempt}`,
       actor: scope.actor,

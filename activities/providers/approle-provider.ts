@@ -34,7 +34,9 @@ export function approleProviderFor(spec: z.infer<typeof approleProvider>, sessio
       await new VaultClient(vaultAddress, auth.client_token).request('POST', 'auth/token/revoke-self').catch(() => undefined);
       return 'ok';
     } catch (err) {
-      if (err instanceof VaultRequestError && err.status !== undefined && err.status >= 400 && err.status < 500) return 'refused';
+      // Only Vault's own "invalid secret id" is proof of refusal; a 429 or 5xx says nothing (invariant 7).
+      if (err instanceof VaultRequestError && err.status === 400 && err.vaultErrors.some((e) => /invalid (role or )?secret id/i.test(e)))
+        return 'refused';
       throw new TargetUnavailableError(`AppRole login to ${spec.role} failed: ${(err as Error).message}`);
     }
   }

@@ -49,7 +49,8 @@ describe('approle-secret-id rotation against the real stack', () => {
       await new VaultClient(stack.env.ROTOR_VAULT_ADDR, auth.client_token).request('POST', 'auth/token/revoke-self');
       return true;
     } catch (err) {
-      if (err instanceof VaultRequestError && err.status === 400 && err.vaultErrors.some((e) => /invalid (role or )?secret id/i.test(e))) return false;
+      if (err instanceof VaultRequestError && err.status === 400 && err.vaultErrors.some((e) => /invalid (role or )?secret id/i.test(e)))
+        return false;
       throw err;
     }
   };

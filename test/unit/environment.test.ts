@@ -38,6 +38,7 @@ describe('loadEnvironment', () => {
       ROTOR_VAULT_KV_MOUNT: 'rotor',
       ROTOR_INVENTORY: 'config/inventory.example.yaml',
       ROTOR_LOG_LEVEL: 'info',
+      ROTOR_RECONCILE_SCHEDULES: 'true',
       ROTOR_CODEC_PORT: 0,
     });
   });
@@ -79,7 +80,7 @@ describe('loadEnvironment', () => {
       ROTOR_DATABASE_URL: 'mysql://rotor@127.0.0.1/rotor',
     });
     expect(issues).toEqual([
-      'ROTOR_VAULT_ADDR: must be a URL such as http://127.0.0.1:8200 (not set)',
+      'ROTOR_VAULT_ADDR: must be an http(s) URL such as http://127.0.0.1:8200 (not set)',
       "ROTOR_DATABASE_URL: must be a postgres:// URL to rotor's own database",
       'ROTOR_CODEC_KEY: must be 32 random bytes, base64-encoded (openssl rand -base64 32)',
     ]);
@@ -106,7 +107,7 @@ describe('loadEnvironment', () => {
   it('a set but invalid variable is not marked "(not set)"', () => {
     const issues = issuesOf({ ...required, ROTOR_VAULT_ADDR: 'not a url', ROTOR_VAULT_ROLE_ID: '' });
     expect(issues).toEqual([
-      'ROTOR_VAULT_ADDR: must be a URL such as http://127.0.0.1:8200',
+      'ROTOR_VAULT_ADDR: must be an http(s) URL such as http://127.0.0.1:8200',
       'ROTOR_VAULT_ROLE_ID: the worker AppRole role_id is required',
     ]);
   });
@@ -125,10 +126,13 @@ describe('loadEnvironment', () => {
 
   it('refuses a ROTOR_VAULT_ADDR that does not parse as a URL', () => {
     expect(issuesOf({ ...required, ROTOR_VAULT_ADDR: '127.0.0.1:8200' })).toEqual([
-      'ROTOR_VAULT_ADDR: must be a URL such as http://127.0.0.1:8200',
+      'ROTOR_VAULT_ADDR: must be an http(s) URL such as http://127.0.0.1:8200',
     ]);
   });
 
-  // Today "openbao:8200", "localhost:8200" and "ftp://vault:8200" are accepted: z.url() takes "openbao:" as the scheme.
-  it.todo('refuses a ROTOR_VAULT_ADDR without an http(s) scheme, such as "openbao:8200" or "localhost:8200"');
+  it.each(['openbao:8200', 'localhost:8200', 'ftp://vault:8200'])('refuses a ROTOR_VAULT_ADDR without an http(s) scheme: %s', (addr) => {
+    expect(issuesOf({ ...required, ROTOR_VAULT_ADDR: addr })).toEqual([
+      'ROTOR_VAULT_ADDR: must be an http(s) URL such as http://127.0.0.1:8200',
+    ]);
+  });
 });

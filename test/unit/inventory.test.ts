@@ -303,7 +303,17 @@ describe('parseInventory: rejected inventories name the field and what would be 
     },
   );
 
-  it.todo('rejects "." and ".." path segments: "apps/../_rotor/admin/x" is normalised by the HTTP client to the reserved _rotor/ prefix');
+  it.each(['apps/../_rotor/admin/demo-postgres', 'apps/./payments-db'])('rejects "." and ".." segments in %j', (path) => {
+    const raw = rawInventory();
+    secretAt(raw, 0)['path'] = path;
+    expect(rejected(raw)).toContain('secrets[0].path: no "." or ".." segments ("apps/../x" would resolve to "x")');
+  });
+
+  it('rejects a misspelled key instead of ignoring it', () => {
+    const raw = rawInventory();
+    secretAt(raw, 0)['overlpa'] = '5m';
+    expect(rejected(raw).join('\n')).toMatch(/secrets\[0\].*overlpa/);
+  });
 
   it('a plan naming an unknown secret: plans[0].secrets[1]', () => {
     const raw = rawInventory();
