@@ -4,6 +4,7 @@ import { cliContext, type CliContext } from './cli-context.js';
 import { CliError, usageError } from './cli-error.js';
 import { auditVerify, auditVerifyHelp } from './commands/audit-verify.js';
 import { confirm, confirmHelp } from './commands/confirm.js';
+import { plan, planHelp } from './commands/plan.js';
 import { rotate, rotateHelp } from './commands/rotate.js';
 import { schedules, schedulesHelp } from './commands/schedules.js';
 import { seed, seedHelp } from './commands/seed.js';
@@ -13,6 +14,7 @@ const mainHelp = `usage: rotor <command> [options]
 
 commands:
   rotate <secret> [--wait]           rotate one secret (rotateSecret workflow)
+  plan <plan> [--wait]               rotate a plan's secrets together (rotatePlan workflow)
   status [--json]                    versions, last and in-flight rotations, next scheduled runs
   confirm <secret> <consumer>        confirm a manual consumer's cutover
   schedules sync|diff|pause|resume   reconcile rotation cadences with Temporal Schedules
@@ -35,6 +37,11 @@ const commands: Record<string, Command> = {
     help: rotateHelp,
     options: { wait: { type: 'boolean' }, json: { type: 'boolean' }, by: { type: 'string' }, reason: { type: 'string' } },
     run: (ctx, [secret], v) => rotate(ctx, { secret, wait: v.wait === true, json: v.json === true, by: str(v.by), reason: str(v.reason) }),
+  },
+  plan: {
+    help: planHelp,
+    options: { wait: { type: 'boolean' }, json: { type: 'boolean' }, by: { type: 'string' }, reason: { type: 'string' } },
+    run: (ctx, [name], v) => plan(ctx, { plan: name, wait: v.wait === true, json: v.json === true, by: str(v.by), reason: str(v.reason) }),
   },
   status: { help: statusHelp, options: { json: { type: 'boolean' } }, run: (ctx, _p, v) => status(ctx, { json: v.json === true }) },
   confirm: {

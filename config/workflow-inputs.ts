@@ -10,6 +10,8 @@ export const rotateSecretInput = z.strictObject({
   /** Incident response: no overlap window; the old credential is revoked and its sessions ended at once. */
   emergency: z.boolean().optional(),
   reason: z.string().max(500).optional(),
+  /** Set by rotatePlan for its child rotations (lockstep gates); not for manual use. */
+  plan: z.strictObject({ parentWorkflowId: z.string().min(1) }).optional(),
 });
 export type RotateSecretInput = z.infer<typeof rotateSecretInput>;
 
@@ -24,3 +26,10 @@ export type ConfirmCutoverInput = z.infer<typeof confirmCutoverInput>;
 export function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`).join('; ');
 }
+
+export const rotatePlanInput = z.strictObject({
+  planId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'the id of a plan in the inventory, e.g. "checkout"'),
+  requestedBy: z.string().min(1).max(200).optional(),
+  reason: z.string().max(500).optional(),
+});
+export type RotatePlanInput = z.infer<typeof rotatePlanInput>;

@@ -1,3 +1,4 @@
 export { stackHealth } from './stack-health.js';
 export { rotateSecret } from './rotate-secret.js';
 export { seedSecret } from './seed-secret.js';
+export { rotatePlan } from './rotate-plan.js';

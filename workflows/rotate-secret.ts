@@ -20,6 +20,7 @@ import {
   type RotateSecretInput,
 } from '../config/workflow-inputs.js';
 import { failureMessage, failureType, isTimeout } from './failure-message.js';
+import { planGates } from './plan-gates.js';
 import { bestEffort, confirmation, quick, revocation, target, validation } from './rotation-activities.js';
 import {
   Phase,
@@ -84,6 +85,7 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     }
   }
 
+  const gates = planGates(input.secretId, input.plan?.parentWorkflowId);
   const ref: RotationRef = { secretId: input.secretId, rotationId: info.runId, actor: input.requestedBy ?? 'unattributed' };
   const emergency = input.emergency ?? false;
   const state: RotationStatus = { secretId: input.secretId, rotationId: info.runId, phase: Phase.PRECHECKS, emergency, consumers: [] };
@@ -125,6 +127,8 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   ]);
 
   const finish = async (result: RotationResult): Promise<RotationResult> => {
+    if (result.outcome !== 'rotated' && result.outcome !== 'skipped')
+      await CancellationScope.nonCancellable(() => gates.failed(result.reason));
     setPhase(Phase.DONE);
     upsertSearchAttributes([{ key: OUTCOME, value: result.outcome }]);
     await CancellationScope.nonCancellable(() =>
@@ -150,12 +154,14 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   state.fromVersion = currentVersion;
   let promotedVersion: number;
   try {
+    await gates.reach('prechecked');
     setPhase(Phase.STAGING);
     await quick.stageCredential(ref);
     setPhase(Phase.APPLYING);
     await target.applyStaged(ref);
     setPhase(Phase.TESTING);
     await target.testStaged(ref);
+    await gates.reach('staged');
     setPhase(Phase.PROMOTING);
     promotedVersion = (await quick.promote({ ...ref, expectedVersion: currentVersion })).promotedVersion;
   } catch (err) {
@@ -170,12 +176,15 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
 
   // --- after promotion: any failure re-promotes the previous version ---
   try {
+    await gates.reach('promoted');
     setPhase(Phase.AWAITING_CONFIRMATION);
     await awaitConfirmations(ref, state, spec, currentVersion, promotedVersion);
+    await gates.reach('confirmed');
     setPhase(Phase.POST_VALIDATION);
     await validation.postValidate({ ...ref, version: promotedVersion }).catch((err: unknown) => {
       throw new CutoverFailed(Phase.POST_VALIDATION, `post-validation failed: ${failureMessage(err)}`);
     });
+    await gates.reach('validated');
   } catch (err) {
     const failedPhase = err instanceof CutoverFailed ? err.phase : state.phase;
     const reason = err instanceof CutoverFailed ? err.message : failureMessage(err);

@@ -69,12 +69,25 @@ export function postgresProviderFor(spec: z.infer<typeof postgresProvider>, admi
     async apply(credential) {
       const role = pg.escapeIdentifier(credential.username!);
       await asAdmin(async (c) => {
-        const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [credential.username]);
-        if (exists.rowCount === 0) {
-          await c.query(`CREATE ROLE ${role} LOGIN`);
-          await c.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${role}`);
+        // Creating the role and granting CONNECT is one transaction, serialised across workers:
+        // concurrent GRANTs on one database collide ("tuple concurrently updated"), and a retry
+        // after a half-done creation would otherwise find a role that can never connect.
+        await c.query('BEGIN');
+        try {
+          await c.query("SELECT pg_advisory_xact_lock(hashtext('rotor:postgres-provider:create-role'))");
+          const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [credential.username]);
+          if (exists.rowCount === 0) {
+            await c.query(`CREATE ROLE ${role} LOGIN`);
+            await c.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${role}`);
+          }
+          await c.query(`ALTER ROLE ${role} WITH LOGIN PASSWORD ${pg.escapeLiteral(scramVerifier(credential.password!))}`);
+          await c.query('COMMIT');
+        } catch (err) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          throw new TargetUnavailableError(
+            `could not set the password of role "${credential.username}": ${scrub((err as Error).message, credential)}`,
+          );
         }
-        await c.query(`ALTER ROLE ${role} WITH LOGIN PASSWORD ${pg.escapeLiteral(scramVerifier(credential.password!))}`);
       });
     },
 

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { RotationRef, RotationSpec } from '../../workflows/rotation-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
-import { secretSpec } from '../inventory-cache.js';
+import { currentInventory, secretSpec } from '../inventory-cache.js';
 import { unhealthyConsumers } from './consumer-health.js';
 import { withSecret } from './secret-handle.js';
 
@@ -18,6 +18,19 @@ export function prepareRotationActivities(ctx: ActivityContext) {
         overlapMs: spec.overlap,
         consumers: spec.consumers.map((c) => ({ name: c.name, mode: c.confirm.mode, timeoutMs: c.confirm.timeout })),
       };
+    },
+
+    /** A plan's secrets in order; every one must be in the inventory. */
+    async loadPlanSpec({ planId }: { planId: string }): Promise<{ secrets: string[] }> {
+      const inventory = await currentInventory(ctx.env.ROTOR_INVENTORY);
+      const plan = inventory.plans.find((p) => p.id === planId);
+      if (!plan) {
+        throw ApplicationFailure.nonRetryable(
+          `planId "${planId}" is not in the inventory; known plans: ${inventory.plans.map((p) => p.id).join(', ') || 'none'}`,
+          'UnknownPlan',
+        );
+      }
+      return { secrets: plan.secrets };
     },
 
     /** Vault unsealed, no incident freeze, the current version authenticates, consumers healthy. */

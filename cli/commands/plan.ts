@@ -1,0 +1,67 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
+import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import type { PlanResult, PlanStatus } from '../../workflows/rotate-plan.js';
+import { actor, type CliContext } from '../cli-context.js';
+import { CliError, usageError } from '../cli-error.js';
+import { describe } from './rotate.js';
+
+export const planHelp = `usage: rotor plan <plan> [--wait] [--json] [--by <name>] [--reason <text>]
+
+Starts the rotatePlan workflow (id plan/<plan>): every secret of the plan is pre-checked,
+staged, promoted, confirmed and post-validated in lockstep; if one fails, all roll back.
+Exit codes: 0 rotated (or started, without --wait), 1 failed or aborted, 2 bad arguments, 3 rolled back.`;
+
+export async function plan(
+  ctx: CliContext,
+  args: { plan?: string; wait: boolean; json: boolean; by?: string; reason?: string },
+): Promise<number> {
+  const inventory = await ctx.inventory();
+  const known = inventory.plans.map((p) => p.id).join(', ') || 'none (add plans: to the inventory)';
+  if (!args.plan) throw usageError('missing <plan>', `name one of: ${known}`);
+  if (!inventory.plans.some((p) => p.id === args.plan)) throw usageError(`unknown plan "${args.plan}"`, `name one of: ${known}`);
+  let handle;
+  try {
+    handle = await ctx.client.workflow.start('rotatePlan', {
+      taskQueue: ctx.env.ROTOR_TASK_QUEUE,
+      workflowId: `plan/${args.plan}`,
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      args: [{ planId: args.plan, requestedBy: actor(args.by), ...(args.reason ? { reason: args.reason } : {}) }],
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      throw new CliError(`plan ${args.plan} is already running (workflow plan/${args.plan})`, 'wait for it to finish');
+    throw err;
+  }
+  if (!args.wait) {
+    console.log(`started plan/${args.plan}; follow it with 'rotor status' or in the Temporal UI`);
+    return 0;
+  }
+  let last = '';
+  const poll = setInterval(() => {
+    void handle
+      .query<PlanStatus>('planStatus')
+      .then((s) => {
+        const line = `gate=${s.gate}  ${s.reports
+          .filter((r) => r.gate === s.gate)
+          .map((r) => `${r.secretId}=${r.ok ? 'reached' : 'FAILED'}`)
+          .join(' ')}`;
+        if (line !== last && !args.json) console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+        last = line;
+      })
+      .catch(() => undefined);
+  }, 500);
+  try {
+    const result = (await handle.result()) as PlanResult;
+    if (args.json) console.log(JSON.stringify(result, null, 2));
+    else {
+      console.log(`plan ${result.planId}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`);
+      for (const s of result.secrets) console.log(`  ${describe(s)}`);
+    }
+    return result.outcome === 'rotated' ? 0 : result.outcome === 'rolled_back' ? 3 : 1;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) throw new CliError(`plan failed: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+    throw err;
+  } finally {
+    clearInterval(poll);
+  }
+}
