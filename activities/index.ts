@@ -1,4 +1,5 @@
 import type { ActivityContext } from './activity-context.js';
+import { breakGlassActivities } from './break-glass/break-glass-activities.js';
 import { consumerCutoverActivities } from './rotation/consumer-cutover.js';
 import { prepareRotationActivities } from './rotation/prepare-rotation.js';
 import { rotationEventActivities } from './rotation/rotation-events.js';
@@ -17,6 +18,7 @@ export function createActivities(ctx: ActivityContext) {
     ...consumerCutoverActivities(ctx),
     ...rotationEventActivities(ctx),
     ...seedSecretActivities(ctx),
+    ...breakGlassActivities(ctx),
   };
 }
 

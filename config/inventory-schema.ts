@@ -124,10 +124,36 @@ export const plan = z.strictObject({
   secrets: z.array(id).min(2, 'a plan names at least two secrets'),
 });
 
+/** Emergency access to one target: who may ask, who must approve, for how long at most. */
+export const breakGlassPolicy = z
+  .strictObject({
+    id,
+    /** A postgres secret of this inventory: its target database gets the temporary role. */
+    secretId: id,
+    requesters: z.array(z.string().min(1)).min(1, 'name who may request, e.g. ["alice", "bob"]'),
+    approvers: z.array(z.string().min(1)).min(1, 'name the approver group, e.g. ["carol", "dave", "erin"]'),
+    approvals: z.number().int().min(1, 'at least one approval is required').default(2),
+    maxTtl: duration.default(3_600_000),
+    approvalTimeout: duration.default(900_000),
+    rotateAfter: z.boolean().default(true),
+    /** Approvers are told about each request here (POST, references only). */
+    notifyUrl: httpUrl.optional(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.approvals > p.approvers.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approvals'],
+        message: `needs ${p.approvals} approvals but only ${p.approvers.length} approvers are listed`,
+      });
+    }
+  });
+
 export const inventory = z
   .strictObject({
     secrets: z.array(secret).min(1, 'declare at least one secret'),
     plans: z.array(plan).default([]),
+    breakGlass: z.array(breakGlassPolicy).default([]),
   })
   .superRefine((inv, ctx) => {
     const ids = new Map<string, number>();
@@ -148,6 +174,17 @@ export const inventory = z
       ids.set(s.id, i);
       paths.set(s.path, i);
     });
+    inv.breakGlass.forEach((b, i) => {
+      const target = inv.secrets.find((s) => s.id === b.secretId);
+      if (!target)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['breakGlass', i, 'secretId'],
+          message: `unknown secret "${b.secretId}"; declared: ${[...ids.keys()].join(', ')}`,
+        });
+      else if (target.provider.type !== 'postgres')
+        ctx.addIssue({ code: 'custom', path: ['breakGlass', i, 'secretId'], message: 'break-glass grants need a postgres secret' });
+    });
     inv.plans.forEach((p, i) =>
       p.secrets.forEach((sid, j) => {
         if (!ids.has(sid))
@@ -166,3 +203,4 @@ export type ConsumerSpec = z.infer<typeof consumer>;
 export type ProviderSpec = z.infer<typeof provider>;
 export type ConfirmationSpec = z.infer<typeof confirmation>;
 export type PlanSpec = z.infer<typeof plan>;
+export type BreakGlassPolicy = z.infer<typeof breakGlassPolicy>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDuration } from './duration.js';
 
 /**
  * The one schema for each workflow input and update payload, used by the CLI, the workflow
@@ -33,3 +34,20 @@ export const rotatePlanInput = z.strictObject({
   reason: z.string().max(500).optional(),
 });
 export type RotatePlanInput = z.infer<typeof rotatePlanInput>;
+
+const who = z.string().min(1, 'name the person').max(200);
+
+export const breakGlassRequestInput = z.strictObject({
+  policyId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'the id of a breakGlass policy in the inventory'),
+  requester: who,
+  justification: z.string().min(10, 'say why (at least 10 characters): it goes to the approvers and the audit log').max(2000),
+  ttl: z.string().refine((t) => (parseDuration(t) ?? 0) > 0, 'a duration such as "15m" or "1h"'),
+});
+export type BreakGlassRequestInput = z.infer<typeof breakGlassRequestInput>;
+
+export const approvalInput = z.strictObject({ approver: who, comment: z.string().max(500).optional() });
+export const denialInput = z.strictObject({ approver: who, comment: z.string().min(1, 'say why the request is denied').max(500) });
+export const revokeGrantInput = z.strictObject({ by: who });
+export type ApprovalInput = z.infer<typeof approvalInput>;
+export type DenialInput = z.infer<typeof denialInput>;
+export type RevokeGrantInput = z.infer<typeof revokeGrantInput>;

@@ -15,10 +15,11 @@ path "auth/approle/role/+/secret-id-accessor/lookup" { capabilities = ["update"]
 path "auth/approle/role/+/role-id" { capabilities = ["read"] }
 path "auth/approle/role/rotor-worker/*" { capabilities = ["deny"] }
 path "auth/approle/login" { capabilities = ["update"] }
-path "database/creds/*" { capabilities = ["read"] }
+path "database/config/rotor-*" { capabilities = ["create", "update", "read"] }
+path "database/creds/breakglass-*" { capabilities = ["read"] }
 path "database/roles/breakglass-*" { capabilities = ["create", "update", "read", "delete"] }
 path "sys/leases/revoke" { capabilities = ["update"] }
 path "sys/leases/lookup" { capabilities = ["update"] }
-path "sys/leases/revoke-prefix/database/creds/*" { capabilities = ["update", "sudo"] }
+path "sys/leases/revoke-prefix/database/creds/breakglass-*" { capabilities = ["update", "sudo"] }
 path "sys/wrapping/wrap" { capabilities = ["update"] }
 `;

@@ -2,3 +2,4 @@ export { stackHealth } from './stack-health.js';
 export { rotateSecret } from './rotate-secret.js';
 export { seedSecret } from './seed-secret.js';
 export { rotatePlan } from './rotate-plan.js';
+export { breakGlass } from './break-glass.js';

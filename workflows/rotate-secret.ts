@@ -1,4 +1,5 @@
 import {
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -130,6 +131,7 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     if (result.outcome !== 'rotated' && result.outcome !== 'skipped')
       await CancellationScope.nonCancellable(() => gates.failed(result.reason));
     setPhase(Phase.DONE);
+    await condition(allHandlersFinished);
     upsertSearchAttributes([{ key: OUTCOME, value: result.outcome }]);
     await CancellationScope.nonCancellable(() =>
       event('rotation_finished', result.outcome === 'rotated' ? 'succeeded' : 'failed', {

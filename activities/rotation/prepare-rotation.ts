@@ -42,7 +42,8 @@ export function prepareRotationActivities(ctx: ActivityContext) {
           const vault = await ctx.vault.get();
           if ((await vault.health()).sealed) throw ApplicationFailure.retryable('Vault is sealed', 'VaultSealed');
           const freeze = await ctx.db.query<{ incident_id: string; reason: string }>(
-            'SELECT incident_id, reason FROM incident_freeze WHERE lifted_at IS NULL LIMIT 1',
+            'SELECT incident_id, reason FROM incident_freeze WHERE lifted_at IS NULL AND (secret_ids IS NULL OR $1 = ANY(secret_ids)) LIMIT 1',
+            [ref.secretId],
           );
           const active = freeze.rows[0];
           if (active && !ref.emergency) {

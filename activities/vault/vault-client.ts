@@ -167,6 +167,19 @@ export class VaultClient {
     return body.auth;
   }
 
+  /** Wraps `data` in a single-use token valid for `ttl` ("15m"); only its holder can unwrap it, once. */
+  async wrap(data: Record<string, string>, ttl: string): Promise<{ token: string; accessor: string; ttl: number }> {
+    const body = await this.request<{ wrap_info: { token: string; accessor: string; ttl: number } }>('POST', 'sys/wrapping/wrap', data, {
+      'X-Vault-Wrap-TTL': ttl,
+    });
+    return body.wrap_info;
+  }
+
+  async unwrap<T>(wrapToken: string): Promise<T> {
+    const body = await this.request<{ data: T }>('POST', 'sys/wrapping/unwrap', {}, { 'X-Vault-Token': wrapToken });
+    return body.data;
+  }
+
   // --- leases ---
   async revokeLease(leaseId: string): Promise<void> {
     await this.request('PUT', 'sys/leases/revoke', { lease_id: leaseId, sync: true });

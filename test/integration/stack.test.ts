@@ -58,7 +58,7 @@ describe('the local stack is real', () => {
     const client = await superuserClient(stack.file, 'rotor');
     try {
       const migrations = await client.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name');
-      expect(migrations.rows.map((r) => r.name)).toEqual(['001_audit_log.sql', '002_incident_freeze.sql']);
+      expect(migrations.rows.map((r) => r.name)).toEqual(['001_audit_log.sql', '002_incident_freeze.sql', '003_freeze_scope.sql']);
       await expect(client.query('DELETE FROM audit_log')).rejects.toThrow(/append-only/);
     } finally {
       await client.end();

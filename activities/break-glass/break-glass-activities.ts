@@ -1,0 +1,198 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import pg from 'pg';
+import type { BreakGlassPolicySpec, Grant } from '../../workflows/break-glass-types.js';
+import type { ActivityContext } from '../activity-context.js';
+import { audited } from '../audit/audited.js';
+import { currentInventory, secretSpec } from '../inventory-cache.js';
+import type { PostgresAdmin } from '../providers/postgres-provider.js';
+import { toFailure } from '../rotation/to-failure.js';
+
+interface GrantRef {
+  requestId: string;
+  policyId: string;
+  actor: string;
+}
+
+export function breakGlassActivities(ctx: ActivityContext) {
+  const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
+  const guard = <T>(op: () => Promise<T>) => op().catch((err: unknown) => Promise.reject(toFailure(err)));
+  const roleName = (requestId: string) => `breakglass-${requestId}`;
+
+  async function policy(policyId: string) {
+    const inventory = await currentInventory(ctx.env.ROTOR_INVENTORY);
+    const found = inventory.breakGlass.find((p) => p.id === policyId);
+    if (!found) {
+      throw ApplicationFailure.nonRetryable(
+        `policyId "${policyId}" is not a breakGlass policy of the inventory; known: ${inventory.breakGlass.map((p) => p.id).join(', ') || 'none'}`,
+        'UnknownPolicy',
+      );
+    }
+    return found;
+  }
+
+  /** The target's admin credential and database, from Vault (never from config). */
+  async function target(secretId: string): Promise<{ admin: PostgresAdmin; database: string }> {
+    const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, secretId);
+    if (spec.provider.type !== 'postgres')
+      throw ApplicationFailure.nonRetryable(`break-glass needs a postgres secret, "${secretId}" is ${spec.provider.type}`, 'WrongProvider');
+    const adminPath = spec.provider.adminPath;
+    const admin = await ctx.vault.run((v) => v.kvRead<PostgresAdmin>(mount, adminPath));
+    if (!admin) throw ApplicationFailure.nonRetryable(`the admin credential is missing at ${mount}/${adminPath}`, 'MissingAdminCredential');
+    return { admin: admin.data, database: spec.provider.database ?? admin.data.database };
+  }
+
+  return {
+    async loadBreakGlassPolicy({ policyId }: { policyId: string }): Promise<BreakGlassPolicySpec> {
+      const p = await policy(policyId);
+      return {
+        policyId,
+        secretId: p.secretId,
+        requesters: p.requesters,
+        approvers: p.approvers,
+        approvals: p.approvals,
+        maxTtlMs: p.maxTtl,
+        approvalTimeoutMs: p.approvalTimeout,
+        rotateAfter: p.rotateAfter,
+      };
+    },
+
+    /** The active incident freeze, if any (revoke-all sets it; lifting it is a separate act). */
+    async activeFreeze({ secretId }: { secretId: string }): Promise<{ incidentId: string; reason: string } | null> {
+      const rows = await ctx.db.query<{ incident_id: string; reason: string }>(
+        'SELECT incident_id, reason FROM incident_freeze WHERE lifted_at IS NULL AND (secret_ids IS NULL OR $1 = ANY(secret_ids)) ORDER BY started_at LIMIT 1',
+        [secretId],
+      );
+      const row = rows.rows[0];
+      return row ? { incidentId: row.incident_id, reason: row.reason } : null;
+    },
+
+    /** Tells the approver group about a request: who, what, why, how long, and where to decide. */
+    async notifyApprovers(ref: GrantRef & { requester: string; justification: string; ttlMs: number }): Promise<{ notified: boolean }> {
+      const p = await policy(ref.policyId);
+      if (!p.notifyUrl) return { notified: false };
+      const { workflowId } = Context.current().info.workflowExecution ?? { workflowId: '' };
+      const response = await fetch(p.notifyUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          kind: 'break-glass-request',
+          requestId: ref.requestId,
+          policyId: ref.policyId,
+          requester: ref.requester,
+          justification: ref.justification,
+          ttlSeconds: ref.ttlMs / 1000,
+          approvers: p.approvers,
+          approvalsRequired: p.approvals,
+          workflowId,
+        }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      if (!response.ok) throw ApplicationFailure.retryable(`approver notification answered ${response.status}`, 'NotifyFailed');
+      return { notified: true };
+    },
+
+    /**
+     * Issues a short-lived PostgreSQL role through Vault's database secrets engine (one Vault role
+     * per request, TTL capped by policy) and wraps it: only a single-use wrapping token leaves here.
+     */
+    async issueGrant(ref: GrantRef & { secretId: string; ttlMs: number }): Promise<Grant> {
+      return audited(
+        ctx,
+        { step: 'break_glass_grant', secretId: ref.secretId, actor: ref.actor },
+        () =>
+          guard(async () => {
+            const { admin, database } = await target(ref.secretId);
+            const connection = `rotor-${ref.secretId}`;
+            const role = roleName(ref.requestId);
+            const ttl = `${Math.ceil(ref.ttlMs / 1000)}s`;
+            await ctx.vault.run(async (v) => {
+              await v.request('POST', `database/config/${connection}`, {
+                plugin_name: 'postgresql-database-plugin',
+                connection_url: `postgresql://{{username}}:{{password}}@${admin.host}:${admin.port}/${database}?sslmode=disable`,
+                username: admin.username,
+                password: admin.password,
+                allowed_roles: ['breakglass-*'],
+                verify_connection: true,
+              });
+              await v.request('POST', `database/roles/${role}`, {
+                db_name: connection,
+                default_ttl: ttl,
+                max_ttl: ttl,
+                creation_statements: [
+                  `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'`,
+                  `GRANT CONNECT ON DATABASE "${database}" TO "{{name}}"`,
+                ],
+                revocation_statements: [
+                  `REVOKE ALL ON DATABASE "${database}" FROM "{{name}}"`,
+                  `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}'`,
+                  `DROP ROLE IF EXISTS "{{name}}"`,
+                ],
+              });
+              // A retried attempt may have issued a lease already: end it before issuing the one we hand out.
+              await v.revokePrefix(`database/creds/${role}`);
+            });
+            const creds = await ctx.vault.run((v) =>
+              v.request<{ lease_id: string; lease_duration: number; data: { username: string; password: string } }>(
+                'GET',
+                `database/creds/${role}`,
+              ),
+            );
+            const wrapped = await ctx.vault.run((v) => v.wrap({ ...creds.data, host: admin.host, port: admin.port, database }, ttl));
+            return {
+              leaseId: creds.lease_id,
+              username: creds.data.username,
+              wrapToken: wrapped.token,
+              expiresAt: new Date(Date.now() + creds.lease_duration * 1000).toISOString(),
+            };
+          }),
+        (g) => ({ detail: { policyId: ref.policyId, requestId: ref.requestId, username: g.username, expiresAt: g.expiresAt } }),
+      );
+    },
+
+    /** Revokes the lease synchronously and proves at PostgreSQL that the role is gone (invariant 7). */
+    async revokeGrant(ref: GrantRef & { secretId: string; leaseId: string; username: string }): Promise<void> {
+      await audited(ctx, { step: 'break_glass_revoke', secretId: ref.secretId, actor: ref.actor }, () =>
+        guard(async () => {
+          await ctx.vault.run((v) => v.revokeLease(ref.leaseId));
+          const { admin, database } = await target(ref.secretId);
+          const client = new pg.Client({
+            host: admin.host,
+            port: Number(admin.port),
+            user: admin.username,
+            password: admin.password,
+            database,
+            connectionTimeoutMillis: 5000,
+          });
+          await client.connect();
+          try {
+            const left = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [ref.username]);
+            if (left.rowCount)
+              throw ApplicationFailure.retryable(`role ${ref.username} still exists after its lease was revoked`, 'RevocationNotVerified');
+          } finally {
+            await client.end();
+          }
+          await ctx.vault.run((v) => v.request('DELETE', `database/roles/${roleName(ref.requestId)}`)).catch(() => undefined);
+        }),
+      );
+    },
+
+    /** Request, decisions and expiry as audit rows (references only). */
+    async recordBreakGlassEvent(
+      ref: GrantRef & {
+        secretId: string;
+        step: string;
+        outcome: 'started' | 'succeeded' | 'failed' | 'refused' | 'skipped';
+        detail: Record<string, string | number | boolean | null>;
+        eventId: string;
+      },
+    ): Promise<void> {
+      await audited(
+        ctx,
+        { step: ref.step, secretId: ref.secretId, actor: ref.actor },
+        async () => undefined,
+        () => ({ detail: { ...ref.detail, requestId: ref.requestId, policyId: ref.policyId, outcome: ref.outcome } }),
+      );
+    },
+  };
+}

@@ -1,0 +1,232 @@
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineUpdate,
+  executeChild,
+  setHandler,
+  upsertSearchAttributes,
+  uuid4,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { parseDuration } from '../config/duration.js';
+import {
+  approvalInput,
+  breakGlassRequestInput,
+  denialInput,
+  describeIssues,
+  revokeGrantInput,
+  type ApprovalInput,
+  type BreakGlassRequestInput,
+  type DenialInput,
+  type RevokeGrantInput,
+} from '../config/workflow-inputs.js';
+import {
+  BreakGlassPhase,
+  type BreakGlassPolicySpec,
+  type BreakGlassResult,
+  type BreakGlassStatus,
+  type Decision,
+} from './break-glass-types.js';
+import { failureMessage } from './failure-message.js';
+import { rotateSecret, rotationWorkflowId } from './rotate-secret.js';
+import { quick, revocation, target } from './rotation-activities.js';
+import { OUTCOME, PHASE, SECRET_ID } from './search-attributes.js';
+
+export const breakGlassStatusQuery = defineQuery<BreakGlassStatus>('breakGlassStatus');
+export const approveUpdate = defineUpdate<BreakGlassStatus, [ApprovalInput]>('approve');
+export const denyUpdate = defineUpdate<BreakGlassStatus, [DenialInput]>('deny');
+export const revokeUpdate = defineUpdate<BreakGlassStatus, [RevokeGrantInput]>('revoke');
+
+const refuse = (message: string, type: string) => ApplicationFailure.nonRetryable(message, type);
+
+/**
+ * Emergency access: a request with a justification and a TTL; distinct approvers from the
+ * policy's group (never the requester) approve or deny through updates; no decision in time
+ * denies. On approval a short-lived database role is issued by Vault and handed over
+ * response-wrapped; it is revoked at TTL or on demand, verified gone at PostgreSQL, and the
+ * touched secret is rotated afterwards when the policy says so.
+ */
+export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<BreakGlassResult> {
+  const parsed = breakGlassRequestInput.safeParse(rawInput ?? {});
+  if (!parsed.success) throw refuse(`invalid breakGlass input: ${describeIssues(parsed.error)}`, 'InvalidInput');
+  const input = parsed.data;
+  // Names the Vault role and lease path of this grant; deterministic (uuid4 is replay-safe).
+  const requestId = uuid4().replace(/-/g, '').slice(0, 16);
+  const ttlMs = parseDuration(input.ttl)!;
+  // Handlers are registered before the first await, so an early update is not rejected as unknown.
+  let policy: BreakGlassPolicySpec = {
+    policyId: input.policyId,
+    secretId: '',
+    requesters: [],
+    approvers: [],
+    approvals: Infinity,
+    maxTtlMs: 0,
+    approvalTimeoutMs: 0,
+    rotateAfter: false,
+  };
+  const ref = { requestId, policyId: input.policyId, secretId: '' };
+  const event = (
+    step: string,
+    actor: string,
+    outcome: 'started' | 'succeeded' | 'failed' | 'refused' | 'skipped',
+    detail: Record<string, string | number | boolean | null> = {},
+  ) => CancellationScope.nonCancellable(() => quick.recordBreakGlassEvent({ ...ref, actor, step, outcome, detail, eventId: uuid4() }));
+  const status: BreakGlassStatus = {
+    requestId,
+    policyId: input.policyId,
+    requester: input.requester,
+    phase: BreakGlassPhase.AWAITING_APPROVAL,
+    open: false,
+    approvals: [],
+  };
+  const setPhase = (phase: BreakGlassPhase) => {
+    status.phase = phase;
+    upsertSearchAttributes([{ key: PHASE, value: `break_glass:${phase}` }]);
+  };
+  const end = async (result: BreakGlassResult): Promise<BreakGlassResult> => {
+    // A decision's handler is still writing its audit row: let it finish before the run closes.
+    await condition(allHandlersFinished);
+    status.open = false;
+    setPhase(BreakGlassPhase.DONE);
+    upsertSearchAttributes([{ key: OUTCOME, value: `break_glass:${result.outcome}` }]);
+    return result;
+  };
+
+  setHandler(breakGlassStatusQuery, () => status);
+  const decided = () => status.denial !== undefined || status.approvals.length >= policy.approvals;
+  const validateDecision = (approver: string) => {
+    if (!status.open)
+      throw refuse(`request ${requestId} is not open for decisions yet (it is being set up); try again in a moment`, 'NotReady');
+    if (decided() || status.phase !== BreakGlassPhase.AWAITING_APPROVAL)
+      throw refuse(`request ${requestId} is already decided (${status.denial ? 'denied' : status.phase})`, 'AlreadyDecided');
+    if (approver === input.requester) throw refuse(`${approver} requested this access and cannot decide on it`, 'SelfApproval');
+    if (!policy.approvers.includes(approver))
+      throw refuse(`${approver} is not in the approver group of ${policy.policyId} (${policy.approvers.join(', ')})`, 'NotAnApprover');
+    if (status.approvals.some((a) => a.approver === approver))
+      throw refuse(`${approver} already approved this request; approvals must come from distinct people`, 'DuplicateApproval');
+  };
+  setHandler(
+    approveUpdate,
+    async (d) => {
+      status.approvals.push({ approver: d.approver, ...(d.comment ? { comment: d.comment } : {}) });
+      await event('break_glass_approved', d.approver, 'succeeded', { approvals: status.approvals.length, required: policy.approvals });
+      return status;
+    },
+    {
+      validator: (raw) => {
+        const d = approvalInput.safeParse(raw);
+        if (!d.success) throw refuse(`invalid approval: ${describeIssues(d.error)}`, 'InvalidInput');
+        validateDecision(d.data.approver);
+      },
+    },
+  );
+  setHandler(
+    denyUpdate,
+    async (d) => {
+      status.denial = { approver: d.approver, comment: d.comment };
+      await event('break_glass_denied', d.approver, 'refused', { reason: d.comment });
+      return status;
+    },
+    {
+      validator: (raw) => {
+        const d = denialInput.safeParse(raw);
+        if (!d.success) throw refuse(`invalid denial: ${describeIssues(d.error)}`, 'InvalidInput');
+        validateDecision(d.data.approver);
+      },
+    },
+  );
+  setHandler(
+    revokeUpdate,
+    (r) => {
+      status.revokedBy = r.by;
+      return status;
+    },
+    {
+      validator: (raw) => {
+        const r = revokeGrantInput.safeParse(raw);
+        if (!r.success) throw refuse(`invalid revoke: ${describeIssues(r.error)}`, 'InvalidInput');
+        if (status.phase !== BreakGlassPhase.GRANTED || status.revokedBy)
+          throw refuse(`request ${requestId} has no active grant (phase ${status.phase})`, 'NoActiveGrant');
+        if (r.data.by !== input.requester && !policy.approvers.includes(r.data.by))
+          throw refuse(`${r.data.by} may not revoke this grant: only the requester or an approver`, 'NotAllowed');
+      },
+    },
+  );
+
+  policy = await quick.loadBreakGlassPolicy({ policyId: input.policyId });
+  ref.secretId = policy.secretId;
+  upsertSearchAttributes([
+    { key: SECRET_ID, value: policy.secretId },
+    { key: PHASE, value: `break_glass:${status.phase}` },
+  ]);
+
+  // --- the request itself ---
+  const refused = async (reason: string) => {
+    await event('break_glass_request', input.requester, 'refused', { reason });
+    return end({ outcome: 'refused', requestId, policyId: input.policyId, reason });
+  };
+  if (!policy.requesters.includes(input.requester))
+    return refused(`${input.requester} may not request break-glass access under ${policy.policyId}`);
+  if (ttlMs > policy.maxTtlMs) return refused(`ttl ${input.ttl} exceeds the policy's maximum of ${policy.maxTtlMs / 1000}s`);
+  const frozen = await quick.activeFreeze({ secretId: policy.secretId });
+  if (frozen) return refused(`incident ${frozen.incidentId} froze new grants: ${frozen.reason}`);
+  await event('break_glass_request', input.requester, 'started', { justification: input.justification, ttlSeconds: ttlMs / 1000 });
+  await quick
+    .notifyApprovers({ ...ref, actor: input.requester, requester: input.requester, justification: input.justification, ttlMs })
+    .catch(() => undefined);
+
+  status.open = true;
+  if (!(await condition(decided, policy.approvalTimeoutMs))) {
+    await event('break_glass_expired', 'rotor', 'refused', { approvals: status.approvals.length, required: policy.approvals });
+    return end({ outcome: 'expired', requestId, policyId: input.policyId, approvals: status.approvals.length, required: policy.approvals });
+  }
+  if (status.denial)
+    return end({
+      outcome: 'denied',
+      requestId,
+      policyId: input.policyId,
+      deniedBy: status.denial.approver,
+      reason: status.denial.comment ?? '',
+    });
+  const stillFrozen = await quick.activeFreeze({ secretId: policy.secretId });
+  if (stillFrozen) return refused(`incident ${stillFrozen.incidentId} froze new grants: ${stillFrozen.reason}`);
+
+  // --- granted: until the TTL or an explicit revoke, whichever comes first ---
+  const approvers = status.approvals.map((a: Decision) => a.approver).join(',');
+  status.grant = await target.issueGrant({ ...ref, actor: `${input.requester} (approved by ${approvers})`, ttlMs });
+  setPhase(BreakGlassPhase.GRANTED);
+  try {
+    await condition(() => status.revokedBy !== undefined, ttlMs);
+  } finally {
+    await CancellationScope.nonCancellable(async () => {
+      setPhase(BreakGlassPhase.REVOKING);
+      status.revokedBy ??= 'ttl';
+      await revocation.revokeGrant({ ...ref, actor: status.revokedBy, leaseId: status.grant!.leaseId, username: status.grant!.username });
+    });
+  }
+
+  let rotation: string | undefined;
+  if (policy.rotateAfter) {
+    setPhase(BreakGlassPhase.ROTATING);
+    try {
+      const result = await executeChild(rotateSecret, {
+        workflowId: rotationWorkflowId(policy.secretId),
+        args: [{ secretId: policy.secretId, requestedBy: `break-glass:${requestId}`, reason: 'rotate after break-glass use' }],
+      });
+      rotation = result.outcome;
+    } catch (err) {
+      rotation = err instanceof WorkflowExecutionAlreadyStartedError ? 'already running' : `failed: ${failureMessage(err)}`;
+    }
+  }
+  return end({
+    outcome: 'revoked',
+    requestId,
+    policyId: input.policyId,
+    username: status.grant.username,
+    revokedBy: status.revokedBy ?? 'ttl',
+    ...(rotation ? { rotation } : {}),
+  });
+}
