@@ -110,16 +110,20 @@ export class TemporalUi {
     await this.page.getByText(status, { exact: true }).filter({ visible: true }).first().waitFor();
   }
 
-  /** Workflow page → More Actions → "Send an Update": name, data (json/plain), Submit. Resolves once the server answered. */
-  async sendUpdate(workflowId: string, name: string, input: unknown): Promise<void> {
+  /**
+   * Workflow page → More Actions → "Send an Update": Name, Data (one JSON payload), Submit. Resolves with the
+   * update's outcome once the server answered: a validator's rejection comes back as `failure` (HTTP 200) and
+   * the dialog stays open showing it; an accepted update closes the dialog with "Update successful".
+   */
+  async sendUpdate(workflowId: string, name: string, input: unknown): Promise<{ failure?: string }> {
     const { page } = this;
     await this.openWorkflow(workflowId);
     await page.getByRole('button', { name: 'More Actions' }).filter({ visible: true }).click();
     await page.getByTestId('update-button').filter({ visible: true }).click();
-    const dialog = page.getByTestId('update-confirmation-modal');
+    const dialog = page.locator('dialog[open][data-testid="update-confirmation-modal"]');
     await dialog.waitFor();
     await dialog.getByTestId('update-name').fill(name);
-    await fillJson(dialog, dialog.getByRole('heading', { name: 'Send an Update' }), input);
+    await fillJson(dialog, dialog.getByTestId('update-name'), input);
     const submit = dialog.getByTestId('confirm-modal-button');
     await expectEnabled(submit);
     const [response] = await Promise.all([
@@ -127,6 +131,18 @@ export class TemporalUi {
       submit.click(),
     ]);
     if (!response.ok()) throw new Error(`the UI's update request failed: HTTP ${response.status()} ${await response.text()}`);
+    const body = (await response.json()) as { outcome?: { failure?: { message?: string } } };
+    const failure = body.outcome?.failure;
+    if (failure) {
+      // What the person sees: the validator's message inside the still-open dialog.
+      await dialog
+        .getByText(failure.message ?? '', { exact: true })
+        .first()
+        .waitFor();
+      return { failure: failure.message ?? JSON.stringify(failure) };
+    }
+    await page.getByText('Update successful').waitFor();
+    return {};
   }
 
   async screenshot(path: string): Promise<void> {
