@@ -3,6 +3,7 @@ import { InventoryError } from '../config/load-inventory.js';
 import { cliContext, type CliContext } from './cli-context.js';
 import { CliError, usageError } from './cli-error.js';
 import { auditVerify, auditVerifyHelp } from './commands/audit-verify.js';
+import { breakGlassCommand, breakGlassHelp } from './commands/break-glass.js';
 import { confirm, confirmHelp } from './commands/confirm.js';
 import { plan, planHelp } from './commands/plan.js';
 import { rotate, rotateHelp } from './commands/rotate.js';
@@ -19,6 +20,7 @@ commands:
   confirm <secret> <consumer>        confirm a manual consumer's cutover
   schedules sync|diff|pause|resume   reconcile rotation cadences with Temporal Schedules
   seed [<secret> ...]                give new secrets their first version
+  break-glass request|approve|deny|revoke|unwrap|list   emergency access with approval
   audit verify                       check the audit log's hash chain
 
 Every command takes --help. Configuration comes from ROTOR_* variables, or from the local
@@ -54,6 +56,24 @@ const commands: Record<string, Command> = {
     help: schedulesHelp,
     options: { json: { type: 'boolean' }, by: { type: 'string' } },
     run: (ctx, [sub, secret], v) => schedules(ctx, { sub, secret, json: v.json === true, by: str(v.by) }),
+  },
+  'break-glass': {
+    help: breakGlassHelp,
+    options: {
+      ttl: { type: 'string' },
+      justification: { type: 'string' },
+      as: { type: 'string' },
+      comment: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    run: (ctx, positionals, v) =>
+      breakGlassCommand(ctx, positionals, {
+        ttl: str(v.ttl),
+        justification: str(v.justification),
+        as: str(v.as),
+        comment: str(v.comment),
+        json: v.json === true,
+      }),
   },
   'audit verify': {
     help: auditVerifyHelp,
