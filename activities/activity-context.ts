@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Environment } from '../config/environment.js';
@@ -9,4 +10,6 @@ export interface ActivityContext {
   vault: VaultSession;
   db: pg.Pool;
   logger: Logger;
+  /** For the few activities that act on other workflows (incident response ends break-glass grants). */
+  temporal: Client;
 }

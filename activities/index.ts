@@ -1,5 +1,6 @@
 import type { ActivityContext } from './activity-context.js';
 import { breakGlassActivities } from './break-glass/break-glass-activities.js';
+import { incidentActivities } from './incident/incident-activities.js';
 import { consumerCutoverActivities } from './rotation/consumer-cutover.js';
 import { prepareRotationActivities } from './rotation/prepare-rotation.js';
 import { rotationEventActivities } from './rotation/rotation-events.js';
@@ -19,6 +20,7 @@ export function createActivities(ctx: ActivityContext) {
     ...rotationEventActivities(ctx),
     ...seedSecretActivities(ctx),
     ...breakGlassActivities(ctx),
+    ...incidentActivities(ctx),
   };
 }
 

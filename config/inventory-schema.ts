@@ -154,6 +154,12 @@ export const inventory = z
     secrets: z.array(secret).min(1, 'declare at least one secret'),
     plans: z.array(plan).default([]),
     breakGlass: z.array(breakGlassPolicy).default([]),
+    incident: z
+      .strictObject({
+        /** May the person who started an incident lift its freeze? Default: no, a second person must. */
+        allowSelfUnfreeze: z.boolean().default(false),
+      })
+      .default({ allowSelfUnfreeze: false }),
   })
   .superRefine((inv, ctx) => {
     const ids = new Map<string, number>();

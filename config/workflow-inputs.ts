@@ -51,3 +51,39 @@ export const revokeGrantInput = z.strictObject({ by: who });
 export type ApprovalInput = z.infer<typeof approvalInput>;
 export type DenialInput = z.infer<typeof denialInput>;
 export type RevokeGrantInput = z.infer<typeof revokeGrantInput>;
+
+const leasePrefix = z
+  .string()
+  .regex(
+    /^database\/creds\/([A-Za-z0-9_.-]+\/)*$/,
+    'a Vault lease prefix folder under database/creds/ ending in "/", e.g. "database/creds/" or "database/creds/reporting/"',
+  );
+
+export const revokeAllInput = z
+  .strictObject({
+    incidentId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'an incident id such as "inc-2041"'),
+    reason: z.string().min(5, 'say what happened (at least 5 characters): it goes into the freeze and the report').max(1000),
+    requestedBy: z.string().min(1, 'name who started the incident response').max(200),
+    scope: z.strictObject({
+      secretIds: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a secret id')).default([]),
+      tags: z.array(z.string().min(1)).default([]),
+      leasePrefixes: z.array(leasePrefix).default([]),
+    }),
+    dryRun: z.boolean().default(false),
+    concurrency: z.number().int().min(1).max(64, 'at most 64 rotations at once').default(8),
+    /** "everything" (default) holds every ordinary rotation and grant; "in-scope" only the secrets in scope. */
+    freeze: z.enum(['everything', 'in-scope'], { error: 'freeze must be "everything" or "in-scope"' }).default('everything'),
+    /** Force-revoke leases whose backend refuses (reported as forced: the target may still hold them). */
+    forceLeases: z.boolean().default(false),
+  })
+  .refine((i) => i.scope.secretIds.length + i.scope.tags.length + i.scope.leasePrefixes.length > 0, {
+    message: 'name at least one secret id, tag or lease prefix',
+    path: ['scope'],
+  });
+export type RevokeAllInput = z.input<typeof revokeAllInput>;
+
+export const unfreezeInput = z.strictObject({
+  incidentId: z.string().min(1, 'the incident whose freeze to lift'),
+  by: z.string().min(1, 'name who lifts the freeze').max(200),
+});
+export type UnfreezeInput = z.infer<typeof unfreezeInput>;

@@ -20,6 +20,8 @@ path "database/creds/breakglass-*" { capabilities = ["read"] }
 path "database/roles/breakglass-*" { capabilities = ["create", "update", "read", "delete"] }
 path "sys/leases/revoke" { capabilities = ["update"] }
 path "sys/leases/lookup" { capabilities = ["update"] }
-path "sys/leases/revoke-prefix/database/creds/breakglass-*" { capabilities = ["update", "sudo"] }
+path "sys/leases/revoke-prefix/database/creds/*" { capabilities = ["update", "sudo"] }
+path "sys/leases/revoke-force/database/creds/*" { capabilities = ["update", "sudo"] }
+path "sys/leases/lookup/database/creds/*" { capabilities = ["list", "sudo"] }
 path "sys/wrapping/wrap" { capabilities = ["update"] }
 `;

@@ -39,6 +39,8 @@ export const breakGlassStatusQuery = defineQuery<BreakGlassStatus>('breakGlassSt
 export const approveUpdate = defineUpdate<BreakGlassStatus, [ApprovalInput]>('approve');
 export const denyUpdate = defineUpdate<BreakGlassStatus, [DenialInput]>('deny');
 export const revokeUpdate = defineUpdate<BreakGlassStatus, [RevokeGrantInput]>('revoke');
+/** Incident response (revokeAll) ends a request or grant whatever its state. */
+export const endForIncidentUpdate = defineUpdate<BreakGlassStatus, [{ incidentId: string }]>('endForIncident');
 
 const refuse = (message: string, type: string) => ApplicationFailure.nonRetryable(message, type);
 
@@ -163,6 +165,13 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
     { key: PHASE, value: `break_glass:${status.phase}` },
   ]);
 
+  setHandler(endForIncidentUpdate, ({ incidentId }) => {
+    if (status.phase === BreakGlassPhase.AWAITING_APPROVAL)
+      status.denial ??= { approver: `incident:${incidentId}`, comment: `ended by incident ${incidentId}` };
+    else status.revokedBy ??= `incident:${incidentId}`;
+    return status;
+  });
+
   // --- the request itself ---
   const refused = async (reason: string) => {
     await event('break_glass_request', input.requester, 'refused', { reason });
@@ -209,7 +218,7 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
   }
 
   let rotation: string | undefined;
-  if (policy.rotateAfter) {
+  if (policy.rotateAfter && !status.revokedBy?.startsWith('incident:')) {
     setPhase(BreakGlassPhase.ROTATING);
     try {
       const result = await executeChild(rotateSecret, {

@@ -21,8 +21,8 @@ import {
   type RotateSecretInput,
 } from '../config/workflow-inputs.js';
 import { failureMessage, failureType, isTimeout } from './failure-message.js';
-import { planGates } from './plan-gates.js';
-import { bestEffort, confirmation, quick, revocation, target, validation } from './rotation-activities.js';
+import { PlanAborted, planGates } from './plan-gates.js';
+import { bestEffort, confirmation, emergencyTarget, quick, revocation, target, validation } from './rotation-activities.js';
 import {
   Phase,
   type ConsumerState,
@@ -35,6 +35,9 @@ import { OUTCOME, PHASE, SECRET_ID } from './search-attributes.js';
 
 export const statusQuery = defineQuery<RotationStatus>('status');
 export const confirmCutoverUpdate = defineUpdate<ConsumerState, [ConfirmCutoverInput]>('confirmCutover');
+
+/** How long an emergency rotation waits for any one consumer before reporting it and moving on. */
+const EMERGENCY_CONFIRM_MS = 30_000;
 
 export function rotationWorkflowId(secretId: string): string {
   return `rotate/${secretId}`;
@@ -87,6 +90,9 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   }
 
   const gates = planGates(input.secretId, input.plan?.parentWorkflowId);
+  const emergencyMode = input.emergency ?? false;
+  // Per-kind retry policies; an emergency rotation uses short ones everywhere (see emergencyTarget).
+  const act = { target: emergencyMode ? emergencyTarget : target, revocation: emergencyMode ? emergencyTarget : revocation };
   const ref: RotationRef = { secretId: input.secretId, rotationId: info.runId, actor: input.requestedBy ?? 'unattributed' };
   const emergency = input.emergency ?? false;
   const state: RotationStatus = { secretId: input.secretId, rotationId: info.runId, phase: Phase.PRECHECKS, emergency, consumers: [] };
@@ -160,9 +166,9 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     setPhase(Phase.STAGING);
     await quick.stageCredential(ref);
     setPhase(Phase.APPLYING);
-    await target.applyStaged(ref);
+    await act.target.applyStaged(ref);
     setPhase(Phase.TESTING);
-    await target.testStaged(ref);
+    await act.target.testStaged(ref);
     await gates.reach('staged');
     setPhase(Phase.PROMOTING);
     promotedVersion = (await quick.promote({ ...ref, expectedVersion: currentVersion })).promotedVersion;
@@ -170,13 +176,14 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     const failedPhase = state.phase;
     await CancellationScope.nonCancellable(async () => {
       setPhase(Phase.DISCARDING);
-      await revocation.discardStaged({ ...ref, revoke: true });
+      await act.revocation.discardStaged({ ...ref, revoke: true });
     });
     return finish({ outcome: 'aborted', secretId: input.secretId, currentVersion, failedPhase, reason: failureMessage(err) });
   }
   state.toVersion = promotedVersion;
 
   // --- after promotion: any failure re-promotes the previous version ---
+  let cutoverFailure: { phase: Phase; reason: string; planAborted: boolean } | undefined;
   try {
     await gates.reach('promoted');
     setPhase(Phase.AWAITING_CONFIRMATION);
@@ -188,8 +195,17 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     });
     await gates.reach('validated');
   } catch (err) {
-    const failedPhase = err instanceof CutoverFailed ? err.phase : state.phase;
-    const reason = err instanceof CutoverFailed ? err.message : failureMessage(err);
+    cutoverFailure = {
+      phase: err instanceof CutoverFailed ? err.phase : state.phase,
+      reason: err instanceof CutoverFailed ? err.message : failureMessage(err),
+      planAborted: err instanceof PlanAborted,
+    };
+  }
+  if (cutoverFailure && emergency && !cutoverFailure.planAborted) {
+    // Incident response: the old credential is presumed compromised, so rotor never goes back
+    // to it. Consumers that did not confirm are reported in the result, not waited for.
+    state.emergencyNote = `${cutoverFailure.phase}: ${cutoverFailure.reason}`;
+  } else if (cutoverFailure) {
     const restoredVersion = await CancellationScope.nonCancellable(() => rollBack(ref, state, spec, currentVersion, promotedVersion));
     return finish({
       outcome: 'rolled_back',
@@ -197,8 +213,8 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
       fromVersion: currentVersion,
       attemptedVersion: promotedVersion,
       restoredVersion,
-      failedPhase,
-      reason,
+      failedPhase: cutoverFailure.phase,
+      reason: cutoverFailure.reason,
       consumers: state.consumers,
     });
   }
@@ -210,7 +226,7 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   }
   setPhase(Phase.REVOKING);
   try {
-    await revocation.revokeVersion({ ...ref, version: currentVersion, terminateSessions: emergency });
+    await act.revocation.revokeVersion({ ...ref, version: currentVersion, terminateSessions: emergency });
   } catch (err) {
     // The new version is current and proven, so no rollback: an operator must finish revocation.
     await event('rotation_finished', 'failed', { outcome: 'revocation_failed', reason: failureMessage(err) });
@@ -226,6 +242,7 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     fromVersion: currentVersion,
     toVersion: promotedVersion,
     consumers: state.consumers,
+    ...(state.emergencyNote ? { emergencyNote: state.emergencyNote } : {}),
   });
 }
 
@@ -278,7 +295,8 @@ async function awaitConfirmations(
       const consumer = state.consumers.find((s) => s.name === c.name)!;
       consumer.status = 'notified';
       try {
-        const act = confirmation(c.timeoutMs);
+        // In an emergency nobody waits long for a consumer: the old credential is revoked anyway.
+        const act = confirmation(state.emergency ? Math.min(c.timeoutMs, EMERGENCY_CONFIRM_MS) : c.timeoutMs);
         switch (c.mode) {
           case 'webhook':
             await act.notifyConsumer({ ...ref, consumer: c.name, version: newVersion, purpose: 'cutover' });
@@ -290,7 +308,12 @@ async function awaitConfirmations(
             await act.awaitSessionsDrained({ ...ref, consumer: c.name, oldVersion, newVersion });
             break;
           case 'manual':
-            if (!(await condition(() => consumer.status === 'confirmed', c.timeoutMs))) {
+            if (
+              !(await condition(
+                () => consumer.status === 'confirmed',
+                state.emergency ? Math.min(c.timeoutMs, EMERGENCY_CONFIRM_MS) : c.timeoutMs,
+              ))
+            ) {
               consumer.status = 'timed_out';
               consumer.detail = `no confirmation within ${c.timeoutMs / 1000}s`;
               failures.push(`${c.name}: ${consumer.detail}`);

@@ -41,3 +41,12 @@ export const bestEffort = proxyActivities<Activities>({
   heartbeatTimeout: '10 seconds',
   retry: { maximumAttempts: 2 },
 });
+
+/**
+ * Incident response fails fast and reports: an unreachable target must not hold an emergency
+ * rotation for minutes while the rest of the blast radius waits.
+ */
+export const emergencyTarget = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '2 seconds', maximumAttempts: 3 },
+});

@@ -46,11 +46,13 @@ export interface RotationStatus {
   fromVersion?: number;
   toVersion?: number;
   consumers: ConsumerState[];
+  /** Emergency rotations only: what did not go to plan after promotion (reported, not rolled back). */
+  emergencyNote?: string;
 }
 
 /** How a rotation ended. Values never appear here: versions and paths only. */
 export type RotationResult =
-  | { outcome: 'rotated'; secretId: string; fromVersion: number; toVersion: number; consumers: ConsumerState[] }
+  | { outcome: 'rotated'; secretId: string; fromVersion: number; toVersion: number; consumers: ConsumerState[]; emergencyNote?: string }
   | {
       outcome: 'rolled_back';
       secretId: string;

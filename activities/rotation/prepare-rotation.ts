@@ -5,6 +5,7 @@ import { audited } from '../audit/audited.js';
 import { currentInventory, secretSpec } from '../inventory-cache.js';
 import { unhealthyConsumers } from './consumer-health.js';
 import { withSecret } from './secret-handle.js';
+import { toFailure } from './to-failure.js';
 
 export function prepareRotationActivities(ctx: ActivityContext) {
   return {
@@ -55,13 +56,23 @@ export function prepareRotationActivities(ctx: ActivityContext) {
           return withSecret(ctx, ref.secretId, async (secret) => {
             const currentVersion = await secret.currentVersion();
             const current = await secret.read(currentVersion);
-            await secret.provider.test(current.data);
+            try {
+              await secret.provider.test(current.data);
+            } catch (err) {
+              // In an incident the current credential may already be changed or revoked by someone
+              // else: rotate away from it anyway. Otherwise a broken current credential stops here.
+              if (!ref.emergency) throw err;
+              ctx.logger.warn(
+                { secretId: ref.secretId, error: (err as Error).message },
+                'emergency rotation: the current version does not authenticate',
+              );
+            }
             const unhealthy = await unhealthyConsumers(secret.spec.consumers);
             if (unhealthy.length && !ref.emergency) {
               throw ApplicationFailure.retryable(`consumers not healthy before rotation: ${unhealthy.join('; ')}`, 'ConsumerUnhealthy');
             }
             return { currentVersion };
-          });
+          }).catch((err: unknown) => Promise.reject(toFailure(err)));
         },
         (r) => ({ fromVersion: r.currentVersion }),
       );

@@ -185,8 +185,26 @@ export class VaultClient {
     await this.request('PUT', 'sys/leases/revoke', { lease_id: leaseId, sync: true });
   }
 
+  /** Every lease id under a prefix folder (LIST sys/leases/lookup, recursively; needs sudo). */
+  async listLeases(prefix: string): Promise<string[]> {
+    let keys: string[];
+    try {
+      keys = (await this.request<{ data: { keys: string[] } }>('LIST', `sys/leases/lookup/${prefix}`)).data.keys;
+    } catch (err) {
+      if (err instanceof VaultRequestError && err.status === 404) return [];
+      throw err;
+    }
+    const out: string[] = [];
+    for (const key of keys) {
+      if (key.endsWith('/')) out.push(...(await this.listLeases(`${prefix}${key}`)));
+      else out.push(`${prefix}${key}`);
+    }
+    return out;
+  }
+
   /** `sys/leases/revoke-prefix` (needs sudo); node-vault's revokePrefix calls a path removed long ago. */
   async revokePrefix(prefix: string, force = false): Promise<void> {
-    await this.request('PUT', `sys/leases/${force ? 'revoke-force' : 'revoke-prefix'}/${prefix}`, { sync: true });
+    // Vault refuses writes to a path ending in "/"; it treats the prefix as a folder either way.
+    await this.request('PUT', `sys/leases/${force ? 'revoke-force' : 'revoke-prefix'}/${prefix.replace(/\/+$/, '')}`, { sync: true });
   }
 }

@@ -1,0 +1,189 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { BreakGlassResult } from '../../workflows/break-glass-types.js';
+import { SECRET_ID } from '../../workflows/search-attributes.js';
+import type { IncidentReport, IncidentScope, LeaseReport, ScopePlan } from '../../workflows/incident-types.js';
+import type { ActivityContext } from '../activity-context.js';
+import { appendAudit } from '../audit/append-audit.js';
+import { audited } from '../audit/audited.js';
+import { currentInventory } from '../inventory-cache.js';
+import { toFailure } from '../rotation/to-failure.js';
+
+export function incidentActivities(ctx: ActivityContext) {
+  const guard = <T>(op: () => Promise<T>) => op().catch((err: unknown) => Promise.reject(toFailure(err)));
+
+  return {
+    /** Exactly what an incident response would touch. Unknown ids and tags that match nothing are errors. */
+    async resolveIncidentScope(scope: IncidentScope): Promise<ScopePlan> {
+      const inventory = await currentInventory(ctx.env.ROTOR_INVENTORY);
+      const known = new Set(inventory.secrets.map((s) => s.id));
+      const unknown = scope.secretIds.filter((id) => !known.has(id));
+      if (unknown.length)
+        throw ApplicationFailure.nonRetryable(
+          `scope.secretIds: unknown secret(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`,
+          'InvalidScope',
+        );
+      const emptyTags = scope.tags.filter((t) => !inventory.secrets.some((s) => s.tags.includes(t)));
+      if (emptyTags.length)
+        throw ApplicationFailure.nonRetryable(`scope.tags: no secret is tagged ${emptyTags.join(', ')}`, 'InvalidScope');
+      const secrets = inventory.secrets
+        .filter((s) => scope.secretIds.includes(s.id) || s.tags.some((t) => scope.tags.includes(t)))
+        .map((s) => s.id);
+      const leasePrefixes = await Promise.all(
+        scope.leasePrefixes.map(async (prefix) => ({ prefix, leases: (await ctx.vault.run((v) => v.listLeases(prefix))).length })),
+      );
+      // Open break-glass grants on a secret in scope, or whose leases a prefix covers, are ended too.
+      const grants: ScopePlan['grants'] = [];
+      for await (const w of ctx.temporal.workflow.list({ query: 'WorkflowType = "breakGlass" AND ExecutionStatus = "Running"' })) {
+        const secretId = w.typedSearchAttributes.get(SECRET_ID);
+        if (!secretId) continue;
+        if (secrets.includes(secretId) || scope.leasePrefixes.some((p) => 'database/creds/breakglass-'.startsWith(p)))
+          grants.push({ workflowId: w.workflowId, secretId });
+      }
+      return { secrets, leasePrefixes, grants };
+    },
+
+    async startFreeze(ref: { incidentId: string; reason: string; actor: string; secretIds: string[] | null }): Promise<void> {
+      await audited(
+        ctx,
+        { step: 'incident_freeze', actor: ref.actor },
+        async () => {
+          await ctx.db.query(
+            'INSERT INTO incident_freeze (incident_id, reason, started_by, secret_ids) VALUES ($1, $2, $3, $4) ON CONFLICT (incident_id) DO NOTHING',
+            [ref.incidentId, ref.reason, ref.actor, ref.secretIds],
+          );
+        },
+        () => ({
+          detail: { incidentId: ref.incidentId, reason: ref.reason, scope: ref.secretIds ? ref.secretIds.join(',') : 'everything' },
+        }),
+      );
+    },
+
+    /** A separate, audited act, refused to whoever started the incident unless `allowSelf`. */
+    async liftFreeze(ref: { incidentId: string; by: string }): Promise<{ startedBy: string }> {
+      return audited(
+        ctx,
+        { step: 'incident_unfreeze', actor: ref.by },
+        async () => {
+          const allowSelf = (await currentInventory(ctx.env.ROTOR_INVENTORY)).incident.allowSelfUnfreeze;
+          const rows = await ctx.db.query<{ started_by: string; lifted_at: Date | null }>(
+            'SELECT started_by, lifted_at FROM incident_freeze WHERE incident_id = $1',
+            [ref.incidentId],
+          );
+          const row = rows.rows[0];
+          if (!row) throw ApplicationFailure.nonRetryable(`no freeze for incident ${ref.incidentId}`, 'UnknownIncident');
+          if (row.lifted_at) throw ApplicationFailure.nonRetryable(`the freeze of ${ref.incidentId} was already lifted`, 'AlreadyLifted');
+          if (row.started_by === ref.by && !allowSelf) {
+            throw ApplicationFailure.nonRetryable(
+              `${ref.by} started incident ${ref.incidentId} and may not lift its freeze; a second person must (policy: incident.allowSelfUnfreeze)`,
+              'SelfUnfreeze',
+            );
+          }
+          await ctx.db.query('UPDATE incident_freeze SET lifted_at = now(), lifted_by = $2 WHERE incident_id = $1 AND lifted_at IS NULL', [
+            ref.incidentId,
+            ref.by,
+          ]);
+          return { startedBy: row.started_by };
+        },
+        () => ({ detail: { incidentId: ref.incidentId } }),
+      );
+    },
+
+    /** Revokes every lease under the prefix synchronously, then proves none is left. */
+    async revokeLeasePrefix(ref: { incidentId: string; prefix: string; force: boolean; actor: string }): Promise<LeaseReport> {
+      return audited(
+        ctx,
+        { step: 'incident_revoke_leases', actor: ref.actor },
+        () =>
+          guard(async () => {
+            const started = Date.now();
+            const before = (await ctx.vault.run((v) => v.listLeases(ref.prefix))).length;
+            let forced = false;
+            try {
+              await ctx.vault.run((v) => v.revokePrefix(ref.prefix));
+            } catch (err) {
+              if (!ref.force) throw err;
+              // The backend refused to revoke: force removes the leases from Vault, the target may still hold them.
+              await ctx.vault.run((v) => v.revokePrefix(ref.prefix, true));
+              forced = true;
+            }
+            const left = (await ctx.vault.run((v) => v.listLeases(ref.prefix))).length;
+            if (left > 0)
+              throw ApplicationFailure.retryable(`${left} lease(s) still under ${ref.prefix} after revocation`, 'RevocationNotVerified');
+            return {
+              prefix: ref.prefix,
+              status: 'done' as const,
+              leasesBefore: before,
+              forced,
+              verified: true,
+              durationMs: Date.now() - started,
+            };
+          }),
+        (r) => ({ detail: { incidentId: ref.incidentId, prefix: ref.prefix, leasesBefore: r.leasesBefore, forced: r.forced } }),
+      );
+    },
+
+    /** Ends a break-glass grant through its own workflow, which revokes and verifies at the target. */
+    async endBreakGlassGrant(ref: { incidentId: string; workflowId: string; actor: string }): Promise<{ outcome: string }> {
+      const handle = ctx.temporal.workflow.getHandle(ref.workflowId);
+      await handle.executeUpdate('endForIncident', { args: [{ incidentId: ref.incidentId }] });
+      const wait = handle.result() as Promise<BreakGlassResult>;
+      const beat = setInterval(() => Context.current().heartbeat(), 2000);
+      try {
+        return { outcome: (await wait).outcome };
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /** The report goes into the audit log: one row per item, then the summary. */
+    async recordIncidentReport(report: IncidentReport): Promise<void> {
+      const { workflowId, runId } = Context.current().info.workflowExecution ?? { workflowId: 'standalone', runId: report.incidentId };
+      const base = { actor: report.requestedBy, workflowId, runId };
+      for (const s of report.secrets) {
+        await appendAudit(ctx.db, {
+          ...base,
+          eventKey: `${workflowId}/${runId}/report/secret/${s.secretId}`,
+          secretId: s.secretId,
+          step: 'incident_rotate',
+          outcome: s.status === 'done' ? 'succeeded' : 'failed',
+          fromVersion: s.fromVersion,
+          toVersion: s.toVersion,
+          detail: { incidentId: report.incidentId, outcome: s.outcome ?? null, durationMs: s.durationMs ?? null, reason: s.reason ?? null },
+        });
+      }
+      for (const l of report.leases) {
+        await appendAudit(ctx.db, {
+          ...base,
+          eventKey: `${workflowId}/${runId}/report/lease/${l.prefix}`,
+          step: 'incident_leases',
+          outcome: l.status === 'done' ? 'succeeded' : 'failed',
+          detail: {
+            incidentId: report.incidentId,
+            prefix: l.prefix,
+            leasesBefore: l.leasesBefore,
+            forced: l.forced,
+            reason: l.reason ?? null,
+          },
+        });
+      }
+      for (const g of report.grants) {
+        await appendAudit(ctx.db, {
+          ...base,
+          eventKey: `${workflowId}/${runId}/report/grant/${g.workflowId}`,
+          secretId: g.secretId,
+          step: 'incident_end_grant',
+          outcome: g.status === 'done' ? 'succeeded' : 'failed',
+          detail: { incidentId: report.incidentId, grantWorkflow: g.workflowId, reason: g.reason ?? null },
+        });
+      }
+      await appendAudit(ctx.db, {
+        ...base,
+        eventKey: `${workflowId}/${runId}/report/summary`,
+        step: 'incident_report',
+        outcome: report.summary.failed ? 'failed' : 'succeeded',
+        detail: { incidentId: report.incidentId, done: report.summary.done, failed: report.summary.failed, dryRun: report.dryRun },
+      });
+    },
+  };
+}

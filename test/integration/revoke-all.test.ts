@@ -1,0 +1,169 @@
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VaultClient } from '../../activities/vault/vault-client.js';
+import type { BreakGlassStatus } from '../../workflows/break-glass-types.js';
+import type { IncidentReport } from '../../workflows/incident-types.js';
+import { DEMO_ADMIN_PATH, kvVersion, postgresSecretYaml, seed } from '../helpers/rotation-fixtures.js';
+import { canLogin, startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
+
+const tagged = (id: string, consumers = '') => postgresSecretYaml(id, consumers).replace('    tags: [test]', '    tags: [test, blast]');
+const silent = `      - name: ops\n        confirm: { mode: manual, timeout: 2s }`;
+const inventory = `secrets:
+${tagged('inc-a')}${tagged('inc-b', silent)}${postgresSecretYaml('inc-c')}${tagged('inc-down').replace(DEMO_ADMIN_PATH, '_rotor/admin/down-postgres')}
+breakGlass:
+  - id: inc-bg
+    secretId: inc-a
+    requesters: [alice]
+    approvers: [carol]
+    approvals: 1
+    rotateAfter: false
+`;
+
+describe('revokeAll: incident response against the real stack', () => {
+  let stack: TestStack;
+  let grant: { handle: WorkflowHandle; username: string; password: string; prefix: string };
+
+  beforeAll(async () => {
+    stack = await startTestStack('incident', inventory);
+    for (const id of ['inc-a', 'inc-b', 'inc-c']) expect(await seed(stack, id)).toBe(1);
+    // A target that is down: its admin credential points at a port where nothing listens.
+    const admin = (await stack.rootVault.kvRead<Record<string, string>>('rotor', DEMO_ADMIN_PATH))!.data;
+    await stack.rootVault.kvWrite('rotor', '_rotor/admin/down-postgres', { ...admin, port: '1' });
+    await stack.rootVault.kvWrite('rotor', 'apps/inc-down', {
+      username: 'inc_down_a',
+      password: 'not-a-real-password-0001',
+      host: admin.host!,
+      port: '1',
+      database: 'demo',
+    });
+
+    const handle = await stack.client.workflow.start('breakGlass', {
+      taskQueue: stack.taskQueue,
+      workflowId: `break-glass/inc-bg/${Date.now()}`,
+      args: [{ policyId: 'inc-bg', requester: 'alice', justification: 'debugging before the incident', ttl: '30m' }],
+    });
+    let status: BreakGlassStatus | undefined;
+    for (let i = 0; i < 100 && !(status = await handle.query<BreakGlassStatus>('breakGlassStatus')).open; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    await handle.executeUpdate('approve', { args: [{ approver: 'carol' }] });
+    for (let i = 0; i < 100 && (status = await handle.query<BreakGlassStatus>('breakGlassStatus')).phase !== 'granted'; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    const cred = await new VaultClient(stack.env.ROTOR_VAULT_ADDR).unwrap<{ username: string; password: string }>(status!.grant!.wrapToken);
+    grant = { handle, ...cred, prefix: `${status!.grant!.leaseId.split('/').slice(0, 3).join('/')}/` };
+    expect(await canLogin(stack.file, cred.username, cred.password)).toBe(true);
+  });
+
+  afterAll(async () => {
+    const su = await superuserClient(stack.file, 'rotor');
+    await su.query(
+      "UPDATE incident_freeze SET lifted_at = now(), lifted_by = 'test-cleanup' WHERE incident_id LIKE 'inc-test-%' AND lifted_at IS NULL",
+    );
+    await su.end();
+    await stack?.close();
+  });
+
+  const run = (incidentId: string, extra: Record<string, unknown> = {}) =>
+    stack.client.workflow.execute('revokeAll', {
+      taskQueue: stack.taskQueue,
+      workflowId: `incident/${incidentId}`,
+      args: [
+        {
+          incidentId,
+          reason: 'CI runner compromised',
+          requestedBy: 'alice',
+          scope: { tags: ['blast'], leasePrefixes: [grant.prefix] },
+          freeze: 'in-scope',
+          concurrency: 2,
+          ...extra,
+        },
+      ],
+    }) as Promise<IncidentReport>;
+
+  it('a dry run lists exactly what would be revoked and rotated, and changes nothing', async () => {
+    const report = await run('inc-test-dry', { dryRun: true });
+    expect(report.dryRun).toBe(true);
+    expect(report.secrets.map((s) => [s.secretId, s.status])).toEqual([
+      ['inc-a', 'planned'],
+      ['inc-b', 'planned'],
+      ['inc-down', 'planned'],
+    ]);
+    expect(report.leases).toEqual([expect.objectContaining({ prefix: grant.prefix, leasesBefore: 1, status: 'planned' })]);
+    expect(report.grants.map((g) => g.workflowId)).toEqual([grant.handle.workflowId]);
+    for (const id of ['inc-a', 'inc-b', 'inc-c']) expect((await kvVersion(stack, id)).version).toBe(1);
+    expect(await canLogin(stack.file, grant.username, grant.password)).toBe(true);
+    const su = await superuserClient(stack.file, 'rotor');
+    try {
+      expect((await su.query("SELECT 1 FROM incident_freeze WHERE incident_id = 'inc-test-dry'")).rowCount).toBe(0);
+    } finally {
+      await su.end();
+    }
+  });
+
+  it('revokes the grant and leases, rotates every secret in scope, reports the one whose target is down, and leaves the rest alone', async () => {
+    const before = Object.fromEntries(
+      await Promise.all(['inc-a', 'inc-b', 'inc-c'].map(async (id) => [id, await kvVersion(stack, id)] as const)),
+    );
+    const report = await run('inc-test-1');
+    const byId = Object.fromEntries(report.secrets.map((s) => [s.secretId, s]));
+    expect(byId['inc-a']).toMatchObject({ status: 'done', outcome: 'rotated', fromVersion: 1, toVersion: 2 });
+    expect(byId['inc-b']).toMatchObject({ status: 'done', outcome: 'rotated', reason: expect.stringMatching(/ops/) }); // reported, not waited for
+    expect(byId['inc-down']).toMatchObject({ status: 'failed' });
+    expect(byId['inc-down']!.reason).toBeTruthy();
+    expect(report.leases[0], JSON.stringify(report.leases[0])).toMatchObject({ status: 'done', verified: true, forced: false });
+    expect(report.grants[0]).toMatchObject({ status: 'done' });
+    expect(report.summary).toMatchObject({ failed: 1, planned: 0 });
+    for (const s of report.secrets) expect(s.durationMs).toBeGreaterThan(0);
+
+    expect(await canLogin(stack.file, grant.username, grant.password)).toBe(false);
+    for (const id of ['inc-a', 'inc-b']) {
+      const now = await kvVersion(stack, id);
+      expect(now.version).toBe(2);
+      expect(await canLogin(stack.file, now.data.username, now.data.password)).toBe(true);
+      expect(await canLogin(stack.file, before[id]!.data.username, before[id]!.data.password)).toBe(false);
+    }
+    expect((await kvVersion(stack, 'inc-c')).version).toBe(1); // outside the scope
+    expect(await canLogin(stack.file, before['inc-c']!.data.username, before['inc-c']!.data.password)).toBe(true);
+
+    const su = await superuserClient(stack.file, 'rotor');
+    try {
+      const rows = await su.query("SELECT step, outcome FROM audit_log WHERE detail->>'incidentId' = 'inc-test-1'");
+      expect(rows.rows.map((r) => r.step)).toEqual(
+        expect.arrayContaining(['incident_freeze', 'incident_rotate', 'incident_leases', 'incident_end_grant', 'incident_report']),
+      );
+    } finally {
+      await su.end();
+    }
+  });
+
+  it('the freeze refuses a break-glass request; only someone else lifts it, with the unfreeze workflow', async () => {
+    const request = () =>
+      stack.client.workflow.execute('breakGlass', {
+        taskQueue: stack.taskQueue,
+        workflowId: `break-glass/inc-bg/after-${Date.now()}`,
+        args: [{ policyId: 'inc-bg', requester: 'alice', justification: 'after the incident, still need access', ttl: '5m' }],
+      });
+    expect(await request()).toMatchObject({ outcome: 'refused', reason: expect.stringMatching(/incident inc-test-1 froze new grants/) });
+    const unfreeze = (by: string) =>
+      stack.client.workflow.execute('unfreeze', {
+        taskQueue: stack.taskQueue,
+        workflowId: `unfreeze/inc-test-1/${by}`,
+        args: [{ incidentId: 'inc-test-1', by }],
+      });
+    const self = await unfreeze('alice').catch((e: unknown) => e);
+    expect(self).toBeInstanceOf(WorkflowFailedError);
+    expect(JSON.stringify((((self as Error).cause as Error).cause as Error | undefined)?.message)).toMatch(
+      /alice started incident inc-test-1 and may not lift its freeze/,
+    );
+    expect(await unfreeze('bob')).toEqual({ incidentId: 'inc-test-1', liftedBy: 'bob' });
+    const handle = await stack.client.workflow.start('breakGlass', {
+      taskQueue: stack.taskQueue,
+      workflowId: `break-glass/inc-bg/lifted-${Date.now()}`,
+      args: [{ policyId: 'inc-bg', requester: 'alice', justification: 'after the incident, still need access', ttl: '5m' }],
+    });
+    for (let i = 0; i < 100 && !(await handle.query<BreakGlassStatus>('breakGlassStatus')).open; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect((await handle.query<BreakGlassStatus>('breakGlassStatus')).phase).toBe('awaiting_approval'); // no longer refused
+    await handle.executeUpdate('deny', { args: [{ approver: 'carol', comment: 'not needed any more' }] });
+    expect(await handle.result()).toMatchObject({ outcome: 'denied' });
+  });
+});

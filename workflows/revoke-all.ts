@@ -1,0 +1,147 @@
+import {
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  ParentClosePolicy,
+  proxyActivities,
+  setHandler,
+  startChild,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { describeIssues, revokeAllInput, unfreezeInput, type RevokeAllInput, type UnfreezeInput } from '../config/workflow-inputs.js';
+import { failureMessage } from './failure-message.js';
+import type { IncidentProgress, IncidentReport, SecretReport } from './incident-types.js';
+import { rotateSecret, rotationWorkflowId } from './rotate-secret.js';
+import { quick, revocation } from './rotation-activities.js';
+
+export const incidentProgressQuery = defineQuery<IncidentProgress>('incidentProgress');
+export const incidentReportQuery = defineQuery<IncidentReport>('incidentReport');
+
+const grants = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumAttempts: 3 },
+});
+
+/**
+ * Incident response: freeze, revoke every lease under the given prefixes, end break-glass grants,
+ * and emergency-rotate every secret in scope (bounded concurrency, no overlap, old credential
+ * revoked and its sessions ended). Failures are reported, never stop the rest. A dry run lists
+ * exactly what would happen and changes nothing. Lifting the freeze is `unfreeze`, separately.
+ */
+export async function revokeAll(raw: RevokeAllInput): Promise<IncidentReport> {
+  const parsed = revokeAllInput.safeParse(raw ?? {});
+  if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid revokeAll input: ${describeIssues(parsed.error)}`, 'InvalidInput');
+  const input = parsed.data;
+  const actor = `${input.requestedBy} (incident ${input.incidentId})`;
+  const plan = await quick.resolveIncidentScope(input.scope);
+
+  const report: IncidentReport = {
+    incidentId: input.incidentId,
+    reason: input.reason,
+    requestedBy: input.requestedBy,
+    dryRun: input.dryRun,
+    startedAt: new Date().toISOString(),
+    frozen: false,
+    secrets: plan.secrets.map((secretId) => ({ secretId, status: 'planned' })),
+    leases: plan.leasePrefixes.map((l) => ({ prefix: l.prefix, status: 'planned', leasesBefore: l.leases, forced: false })),
+    grants: plan.grants.map((g) => ({ ...g, status: 'planned' })),
+    summary: { done: 0, failed: 0, planned: 0 },
+  };
+  const items = () => [...report.secrets, ...report.leases, ...report.grants];
+  const summarize = () => {
+    const all = items();
+    report.summary = {
+      done: all.filter((i) => i.status === 'done').length,
+      failed: all.filter((i) => i.status === 'failed').length,
+      planned: all.filter((i) => i.status === 'planned').length,
+    };
+  };
+  setHandler(incidentReportQuery, () => (summarize(), report));
+  setHandler(incidentProgressQuery, () => {
+    summarize();
+    return { total: items().length, done: report.summary.done, failed: report.summary.failed, remaining: report.summary.planned };
+  });
+  if (input.dryRun) {
+    summarize();
+    return report;
+  }
+
+  // 1. Freeze first: no new grants, no ordinary rotations, until a person lifts it.
+  await quick.startFreeze({
+    incidentId: input.incidentId,
+    reason: input.reason,
+    actor: input.requestedBy,
+    secretIds: input.freeze === 'in-scope' ? plan.secrets : null,
+  });
+  report.frozen = true;
+
+  // 2. Leases and break-glass grants: cut access before anything else.
+  for (const lease of report.leases) {
+    try {
+      Object.assign(
+        lease,
+        await revocation.revokeLeasePrefix({ incidentId: input.incidentId, prefix: lease.prefix, force: input.forceLeases, actor }),
+      );
+    } catch (err) {
+      Object.assign(lease, { status: 'failed', reason: failureMessage(err) });
+    }
+  }
+  await Promise.all(
+    report.grants.map(async (grant) => {
+      try {
+        const { outcome } = await grants.endBreakGlassGrant({ incidentId: input.incidentId, workflowId: grant.workflowId, actor });
+        Object.assign(grant, { status: 'done', reason: `break-glass ${outcome}` });
+      } catch (err) {
+        Object.assign(grant, { status: 'failed', reason: failureMessage(err) });
+      }
+    }),
+  );
+
+  // 3. Emergency-rotate every secret in scope, at most `concurrency` at a time (sliding window).
+  const rotateOne = async (item: SecretReport) => {
+    const started = Date.now();
+    item.startedAt = new Date(started).toISOString();
+    try {
+      const child = await startChild(rotateSecret, {
+        workflowId: rotationWorkflowId(item.secretId),
+        args: [{ secretId: item.secretId, requestedBy: actor, emergency: true, reason: input.reason }],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      });
+      const result = await child.result();
+      item.outcome = result.outcome;
+      if (result.outcome === 'rotated')
+        Object.assign(item, { status: 'done', fromVersion: result.fromVersion, toVersion: result.toVersion, reason: result.emergencyNote });
+      else Object.assign(item, { status: 'failed', reason: result.reason });
+    } catch (err) {
+      Object.assign(item, { status: 'failed', reason: failureMessage(err) });
+    }
+    item.durationMs = Date.now() - started;
+  };
+  let running = 0;
+  const pending: Promise<void>[] = [];
+  for (const item of report.secrets) {
+    await condition(() => running < input.concurrency);
+    running++;
+    pending.push(rotateOne(item).finally(() => running--));
+  }
+  await Promise.all(pending);
+
+  // 4. The report: the result, the query, and the audit log.
+  report.finishedAt = new Date().toISOString();
+  summarize();
+  await quick.recordIncidentReport(report);
+  return report;
+}
+
+/** Lifts an incident freeze: a separate, audited act by someone other than who started it. */
+export async function unfreeze(raw: UnfreezeInput): Promise<{ incidentId: string; liftedBy: string }> {
+  const parsed = unfreezeInput.safeParse({ incidentId: raw?.incidentId, by: raw?.by });
+  if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid unfreeze input: ${describeIssues(parsed.error)}`, 'InvalidInput');
+  await quick.liftFreeze({ incidentId: parsed.data.incidentId, by: parsed.data.by });
+  return { incidentId: parsed.data.incidentId, liftedBy: parsed.data.by };
+}
+
+export function incidentWorkflowId(incidentId: string): string {
+  return `incident/${incidentId}`;
+}
