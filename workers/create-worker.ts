@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -27,7 +28,13 @@ export async function createWorker(
   // A pool error (server restart) must not crash the worker; the next query reconnects.
   db.on('error', (err) => logger.warn({ err: err.message }, 'rotor database pool error'));
   const vault = new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID);
-  const activities = createActivities({ env, vault, db, logger });
+  const clientConnection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
+  const temporal = new Client({
+    connection: clientConnection,
+    namespace: env.ROTOR_TEMPORAL_NAMESPACE,
+    dataConverter: dataConverter(env.ROTOR_CODEC_KEY),
+  });
+  const activities = createActivities({ env, vault, db, logger, temporal });
   const worker = await Worker.create({
     connection,
     namespace: env.ROTOR_TEMPORAL_NAMESPACE,
@@ -43,6 +50,7 @@ export async function createWorker(
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await db.end().catch(() => undefined);
       await connection.close().catch(() => undefined);
+      await clientConnection.close().catch(() => undefined);
     },
   };
 }
