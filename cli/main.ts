@@ -5,6 +5,7 @@ import { CliError, usageError } from './cli-error.js';
 import { auditVerify, auditVerifyHelp } from './commands/audit-verify.js';
 import { breakGlassCommand, breakGlassHelp } from './commands/break-glass.js';
 import { confirm, confirmHelp } from './commands/confirm.js';
+import { incident, incidentHelp } from './commands/incident.js';
 import { plan, planHelp } from './commands/plan.js';
 import { rotate, rotateHelp } from './commands/rotate.js';
 import { schedules, schedulesHelp } from './commands/schedules.js';
@@ -21,6 +22,7 @@ commands:
   schedules sync|diff|pause|resume   reconcile rotation cadences with Temporal Schedules
   seed [<secret> ...]                give new secrets their first version
   break-glass request|approve|deny|revoke|unwrap|list   emergency access with approval
+  incident revoke-all|report|unfreeze   incident response: freeze, revoke, emergency-rotate
   audit verify                       check the audit log's hash chain
 
 Every command takes --help. Configuration comes from ROTOR_* variables, or from the local
@@ -73,6 +75,34 @@ const commands: Record<string, Command> = {
         as: str(v.as),
         comment: str(v.comment),
         json: v.json === true,
+      }),
+  },
+  incident: {
+    help: incidentHelp,
+    options: {
+      incident: { type: 'string' },
+      reason: { type: 'string' },
+      scope: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      wait: { type: 'boolean' },
+      json: { type: 'boolean' },
+      concurrency: { type: 'string' },
+      force: { type: 'boolean' },
+      freeze: { type: 'string' },
+      by: { type: 'string' },
+    },
+    run: (ctx, positionals, v) =>
+      incident(ctx, positionals, {
+        incident: str(v.incident),
+        reason: str(v.reason),
+        scope: str(v.scope),
+        dryRun: v['dry-run'] === true,
+        wait: v.wait === true,
+        json: v.json === true,
+        concurrency: str(v.concurrency),
+        force: v.force === true,
+        freeze: str(v.freeze),
+        by: str(v.by),
       }),
   },
   'audit verify': {

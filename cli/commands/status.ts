@@ -1,4 +1,5 @@
 import type { WorkflowExecutionInfo } from '@temporalio/client';
+import pg from 'pg';
 import { VaultSession } from '../../activities/vault/vault-session.js';
 import type { RotationStatus } from '../../workflows/rotation-types.js';
 import { OUTCOME, PHASE } from '../../workflows/search-attributes.js';
@@ -88,8 +89,31 @@ export async function collectStatus(ctx: CliContext): Promise<SecretStatus[]> {
   );
 }
 
+/** Active incident freezes, shown above the secrets: they hold rotations and grants. */
+async function activeFreezes(
+  ctx: CliContext,
+): Promise<{ incident_id: string; reason: string; started_by: string; started_at: Date; secret_ids: string[] | null }[]> {
+  const pool = new pg.Pool({ connectionString: ctx.env.ROTOR_DATABASE_URL, max: 1 });
+  try {
+    return (
+      await pool.query(
+        'SELECT incident_id, reason, started_by, started_at, secret_ids FROM incident_freeze WHERE lifted_at IS NULL ORDER BY started_at',
+      )
+    ).rows;
+  } finally {
+    await pool.end();
+  }
+}
+
 export async function status(ctx: CliContext, args: { json: boolean }): Promise<number> {
   const rows = await collectStatus(ctx);
+  if (!args.json) {
+    for (const f of await activeFreezes(ctx)) {
+      console.log(
+        `INCIDENT FREEZE ${f.incident_id} since ${f.started_at.toISOString()} by ${f.started_by}: ${f.reason}${f.secret_ids ? ` (secrets: ${f.secret_ids.join(', ')})` : ' (everything)'}; lift with 'rotor incident unfreeze ${f.incident_id}'`,
+      );
+    }
+  }
   if (args.json) {
     console.log(JSON.stringify(rows, null, 2));
     return 0;
