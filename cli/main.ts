@@ -126,7 +126,11 @@ async function main(argv: string[]): Promise<number> {
     return argv.length === 0 ? 2 : 0;
   }
   const found = resolve(argv);
-  if (!found) throw usageError(`unknown command "${argv.slice(0, 2).join(' ')}"`, `run 'rotor --help' for the list of commands`);
+  if (!found) {
+    // Only two-word commands (audit verify) take the second word as part of the name.
+    const group = Object.keys(commands).some((c) => c.startsWith(`${argv[0]} `));
+    throw usageError(`unknown command "${group ? argv.slice(0, 2).join(' ') : argv[0]}"`, `run 'rotor --help' for the list of commands`);
+  }
   let parsed;
   try {
     parsed = parseArgs({

@@ -86,7 +86,9 @@ export async function diffSchedules(client: Client, inventory: Inventory, taskQu
       changes.push({ action: 'unchanged', scheduleId, secretId: secret.id, detail: describeCadence(secret) });
     }
   }
-  for (const scheduleId of existing.keys()) {
+  for (const [scheduleId, e] of existing) {
+    // Another deployment (task queue) in the same namespace owns its own schedules.
+    if (e.fingerprint && (JSON.parse(e.fingerprint) as { taskQueue?: string }).taskQueue !== taskQueue) continue;
     changes.push({
       action: 'delete',
       scheduleId,

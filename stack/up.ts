@@ -95,7 +95,7 @@ export async function up(mode: StackMode): Promise<Stack> {
   await claimStateDir(stateDir);
   await stopStaleProcesses(stateDir);
   await assertPortsFree(ports);
-  if (mode === 'test') {
+  if (mode !== 'local') {
     // Tests start from nothing; only the launcher lock survives the wipe.
     for (const entry of await readdir(stateDir))
       if (entry !== 'launcher.pid') await rm(join(stateDir, entry), { recursive: true, force: true });
@@ -136,7 +136,7 @@ export async function up(mode: StackMode): Promise<Stack> {
     const env: Record<string, string> = {
       ROTOR_TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
       ROTOR_TEMPORAL_NAMESPACE: 'default',
-      ROTOR_TASK_QUEUE: mode === 'test' ? 'rotor-test' : 'rotor',
+      ROTOR_TASK_QUEUE: mode === 'local' ? 'rotor' : `rotor-${mode}`,
       ROTOR_VAULT_ADDR: vault.address,
       ROTOR_VAULT_ROLE_ID: appRole.roleId,
       ROTOR_VAULT_SECRET_ID: appRole.secretId,

@@ -33,7 +33,8 @@ export async function plan(
     throw err;
   }
   if (!args.wait) {
-    console.log(`started plan/${args.plan}; follow it with 'rotor status' or in the Temporal UI`);
+    if (args.json) console.log(JSON.stringify({ started: true, workflowId: handle.workflowId }));
+    else console.log(`started plan/${args.plan}; follow it with 'rotor status' or in the Temporal UI`);
     return 0;
   }
   let last = '';

@@ -36,7 +36,8 @@ export async function rotate(
     throw err;
   }
   if (!args.wait) {
-    console.log(`started rotate/${spec.id}; follow it with 'rotor status' or in the Temporal UI`);
+    if (args.json) console.log(JSON.stringify({ started: true, workflowId: handle.workflowId }));
+    else console.log(`started rotate/${spec.id}; follow it with 'rotor status' or in the Temporal UI`);
     return 0;
   }
   return follow(handle, args.json);
