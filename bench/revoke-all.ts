@@ -41,6 +41,28 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 }
 
+/** Where one rotation's time went: queue wait (scheduled → started) and run time per activity. */
+async function printTimeline(client: Client, workflowId: string): Promise<void> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const ms = (t: unknown) =>
+    Number((t as { seconds: { toNumber(): number } }).seconds.toNumber()) * 1000 + Math.floor(Number((t as { nanos: number }).nanos) / 1e6);
+  const events = history.events ?? [];
+  const byId = new Map(events.map((e) => [Number(e.eventId), e]));
+  const first = ms(events[0]!.eventTime);
+  console.log(`\ntimeline of ${workflowId} (ms from start: scheduled, +queue wait, +run)`);
+  for (const e of events) {
+    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes;
+    if (!done) continue;
+    const scheduled = byId.get(Number(done.scheduledEventId));
+    const started = byId.get(Number(done.startedEventId));
+    const name = scheduled?.activityTaskScheduledEventAttributes?.activityType?.name ?? '?';
+    console.log(
+      `  ${name.padEnd(22)} ${String(ms(scheduled!.eventTime) - first).padStart(6)}  +${ms(started!.eventTime) - ms(scheduled!.eventTime)}  +${ms(e.eventTime) - ms(started!.eventTime)}`,
+    );
+  }
+  console.log(`  total ${ms(events.at(-1)!.eventTime) - first} ms, ${events.length} events`);
+}
+
 async function main(): Promise<void> {
   const stack = await up('bench');
   try {
@@ -107,6 +129,7 @@ async function main(): Promise<void> {
     const rotorWall = Date.now() - rotorStart;
     clearInterval(sampler);
     const rotorDurations = report.secrets.map((s) => s.durationMs ?? 0);
+    await printTimeline(client, `rotate/${ids[Math.floor(N / 2)]}`);
     const rotorFailed = report.summary.failed;
     worker.worker.shutdown();
     await running;

@@ -130,7 +130,7 @@ export async function revokeAll(raw: RevokeAllInput): Promise<IncidentReport> {
   // 4. The report: the result, the query, and the audit log.
   report.finishedAt = new Date().toISOString();
   summarize();
-  await quick.recordIncidentReport(report);
+  await grants.recordIncidentReport(report);
   return report;
 }
 

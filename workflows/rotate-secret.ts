@@ -92,13 +92,18 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   const gates = planGates(input.secretId, input.plan?.parentWorkflowId);
   const emergencyMode = input.emergency ?? false;
   // Per-kind retry policies; an emergency rotation uses short ones everywhere (see emergencyTarget).
-  const act = { target: emergencyMode ? emergencyTarget : target, revocation: emergencyMode ? emergencyTarget : revocation };
+  const act = {
+    target: emergencyMode ? emergencyTarget : target,
+    revocation: emergencyMode ? emergencyTarget : revocation,
+    validation: emergencyMode ? emergencyTarget : validation,
+  };
   const ref: RotationRef = { secretId: input.secretId, rotationId: info.runId, actor: input.requestedBy ?? 'unattributed' };
   const emergency = input.emergency ?? false;
   const state: RotationStatus = { secretId: input.secretId, rotationId: info.runId, phase: Phase.PRECHECKS, emergency, consumers: [] };
   const setPhase = (phase: Phase) => {
     state.phase = phase;
-    upsertSearchAttributes([{ key: PHASE, value: phase }]);
+    // Each upsert is a visibility write on the server; an emergency rotation keeps only its outcome.
+    if (!emergency) upsertSearchAttributes([{ key: PHASE, value: phase }]);
   };
   const event = (
     step: 'rotation_started' | 'rotation_finished' | 'confirmation',
@@ -190,7 +195,7 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     await awaitConfirmations(ref, state, spec, currentVersion, promotedVersion);
     await gates.reach('confirmed');
     setPhase(Phase.POST_VALIDATION);
-    await validation.postValidate({ ...ref, version: promotedVersion }).catch((err: unknown) => {
+    await act.validation.postValidate({ ...ref, version: promotedVersion }).catch((err: unknown) => {
       throw new CutoverFailed(Phase.POST_VALIDATION, `post-validation failed: ${failureMessage(err)}`);
     });
     await gates.reach('validated');
