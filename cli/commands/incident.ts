@@ -2,6 +2,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotF
 import type { IncidentProgress, IncidentReport } from '../../workflows/incident-types.js';
 import { actor, type CliContext } from '../cli-context.js';
 import { CliError, usageError } from '../cli-error.js';
+import { liveProgress } from '../live-progress.js';
 
 export const incidentHelp = `usage: rotor incident <command> ...
 
@@ -108,17 +109,13 @@ export async function incident(
         console.log(`started ${workflowId}; follow it with 'rotor incident report ${v.incident}'`);
         return 0;
       }
-      let last = '';
-      const poll = setInterval(() => {
-        void handle
-          .query<IncidentProgress>('incidentProgress')
-          .then((p) => {
-            const line = `done ${p.done} / failed ${p.failed} / remaining ${p.remaining} (of ${p.total})`;
-            if (line !== last && !v.json) console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
-            last = line;
-          })
-          .catch(() => undefined);
-      }, 1000);
+      const stop = liveProgress<IncidentProgress>(
+        handle,
+        'incidentProgress',
+        (p) => `done ${p.done} / failed ${p.failed} / remaining ${p.remaining} (of ${p.total})`,
+        v.json,
+        1000,
+      );
       try {
         const report = (await handle.result()) as IncidentReport;
         if (v.json) console.log(JSON.stringify(report, null, 2));
@@ -129,7 +126,7 @@ export async function incident(
           throw new CliError(`revoke-all failed: ${(err.cause as Error | undefined)?.message ?? err.message}`);
         throw err;
       } finally {
-        clearInterval(poll);
+        stop();
       }
     }
     case 'report': {

@@ -3,6 +3,7 @@ import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import type { PlanResult, PlanStatus } from '../../workflows/rotate-plan.js';
 import { actor, type CliContext } from '../cli-context.js';
 import { CliError, usageError } from '../cli-error.js';
+import { liveProgress } from '../live-progress.js';
 import { describe } from './rotate.js';
 
 export const planHelp = `usage: rotor plan <plan> [--wait] [--json] [--by <name>] [--reason <text>]
@@ -37,20 +38,16 @@ export async function plan(
     else console.log(`started plan/${args.plan}; follow it with 'rotor status' or in the Temporal UI`);
     return 0;
   }
-  let last = '';
-  const poll = setInterval(() => {
-    void handle
-      .query<PlanStatus>('planStatus')
-      .then((s) => {
-        const line = `gate=${s.gate}  ${s.reports
-          .filter((r) => r.gate === s.gate)
-          .map((r) => `${r.secretId}=${r.ok ? 'reached' : 'FAILED'}`)
-          .join(' ')}`;
-        if (line !== last && !args.json) console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
-        last = line;
-      })
-      .catch(() => undefined);
-  }, 500);
+  const stop = liveProgress<PlanStatus>(
+    handle,
+    'planStatus',
+    (s) =>
+      `gate=${s.gate}  ${s.reports
+        .filter((r) => r.gate === s.gate)
+        .map((r) => `${r.secretId}=${r.ok ? 'reached' : 'FAILED'}`)
+        .join(' ')}`,
+    args.json,
+  );
   try {
     const result = (await handle.result()) as PlanResult;
     if (args.json) console.log(JSON.stringify(result, null, 2));
@@ -63,6 +60,6 @@ export async function plan(
     if (err instanceof WorkflowFailedError) throw new CliError(`plan failed: ${(err.cause as Error | undefined)?.message ?? err.message}`);
     throw err;
   } finally {
-    clearInterval(poll);
+    stop();
   }
 }

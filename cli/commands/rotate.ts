@@ -3,6 +3,7 @@ import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import type { RotationResult, RotationStatus } from '../../workflows/rotation-types.js';
 import { actor, requireSecret, type CliContext } from '../cli-context.js';
 import { CliError } from '../cli-error.js';
+import { liveProgress } from '../live-progress.js';
 
 export const rotateHelp = `usage: rotor rotate <secret> [--wait] [--json] [--by <name>] [--reason <text>]
 
@@ -45,17 +46,13 @@ export async function rotate(
 
 /** Prints a line whenever the phase or a consumer's state changes, then the outcome. */
 export async function follow(handle: WorkflowHandle, json: boolean): Promise<number> {
-  let last = '';
-  const poll = setInterval(() => {
-    void handle
-      .query<RotationStatus>('status')
-      .then((s) => {
-        const line = `phase=${s.phase}${s.toVersion ? ` v${s.fromVersion}→v${s.toVersion}` : ''}  ${s.consumers.map((c) => `${c.name}=${c.status}`).join(' ')}`;
-        if (line !== last && !json) console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
-        last = line;
-      })
-      .catch(() => undefined);
-  }, 500);
+  const stop = liveProgress<RotationStatus>(
+    handle,
+    'status',
+    (s) =>
+      `phase=${s.phase}${s.toVersion ? ` v${s.fromVersion}→v${s.toVersion}` : ''}  ${s.consumers.map((c) => `${c.name}=${c.status}`).join(' ')}`,
+    json,
+  );
   try {
     const result = (await handle.result()) as RotationResult;
     if (json) console.log(JSON.stringify(result, null, 2));
@@ -69,7 +66,7 @@ export async function follow(handle: WorkflowHandle, json: boolean): Promise<num
       );
     throw err;
   } finally {
-    clearInterval(poll);
+    stop();
   }
 }
 
