@@ -309,6 +309,30 @@ describe('parseInventory: rejected inventories name the field and what would be 
     expect(rejected(raw)).toContain('secrets[0].path: no "." or ".." segments ("apps/../x" would resolve to "x")');
   });
 
+  it.each([
+    [{ cron: '61 3 * * * *' }, 'secrets[0].cadence.cron: must be a five-field cron expression'],
+    [{ cron: 'every day' }, 'secrets[0].cadence.cron: must be a five-field cron expression'],
+    [{ cron: '0 3 * * 0', every: '1h' }, 'secrets[0].cadence: give exactly one of cron'],
+    [{ paused: true }, 'secrets[0].cadence: give exactly one of cron'],
+  ])('rejects the cadence %j', (cadence, message) => {
+    const raw = rawInventory();
+    secretAt(raw, 0)['cadence'] = cadence;
+    expect(rejected(raw).join('\n')).toContain(message);
+  });
+
+  it('accepts a Temporal cron shorthand', () => {
+    const raw = rawInventory();
+    secretAt(raw, 0)['cadence'] = { cron: '@daily' };
+    expect(parseInventory(stringify(raw), FILE).secrets[0]?.cadence).toEqual({ cron: '@daily', paused: false });
+  });
+
+  it('a break-glass policy on an unknown secret, or needing more approvals than approvers', () => {
+    const raw = { ...rawInventory(), breakGlass: [{ id: 'bg', secretId: 'nope', requesters: ['a'], approvers: ['b'], approvals: 2 }] };
+    const problems = rejected(raw).join('\n');
+    expect(problems).toContain('breakGlass[0].approvals: needs 2 approvals but only 1 approvers are listed');
+    expect(problems).toContain('breakGlass[0].secretId: unknown secret "nope"');
+  });
+
   it('rejects a misspelled key instead of ignoring it', () => {
     const raw = rawInventory();
     secretAt(raw, 0)['overlpa'] = '5m';
