@@ -1,7 +1,8 @@
-// `npm run bench -- [secrets] [concurrency]`: dependencies and tools as npm test does, then bench/.
+// `npm run bench` / `npm run bench:rotation`: dependencies as npm test installs them, then bench/<name>.ts.
 import { spawnSync } from 'node:child_process';
 import { ensureDependencies } from './ensure-dependencies.mjs';
 
 ensureDependencies();
-const result = spawnSync(process.execPath, ['--import', 'tsx', 'bench/revoke-all.ts', ...process.argv.slice(2)], { stdio: 'inherit' });
+const [name, ...args] = process.argv.slice(2);
+const result = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`, ...args], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

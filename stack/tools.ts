@@ -1,4 +1,4 @@
-import { access, copyFile, mkdir, rename } from 'node:fs/promises';
+import { access, copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -73,6 +73,7 @@ async function ensureTemporal(cache: string): Promise<string> {
       );
     }
     await rename(join(tmp, 'temporal'), bin);
+    await rm(tmp, { recursive: true, force: true });
   });
   return bin;
 }

@@ -12,7 +12,7 @@ import { toFailure } from './to-failure.js';
 export type NotifyPurpose = 'cutover' | 'rollback';
 
 /** Polls `probe` every `everyMs`, heartbeating, until it returns true or the activity is cancelled/timed out. */
-async function pollUntil(probe: () => Promise<boolean>, describe: () => string, everyMs = 500): Promise<void> {
+async function pollUntil(probe: () => Promise<boolean>, describe: () => string, everyMs = 250): Promise<void> {
   for (;;) {
     if (await probe().catch(() => false)) return;
     Context.current().heartbeat(describe());
