@@ -90,15 +90,14 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   }
 
   const gates = planGates(input.secretId, input.plan?.parentWorkflowId);
-  const emergencyMode = input.emergency ?? false;
+  const emergency = input.emergency ?? false;
   // Per-kind retry policies; an emergency rotation uses short ones everywhere (see emergencyTarget).
   const act = {
-    target: emergencyMode ? emergencyTarget : target,
-    revocation: emergencyMode ? emergencyTarget : revocation,
-    validation: emergencyMode ? emergencyTarget : validation,
+    target: emergency ? emergencyTarget : target,
+    revocation: emergency ? emergencyTarget : revocation,
+    validation: emergency ? emergencyTarget : validation,
   };
   const ref: RotationRef = { secretId: input.secretId, rotationId: info.runId, actor: input.requestedBy ?? 'unattributed' };
-  const emergency = input.emergency ?? false;
   const state: RotationStatus = { secretId: input.secretId, rotationId: info.runId, phase: Phase.PRECHECKS, emergency, consumers: [] };
   const setPhase = (phase: Phase) => {
     state.phase = phase;
@@ -153,7 +152,12 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     return result;
   };
 
-  const spec: RotationSpec = await quick.loadRotationSpec({ secretId: input.secretId });
+  // A plan waits at its gates for every child: any way out of this workflow must tell it.
+  const failing = async (err: unknown): Promise<never> => {
+    await CancellationScope.nonCancellable(() => gates.failed(failureMessage(err)));
+    throw err;
+  };
+  const spec: RotationSpec = await quick.loadRotationSpec({ secretId: input.secretId }).catch(failing);
   state.consumers = spec.consumers.map((c) => ({ name: c.name, mode: c.mode, status: 'waiting' }));
   await event('rotation_started', 'started', { emergency, reason: input.reason ?? null });
 
@@ -182,7 +186,7 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     await CancellationScope.nonCancellable(async () => {
       setPhase(Phase.DISCARDING);
       await act.revocation.discardStaged({ ...ref, revoke: true });
-    });
+    }).catch(failing);
     return finish({ outcome: 'aborted', secretId: input.secretId, currentVersion, failedPhase, reason: failureMessage(err) });
   }
   state.toVersion = promotedVersion;
@@ -211,7 +215,9 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     // to it. Consumers that did not confirm are reported in the result, not waited for.
     state.emergencyNote = `${cutoverFailure.phase}: ${cutoverFailure.reason}`;
   } else if (cutoverFailure) {
-    const restoredVersion = await CancellationScope.nonCancellable(() => rollBack(ref, state, spec, currentVersion, promotedVersion));
+    const restoredVersion = await CancellationScope.nonCancellable(() => rollBack(ref, state, spec, currentVersion, promotedVersion)).catch(
+      failing,
+    );
     return finish({
       outcome: 'rolled_back',
       secretId: input.secretId,
