@@ -23,6 +23,9 @@ export async function startTemporal(bin: string, stateDir: string, ports: Ports)
     String(ports.temporalHttp),
     '--metrics-port',
     String(ports.temporalMetrics),
+    // The UI decodes rotor's encrypted payloads through our codec server (see workers/codec-server.ts).
+    '--ui-codec-endpoint',
+    `http://127.0.0.1:${ports.codec}`,
     '--namespace',
     'default',
     // WAL + synchronous=normal: still crash-safe for the process, far fewer fsyncs per workflow task.

@@ -13,6 +13,8 @@ import { info, step } from './progress.js';
 import { startTemporal } from './temporal-server.js';
 import { ensureTools } from './tools.js';
 import { startVault } from './vault-server.js';
+import { startCodecServer } from '../workers/codec-server.js';
+import { createLogger } from '../workers/logger.js';
 import { StackError } from './stack-error.js';
 
 export const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -24,6 +26,8 @@ export interface Stack {
   /** ROTOR_* variables for workers and the CLI (see config/environment.ts). */
   env: Record<string, string>;
   vaultRootToken: string;
+  /** The UI's codec endpoint and its access token (local only, like the root token). */
+  codec: { url: string; token: string };
   postgres: { host: string; port: number; superuser: string; superuserPassword: string };
   stop(): Promise<void>;
 }
@@ -133,6 +137,17 @@ export async function up(mode: StackMode): Promise<Stack> {
 
     const codecKeyFile = join(stateDir, 'codec.key');
     if (!existsSync(codecKeyFile)) await writeFile(codecKeyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
+    const codecTokenFile = join(stateDir, 'codec.token');
+    if (!existsSync(codecTokenFile)) await writeFile(codecTokenFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
+    const codecToken = (await readFile(codecTokenFile, 'utf8')).trim();
+    const codecServer = await startCodecServer({
+      port: ports.codec,
+      codecKey: (await readFile(codecKeyFile, 'utf8')).trim(),
+      token: codecToken,
+      uiOrigin: `http://127.0.0.1:${ports.temporalUi}`,
+      logger: createLogger('warn'),
+    });
+    started.push({ name: 'codec server', stop: () => codecServer.close() });
     const env: Record<string, string> = {
       ROTOR_TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
       ROTOR_TEMPORAL_NAMESPACE: 'default',
@@ -152,6 +167,7 @@ export async function up(mode: StackMode): Promise<Stack> {
       ports,
       env,
       vaultRootToken: vault.init.rootToken,
+      codec: { url: codecServer.url, token: codecToken },
       postgres: { host: pgServer.host, port: pgServer.port, superuser: pgServer.superuser, superuserPassword: pgServer.superuserPassword },
       stop: async () => {
         await stopAll();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VaultClient } from '../../activities/vault/vault-client.js';
+import { AesGcmCodec } from '../../workers/codec.js';
 import { VaultRequestError } from '../../activities/vault/vault-error.js';
 import { startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
 
@@ -63,5 +64,39 @@ describe('the local stack is real', () => {
     } finally {
       await client.end();
     }
+  });
+
+  it('serves the UI codec endpoint only to callers holding the codec token, and decodes what the worker encrypted', async () => {
+    const { url, token } = stack.file.codec;
+    const uiOrigin = `http://127.0.0.1:${stack.file.ports.temporalUi}`;
+    const [encoded] = await new AesGcmCodec(stack.env.ROTOR_CODEC_KEY).encode([
+      { metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('{"secretId":"x"}') },
+    ]);
+    const body = JSON.stringify({
+      payloads: [
+        {
+          metadata: Object.fromEntries(Object.entries(encoded!.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+          data: Buffer.from(encoded!.data!).toString('base64'),
+        },
+      ],
+    });
+    const post = (headers: Record<string, string>) =>
+      fetch(`${url}/decode`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+
+    expect((await post({})).status).toBe(401);
+    expect((await post({ authorization: 'Bearer wrong' })).status).toBe(401);
+    const ok = await post({ authorization: `Bearer ${token}` });
+    expect(ok.status).toBe(200);
+    const decoded = (await ok.json()) as { payloads: { data: string }[] };
+    expect(Buffer.from(decoded.payloads[0]!.data, 'base64').toString()).toBe('{"secretId":"x"}');
+
+    // A browser on the UI's origin gets CORS and, after /login, a cookie that authorises it; others get neither.
+    expect((await fetch(`${url}/decode`, { method: 'OPTIONS', headers: { origin: 'http://evil.example' } })).status).toBe(403);
+    const preflight = await fetch(`${url}/decode`, { method: 'OPTIONS', headers: { origin: uiOrigin } });
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(uiOrigin);
+    expect((await fetch(`${url}/login?token=wrong`)).status).toBe(401);
+    const login = await fetch(`${url}/login?token=${token}`);
+    const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+    expect((await post({ cookie, origin: uiOrigin })).status).toBe(200);
   });
 });
