@@ -94,9 +94,7 @@ export async function startLocal(): Promise<void> {
   info('');
   info('rotor is running:');
   info(`  Temporal Web UI   http://127.0.0.1:${p.temporalUi}`);
-  info(`  UI codec server   ${stack.codec.url}  (to read rotor's encrypted payloads in the UI, open`);
-  info(`                    ${stack.codec.url}/login?token=${stack.codec.token} once in that browser,`);
-  info(`                    then turn on "Include cross-origin credentials" in the UI's codec settings)`);
+  info(`  codec server      ${stack.codec.url}/decode  (Bearer token in ${join(stack.stateDir, 'codec.token')})`);
   info(`  Temporal gRPC     127.0.0.1:${p.temporal}   (task queue ${stack.env.ROTOR_TASK_QUEUE})`);
   info(`  Vault API         ${stack.env.ROTOR_VAULT_ADDR}   (root token: ${join(stack.stateDir, 'vault-init.json')}, local only)`);
   info(`  PostgreSQL        127.0.0.1:${p.postgres}   (databases: rotor, demo)`);

@@ -23,9 +23,8 @@ export async function startTemporal(bin: string, stateDir: string, ports: Ports)
     String(ports.temporalHttp),
     '--metrics-port',
     String(ports.temporalMetrics),
-    // The UI decodes rotor's encrypted payloads through our codec server (see workers/codec-server.ts).
-    '--ui-codec-endpoint',
-    `http://127.0.0.1:${ports.codec}`,
+    // No --ui-codec-endpoint: the bundled UI (2.42) sends neither cookies nor a token to a codec
+    // endpoint without UI auth, and rotor's codec server refuses unauthenticated callers.
     '--namespace',
     'default',
     // WAL + synchronous=normal: still crash-safe for the process, far fewer fsyncs per workflow task.
