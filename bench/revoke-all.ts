@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import pg from 'pg';
 import { appendAudit } from '../activities/audit/append-audit.js';
 import { postgresProviderFor, type PostgresAdmin } from '../activities/providers/postgres-provider.js';
@@ -97,7 +97,7 @@ async function main(): Promise<void> {
     const bundle = await step('bundling workflow code', () =>
       bundleWorkflowCode({
         workflowsPath: WORKFLOWS_PATH,
-        logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
+        logger: new DefaultLogger('WARN'),
       }),
     );
     const worker = await createWorker(env, createLogger('warn'), {

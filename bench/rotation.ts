@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { postgresProviderFor, type PostgresAdmin } from '../activities/providers/postgres-provider.js';
 import type { Credential } from '../activities/providers/provider.js';
 import { VaultClient } from '../activities/vault/vault-client.js';
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     const bundle = await step('bundling workflow code', () =>
       bundleWorkflowCode({
         workflowsPath: WORKFLOWS_PATH,
-        logger: { trace() {}, debug() {}, info() {}, warn() {}, error() {}, log() {} } as never,
+        logger: new DefaultLogger('WARN'),
       }),
     );
     const worker = await createWorker(env, createLogger('warn'), { workflowBundle: { code: bundle.code } });

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { up } from '../stack/up.js';
 import { WORKFLOWS_PATH } from '../workers/create-worker.js';
 import { step } from '../stack/progress.js';
@@ -9,7 +9,9 @@ import { step } from '../stack/progress.js';
 export default async function setup(): Promise<() => Promise<void>> {
   const stack = await up('test');
   try {
-    const bundle = await step('bundling workflow code', () => bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger }));
+    const bundle = await step('bundling workflow code', () =>
+      bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }),
+    );
     await writeFile(join(stack.stateDir, 'workflow-bundle.js'), bundle.code);
   } catch (err) {
     await stack.stop();
@@ -17,6 +19,3 @@ export default async function setup(): Promise<() => Promise<void>> {
   }
   return () => stack.stop();
 }
-
-const noop = () => undefined;
-const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
