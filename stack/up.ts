@@ -104,9 +104,10 @@ export async function up(mode: StackMode): Promise<Stack> {
     for (const entry of await readdir(stateDir))
       if (entry !== 'launcher.pid') await rm(join(stateDir, entry), { recursive: true, force: true });
   }
-  // The postgres user must traverse to its data dir inside ours.
+  // The postgres user must traverse to its data dir inside ours. Only folders rotor made are
+  // opened up: a custom ROTOR_STATE_DIR's parent (say /tmp) is never chmod-ed.
   await chmod(stateDir, 0o755);
-  await chmod(join(stateDir, '..'), 0o755);
+  if (!process.env.ROTOR_STATE_DIR) await chmod(join(REPO_ROOT, '.rotor'), 0o755);
 
   const started: { name: string; stop(): Promise<void> }[] = [];
   const stopAll = async () => {

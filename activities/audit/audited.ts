@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { ActivityContext } from '../activity-context.js';
+import { toFailure } from '../rotation/to-failure.js';
 import { appendAudit } from './append-audit.js';
 
 export interface AuditScope {
@@ -12,7 +13,8 @@ export interface AuditScope {
 
 /**
  * Runs an activity body and appends one audit row for how it ended. The event key makes a
- * retried attempt's success land once; each failed attempt is its own row.
+ * retried attempt's success land once; each failed attempt is its own row. Failures leave as
+ * typed Temporal failures (see toFailure): a refused credential or a CAS miss is not retried.
  */
 export async function audited<T>(
   ctx: ActivityContext,
@@ -47,7 +49,8 @@ export async function audited<T>(
       detail: extra.detail,
     });
     return result;
-  } catch (err) {
+  } catch (raw) {
+    const err = toFailure(raw);
     log.warn({ outcome: 'failed', error: (err as Error).message }, `${scope.step} failed`);
     await appendAudit(ctx.db, {
       eventKey: `${base}/failed/${info.attempt}`,

@@ -6,7 +6,6 @@ import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import { currentInventory, secretSpec } from '../inventory-cache.js';
 import type { PostgresAdmin } from '../providers/postgres-provider.js';
-import { toFailure } from '../rotation/to-failure.js';
 
 interface GrantRef {
   requestId: string;
@@ -16,7 +15,6 @@ interface GrantRef {
 
 export function breakGlassActivities(ctx: ActivityContext) {
   const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
-  const guard = <T>(op: () => Promise<T>) => op().catch((err: unknown) => Promise.reject(toFailure(err)));
   const roleName = (requestId: string) => `breakglass-${requestId}`;
 
   async function policy(policyId: string) {
@@ -100,81 +98,78 @@ export function breakGlassActivities(ctx: ActivityContext) {
       return audited(
         ctx,
         { step: 'break_glass_grant', secretId: ref.secretId, actor: ref.actor },
-        () =>
-          guard(async () => {
-            const { admin, database } = await target(ref.secretId);
-            const connection = `rotor-${ref.secretId}`;
-            const role = roleName(ref.requestId);
-            const ttl = `${Math.ceil(ref.ttlMs / 1000)}s`;
-            await ctx.vault.run(async (v) => {
-              await v.request('POST', `database/config/${connection}`, {
-                plugin_name: 'postgresql-database-plugin',
-                connection_url: `postgresql://{{username}}:{{password}}@${admin.host}:${admin.port}/${database}?sslmode=disable`,
-                username: admin.username,
-                password: admin.password,
-                allowed_roles: ['breakglass-*'],
-                verify_connection: true,
-              });
-              await v.request('POST', `database/roles/${role}`, {
-                db_name: connection,
-                default_ttl: ttl,
-                max_ttl: ttl,
-                creation_statements: [
-                  `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'`,
-                  `GRANT CONNECT ON DATABASE "${database}" TO "{{name}}"`,
-                ],
-                revocation_statements: [
-                  `REVOKE ALL ON DATABASE "${database}" FROM "{{name}}"`,
-                  `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}'`,
-                  `DROP ROLE IF EXISTS "{{name}}"`,
-                ],
-              });
-              // A retried attempt may have issued a lease already: end it before issuing the one we hand out.
-              await v.revokePrefix(`database/creds/${role}`);
+        async () => {
+          const { admin, database } = await target(ref.secretId);
+          const connection = `rotor-${ref.secretId}`;
+          const role = roleName(ref.requestId);
+          const ttl = `${Math.ceil(ref.ttlMs / 1000)}s`;
+          await ctx.vault.run(async (v) => {
+            await v.request('POST', `database/config/${connection}`, {
+              plugin_name: 'postgresql-database-plugin',
+              connection_url: `postgresql://{{username}}:{{password}}@${admin.host}:${admin.port}/${database}?sslmode=disable`,
+              username: admin.username,
+              password: admin.password,
+              allowed_roles: ['breakglass-*'],
+              verify_connection: true,
             });
-            const creds = await ctx.vault.run((v) =>
-              v.request<{ lease_id: string; lease_duration: number; data: { username: string; password: string } }>(
-                'GET',
-                `database/creds/${role}`,
-              ),
-            );
-            const wrapped = await ctx.vault.run((v) => v.wrap({ ...creds.data, host: admin.host, port: admin.port, database }, ttl));
-            return {
-              leaseId: creds.lease_id,
-              username: creds.data.username,
-              wrapToken: wrapped.token,
-              expiresAt: new Date(Date.now() + creds.lease_duration * 1000).toISOString(),
-            };
-          }),
+            await v.request('POST', `database/roles/${role}`, {
+              db_name: connection,
+              default_ttl: ttl,
+              max_ttl: ttl,
+              creation_statements: [
+                `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'`,
+                `GRANT CONNECT ON DATABASE "${database}" TO "{{name}}"`,
+              ],
+              revocation_statements: [
+                `REVOKE ALL ON DATABASE "${database}" FROM "{{name}}"`,
+                `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}'`,
+                `DROP ROLE IF EXISTS "{{name}}"`,
+              ],
+            });
+            // A retried attempt may have issued a lease already: end it before issuing the one we hand out.
+            await v.revokePrefix(`database/creds/${role}`);
+          });
+          const creds = await ctx.vault.run((v) =>
+            v.request<{ lease_id: string; lease_duration: number; data: { username: string; password: string } }>(
+              'GET',
+              `database/creds/${role}`,
+            ),
+          );
+          const wrapped = await ctx.vault.run((v) => v.wrap({ ...creds.data, host: admin.host, port: admin.port, database }, ttl));
+          return {
+            leaseId: creds.lease_id,
+            username: creds.data.username,
+            wrapToken: wrapped.token,
+            expiresAt: new Date(Date.now() + creds.lease_duration * 1000).toISOString(),
+          };
+        },
         (g) => ({ detail: { policyId: ref.policyId, requestId: ref.requestId, username: g.username, expiresAt: g.expiresAt } }),
       );
     },
 
     /** Revokes the lease synchronously and proves at PostgreSQL that the role is gone (invariant 7). */
     async revokeGrant(ref: GrantRef & { secretId: string; leaseId: string; username: string }): Promise<void> {
-      await audited(ctx, { step: 'break_glass_revoke', secretId: ref.secretId, actor: ref.actor }, () =>
-        guard(async () => {
-          await ctx.vault.run((v) => v.revokeLease(ref.leaseId));
-          const { admin, database } = await target(ref.secretId);
-          const client = new pg.Client({
-            host: admin.host,
-            port: Number(admin.port),
-            user: admin.username,
-            password: admin.password,
-            database,
-            connectionTimeoutMillis: 5000,
-          });
-          await client.connect();
-          try {
-            const left = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [ref.username]);
-            if (left.rowCount)
-              throw ApplicationFailure.retryable(`role ${ref.username} still exists after its lease was revoked`, 'RevocationNotVerified');
-          } finally {
-            await client.end();
-          }
-          await ctx.vault.run((v) => v.request('DELETE', `database/roles/${roleName(ref.requestId)}`)).catch(() => undefined);
-        }),
-      );
+      await audited(ctx, { step: 'break_glass_revoke', secretId: ref.secretId, actor: ref.actor }, async () => {
+        await ctx.vault.run((v) => v.revokeLease(ref.leaseId));
+        const { admin, database } = await target(ref.secretId);
+        const client = new pg.Client({
+          host: admin.host,
+          port: Number(admin.port),
+          user: admin.username,
+          password: admin.password,
+          database,
+          connectionTimeoutMillis: 5000,
+        });
+        await client.connect();
+        try {
+          const left = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [ref.username]);
+          if (left.rowCount)
+            throw ApplicationFailure.retryable(`role ${ref.username} still exists after its lease was revoked`, 'RevocationNotVerified');
+        } finally {
+          await client.end();
+        }
+        await ctx.vault.run((v) => v.request('DELETE', `database/roles/${roleName(ref.requestId)}`)).catch(() => undefined);
+      });
     },
 
     /** Request, decisions and expiry as audit rows (references only). */

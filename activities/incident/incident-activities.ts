@@ -7,11 +7,8 @@ import type { ActivityContext } from '../activity-context.js';
 import { appendAudit } from '../audit/append-audit.js';
 import { audited } from '../audit/audited.js';
 import { currentInventory } from '../inventory-cache.js';
-import { toFailure } from '../rotation/to-failure.js';
 
 export function incidentActivities(ctx: ActivityContext) {
-  const guard = <T>(op: () => Promise<T>) => op().catch((err: unknown) => Promise.reject(toFailure(err)));
-
   return {
     /** Exactly what an incident response would touch. Unknown ids and tags that match nothing are errors. */
     async resolveIncidentScope(scope: IncidentScope): Promise<ScopePlan> {
@@ -94,31 +91,30 @@ export function incidentActivities(ctx: ActivityContext) {
       return audited(
         ctx,
         { step: 'incident_revoke_leases', actor: ref.actor },
-        () =>
-          guard(async () => {
-            const started = Date.now();
-            const before = (await ctx.vault.run((v) => v.listLeases(ref.prefix))).length;
-            let forced = false;
-            try {
-              await ctx.vault.run((v) => v.revokePrefix(ref.prefix));
-            } catch (err) {
-              if (!ref.force) throw err;
-              // The backend refused to revoke: force removes the leases from Vault, the target may still hold them.
-              await ctx.vault.run((v) => v.revokePrefix(ref.prefix, true));
-              forced = true;
-            }
-            const left = (await ctx.vault.run((v) => v.listLeases(ref.prefix))).length;
-            if (left > 0)
-              throw ApplicationFailure.retryable(`${left} lease(s) still under ${ref.prefix} after revocation`, 'RevocationNotVerified');
-            return {
-              prefix: ref.prefix,
-              status: 'done' as const,
-              leasesBefore: before,
-              forced,
-              verified: true,
-              durationMs: Date.now() - started,
-            };
-          }),
+        async () => {
+          const started = Date.now();
+          const before = (await ctx.vault.run((v) => v.listLeases(ref.prefix))).length;
+          let forced = false;
+          try {
+            await ctx.vault.run((v) => v.revokePrefix(ref.prefix));
+          } catch (err) {
+            if (!ref.force) throw err;
+            // The backend refused to revoke: force removes the leases from Vault, the target may still hold them.
+            await ctx.vault.run((v) => v.revokePrefix(ref.prefix, true));
+            forced = true;
+          }
+          const left = (await ctx.vault.run((v) => v.listLeases(ref.prefix))).length;
+          if (left > 0)
+            throw ApplicationFailure.retryable(`${left} lease(s) still under ${ref.prefix} after revocation`, 'RevocationNotVerified');
+          return {
+            prefix: ref.prefix,
+            status: 'done' as const,
+            leasesBefore: before,
+            forced,
+            verified: true,
+            durationMs: Date.now() - started,
+          };
+        },
         (r) => ({ detail: { incidentId: ref.incidentId, prefix: ref.prefix, leasesBefore: r.leasesBefore, forced: r.forced } }),
       );
     },

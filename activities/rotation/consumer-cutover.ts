@@ -7,7 +7,6 @@ import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import { secretSpec } from '../inventory-cache.js';
 import { withSecret } from './secret-handle.js';
-import { toFailure } from './to-failure.js';
 
 export type NotifyPurpose = 'cutover' | 'rollback';
 
@@ -130,7 +129,7 @@ export function consumerCutoverActivities(ctx: ActivityContext) {
               () => `${remaining} session(s) of the old credential remain`,
             );
             return { confirmedVersion: ref.newVersion };
-          }).catch((err: unknown) => Promise.reject(toFailure(err))),
+          }),
       );
     },
   };

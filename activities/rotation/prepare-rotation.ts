@@ -5,7 +5,6 @@ import { audited } from '../audit/audited.js';
 import { currentInventory, secretSpec } from '../inventory-cache.js';
 import { unhealthyConsumers } from './consumer-health.js';
 import { withSecret } from './secret-handle.js';
-import { toFailure } from './to-failure.js';
 
 export function prepareRotationActivities(ctx: ActivityContext) {
   return {
@@ -72,7 +71,7 @@ export function prepareRotationActivities(ctx: ActivityContext) {
               throw ApplicationFailure.retryable(`consumers not healthy before rotation: ${unhealthy.join('; ')}`, 'ConsumerUnhealthy');
             }
             return { currentVersion };
-          }).catch((err: unknown) => Promise.reject(toFailure(err)));
+          });
         },
         (r) => ({ fromVersion: r.currentVersion }),
       );

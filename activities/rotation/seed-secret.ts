@@ -3,7 +3,6 @@ import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import { VaultRequestError } from '../vault/vault-error.js';
 import { withSecret } from './secret-handle.js';
-import { toFailure } from './to-failure.js';
 
 export function seedSecretActivities(ctx: ActivityContext) {
   const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
@@ -35,7 +34,7 @@ export function seedSecretActivities(ctx: ActivityContext) {
             await secret.provider.apply(first);
             await secret.provider.test(first);
             return { version, created: true };
-          }).catch((err: unknown) => Promise.reject(toFailure(err))),
+          }),
         (r) => ({ toVersion: r.version, detail: { created: r.created } }),
       );
     },

@@ -6,27 +6,13 @@ import type { Credential } from '../providers/provider.js';
 import { VaultRequestError } from '../vault/vault-error.js';
 import { pendingPath, withSecret, type SecretHandle } from './secret-handle.js';
 import { sameCredential } from './same-credential.js';
-import { toFailure } from './to-failure.js';
 
 /** Staging, applying, testing and discarding the new credential of one rotation. */
 export function stagedCredentialActivities(ctx: ActivityContext) {
   const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
 
-  async function readStaged(ref: RotationRef): Promise<Credential | undefined> {
-    return (await ctx.vault.run((v) => v.kvRead<Credential>(mount, pendingPath(ref.secretId, ref.rotationId))))?.data;
-  }
-
-  async function requireStaged(ref: RotationRef): Promise<Credential> {
-    const staged = await readStaged(ref);
-    if (!staged)
-      throw ApplicationFailure.nonRetryable(
-        `no staged credential at ${mount}/${pendingPath(ref.secretId, ref.rotationId)}`,
-        'StagedMissing',
-      );
-    return staged;
-  }
-
-  const guard = <T>(op: () => Promise<T>) => op().catch((err: unknown) => Promise.reject(toFailure(err)));
+  const readStaged = (ref: RotationRef) => readStagedCredential(ctx, ref);
+  const requireStaged = (ref: RotationRef) => requireStagedCredential(ctx, ref);
 
   return {
     /**
@@ -36,32 +22,30 @@ export function stagedCredentialActivities(ctx: ActivityContext) {
     async stageCredential(ref: RotationRef): Promise<{ pendingPath: string }> {
       const path = pendingPath(ref.secretId, ref.rotationId);
       return audited(ctx, { step: 'stage', secretId: ref.secretId, actor: ref.actor }, () =>
-        guard(() =>
-          withSecret(ctx, ref.secretId, async (secret) => {
-            if (await readStaged(ref)) return { pendingPath: path };
-            const current = await secret.read();
-            const next = await secret.provider.generate(current.data);
-            try {
-              await ctx.vault.run((v) => v.kvWrite(mount, path, { ...next }, 0));
-            } catch (err) {
-              // cas=0 lost a race with our own earlier attempt: that one's credential stands.
-              if (!(err instanceof VaultRequestError && err.isCasMismatch)) throw err;
-            }
-            return { pendingPath: path };
-          }),
-        ),
+        withSecret(ctx, ref.secretId, async (secret) => {
+          if (await readStaged(ref)) return { pendingPath: path };
+          const current = await secret.read();
+          const next = await secret.provider.generate(current.data);
+          try {
+            await ctx.vault.run((v) => v.kvWrite(mount, path, { ...next }, 0));
+          } catch (err) {
+            // cas=0 lost a race with our own earlier attempt: that one's credential stands.
+            if (!(err instanceof VaultRequestError && err.isCasMismatch)) throw err;
+          }
+          return { pendingPath: path };
+        }),
       );
     },
 
     async applyStaged(ref: RotationRef): Promise<void> {
       await audited(ctx, { step: 'apply', secretId: ref.secretId, actor: ref.actor }, () =>
-        guard(() => withSecret(ctx, ref.secretId, async (secret) => secret.provider.apply(await requireStaged(ref)))),
+        withSecret(ctx, ref.secretId, async (secret) => secret.provider.apply(await requireStaged(ref))),
       );
     },
 
     async testStaged(ref: RotationRef): Promise<void> {
       await audited(ctx, { step: 'test', secretId: ref.secretId, actor: ref.actor }, () =>
-        guard(() => withSecret(ctx, ref.secretId, async (secret) => secret.provider.test(await requireStaged(ref)))),
+        withSecret(ctx, ref.secretId, async (secret) => secret.provider.test(await requireStaged(ref))),
       );
     },
 
@@ -74,22 +58,20 @@ export function stagedCredentialActivities(ctx: ActivityContext) {
         ctx,
         { step: ref.revoke ? 'discard_and_revoke_staged' : 'cleanup_staged', secretId: ref.secretId, actor: ref.actor },
         () =>
-          guard(() =>
-            withSecret(ctx, ref.secretId, async (secret) => {
-              const staged = await readStaged(ref);
-              if (!staged) return { revoked: false };
-              let revoked = false;
-              if (ref.revoke && !(await isCurrentPrincipal(secret, staged))) {
-                await secret.provider.revoke(staged, { terminateSessions: true });
-                if (!(await secret.provider.isRevoked(staged))) {
-                  throw ApplicationFailure.retryable('the staged credential still authenticates after revocation', 'RevocationNotVerified');
-                }
-                revoked = true;
+          withSecret(ctx, ref.secretId, async (secret) => {
+            const staged = await readStaged(ref);
+            if (!staged) return { revoked: false };
+            let revoked = false;
+            if (ref.revoke && !(await isCurrentPrincipal(secret, staged))) {
+              await secret.provider.revoke(staged, { terminateSessions: true });
+              if (!(await secret.provider.isRevoked(staged))) {
+                throw ApplicationFailure.retryable('the staged credential still authenticates after revocation', 'RevocationNotVerified');
               }
-              await ctx.vault.run((v) => v.kvDeleteAll(mount, pendingPath(ref.secretId, ref.rotationId)));
-              return { revoked };
-            }),
-          ),
+              revoked = true;
+            }
+            await ctx.vault.run((v) => v.kvDeleteAll(mount, pendingPath(ref.secretId, ref.rotationId)));
+            return { revoked };
+          }),
         (r) => ({ detail: { revoked: r.revoked } }),
       );
     },
@@ -100,4 +82,20 @@ export function stagedCredentialActivities(ctx: ActivityContext) {
 export async function isCurrentPrincipal(secret: SecretHandle, credential: Credential): Promise<boolean> {
   const current = await secret.read();
   return sameCredential(current.data, credential) || secret.provider.principal(current.data) === secret.provider.principal(credential);
+}
+
+/** The staged credential of one rotation, if it was written (it lives at its pending path). */
+export async function readStagedCredential(ctx: ActivityContext, ref: RotationRef): Promise<Credential | undefined> {
+  return (await ctx.vault.run((v) => v.kvRead<Credential>(ctx.env.ROTOR_VAULT_KV_MOUNT, pendingPath(ref.secretId, ref.rotationId))))?.data;
+}
+
+export async function requireStagedCredential(ctx: ActivityContext, ref: RotationRef): Promise<Credential> {
+  const staged = await readStagedCredential(ctx, ref);
+  if (!staged) {
+    throw ApplicationFailure.nonRetryable(
+      `no staged credential at ${ctx.env.ROTOR_VAULT_KV_MOUNT}/${pendingPath(ref.secretId, ref.rotationId)}`,
+      'StagedMissing',
+    );
+  }
+  return staged;
 }

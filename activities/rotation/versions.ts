@@ -2,17 +2,14 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { RotationRef } from '../../workflows/rotation-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
-import type { Credential } from '../providers/provider.js';
 import { unhealthyConsumers } from './consumer-health.js';
-import { pendingPath, withSecret } from './secret-handle.js';
+import { withSecret } from './secret-handle.js';
 import { sameCredential } from './same-credential.js';
-import { isCurrentPrincipal } from './staged-credential.js';
-import { toFailure } from './to-failure.js';
+import { isCurrentPrincipal, requireStagedCredential } from './staged-credential.js';
 
 /** Promotion, rollback, post-validation and revocation: everything that moves or ends a KV version. */
 export function versionActivities(ctx: ActivityContext) {
   const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
-  const guard = <T>(op: () => Promise<T>) => op().catch((err: unknown) => Promise.reject(toFailure(err)));
 
   async function stampMetadata(path: string, fields: Record<string, string>): Promise<void> {
     await ctx.vault.run((v) => v.kvWriteMetadata(mount, path, { custom_metadata: fields }));
@@ -28,31 +25,28 @@ export function versionActivities(ctx: ActivityContext) {
         ctx,
         { step: 'promote', secretId: ref.secretId, actor: ref.actor, fromVersion: ref.expectedVersion },
         () =>
-          guard(() =>
-            withSecret(ctx, ref.secretId, async (secret) => {
-              const staged = (await ctx.vault.run((v) => v.kvRead<Credential>(mount, pendingPath(ref.secretId, ref.rotationId))))?.data;
-              if (!staged) throw ApplicationFailure.nonRetryable('no staged credential to promote', 'StagedMissing');
-              const current = await secret.currentVersion();
-              let promotedVersion: number;
-              if (current === ref.expectedVersion) {
-                promotedVersion = (await ctx.vault.run((v) => v.kvWrite(mount, secret.spec.path, { ...staged }, ref.expectedVersion)))
-                  .version;
-              } else if (current === ref.expectedVersion + 1 && sameCredential((await secret.read(current)).data, staged)) {
-                promotedVersion = current; // our own write, from an attempt that died before reporting
-              } else {
-                throw ApplicationFailure.nonRetryable(
-                  `check-and-set failed: expected version ${ref.expectedVersion} to be current, found ${current}; a concurrent writer changed ${mount}/${secret.spec.path}`,
-                  'CasConflict',
-                );
-              }
-              await stampMetadata(secret.spec.path, {
-                rotor_rotation_id: ref.rotationId,
-                rotor_previous_version: String(ref.expectedVersion),
-                rotor_promoted_version: String(promotedVersion),
-              });
-              return { promotedVersion };
-            }),
-          ),
+          withSecret(ctx, ref.secretId, async (secret) => {
+            const staged = await requireStagedCredential(ctx, ref);
+            const current = await secret.currentVersion();
+            let promotedVersion: number;
+            if (current === ref.expectedVersion) {
+              promotedVersion = (await ctx.vault.run((v) => v.kvWrite(mount, secret.spec.path, { ...staged }, ref.expectedVersion)))
+                .version;
+            } else if (current === ref.expectedVersion + 1 && sameCredential((await secret.read(current)).data, staged)) {
+              promotedVersion = current; // our own write, from an attempt that died before reporting
+            } else {
+              throw ApplicationFailure.nonRetryable(
+                `check-and-set failed: expected version ${ref.expectedVersion} to be current, found ${current}; a concurrent writer changed ${mount}/${secret.spec.path}`,
+                'CasConflict',
+              );
+            }
+            await stampMetadata(secret.spec.path, {
+              rotor_rotation_id: ref.rotationId,
+              rotor_previous_version: String(ref.expectedVersion),
+              rotor_promoted_version: String(promotedVersion),
+            });
+            return { promotedVersion };
+          }),
         (r) => ({ toVersion: r.promotedVersion }),
       );
     },
@@ -66,38 +60,35 @@ export function versionActivities(ctx: ActivityContext) {
         ctx,
         { step: 'rollback', secretId: ref.secretId, actor: ref.actor, fromVersion: ref.promotedVersion },
         () =>
-          guard(() =>
-            withSecret(ctx, ref.secretId, async (secret) => {
-              const previous = await secret.read(ref.previousVersion);
-              const current = await secret.currentVersion();
-              let restoredVersion: number;
-              if (current === ref.promotedVersion) {
-                restoredVersion = (
-                  await ctx.vault.run((v) => v.kvWrite(mount, secret.spec.path, { ...previous.data }, ref.promotedVersion))
-                ).version;
-              } else {
-                const meta = await ctx.vault.run((v) => v.kvMetadata(mount, secret.spec.path));
-                const ours =
-                  meta?.custom_metadata?.rotor_rolled_back_by === ref.rotationId &&
-                  sameCredential((await secret.read(current)).data, previous.data);
-                if (!ours) {
-                  throw ApplicationFailure.nonRetryable(
-                    `rollback refused: expected version ${ref.promotedVersion} to be current, found ${current}; a concurrent writer changed ${mount}/${secret.spec.path} and is not overwritten`,
-                    'RollbackConflict',
-                  );
-                }
-                restoredVersion = current;
+          withSecret(ctx, ref.secretId, async (secret) => {
+            const previous = await secret.read(ref.previousVersion);
+            const current = await secret.currentVersion();
+            let restoredVersion: number;
+            if (current === ref.promotedVersion) {
+              restoredVersion = (await ctx.vault.run((v) => v.kvWrite(mount, secret.spec.path, { ...previous.data }, ref.promotedVersion)))
+                .version;
+            } else {
+              const meta = await ctx.vault.run((v) => v.kvMetadata(mount, secret.spec.path));
+              const ours =
+                meta?.custom_metadata?.rotor_rolled_back_by === ref.rotationId &&
+                sameCredential((await secret.read(current)).data, previous.data);
+              if (!ours) {
+                throw ApplicationFailure.nonRetryable(
+                  `rollback refused: expected version ${ref.promotedVersion} to be current, found ${current}; a concurrent writer changed ${mount}/${secret.spec.path} and is not overwritten`,
+                  'RollbackConflict',
+                );
               }
-              await stampMetadata(secret.spec.path, {
-                rotor_rotation_id: ref.rotationId,
-                rotor_rolled_back_by: ref.rotationId,
-                rotor_restored_from_version: String(ref.previousVersion),
-                rotor_restored_version: String(restoredVersion),
-              });
-              await secret.provider.test(previous.data);
-              return { restoredVersion };
-            }),
-          ),
+              restoredVersion = current;
+            }
+            await stampMetadata(secret.spec.path, {
+              rotor_rotation_id: ref.rotationId,
+              rotor_rolled_back_by: ref.rotationId,
+              rotor_restored_from_version: String(ref.previousVersion),
+              rotor_restored_version: String(restoredVersion),
+            });
+            await secret.provider.test(previous.data);
+            return { restoredVersion };
+          }),
         (r) => ({ toVersion: r.restoredVersion, detail: { restoredFrom: ref.previousVersion } }),
       );
     },
@@ -105,21 +96,19 @@ export function versionActivities(ctx: ActivityContext) {
     /** After cutover: the promoted version is still current, authenticates, and consumers are healthy. */
     async postValidate(ref: RotationRef & { version: number }): Promise<void> {
       await audited(ctx, { step: 'post_validate', secretId: ref.secretId, actor: ref.actor, toVersion: ref.version }, () =>
-        guard(() =>
-          withSecret(ctx, ref.secretId, async (secret) => {
-            const current = await secret.currentVersion();
-            if (current !== ref.version) {
-              throw ApplicationFailure.nonRetryable(
-                `version ${current} is current, not the promoted ${ref.version}: a concurrent writer`,
-                'VersionChanged',
-              );
-            }
-            await secret.provider.test((await secret.read(current)).data);
-            const unhealthy = await unhealthyConsumers(secret.spec.consumers);
-            if (unhealthy.length)
-              throw ApplicationFailure.retryable(`consumers unhealthy after cutover: ${unhealthy.join('; ')}`, 'ConsumerUnhealthy');
-          }),
-        ),
+        withSecret(ctx, ref.secretId, async (secret) => {
+          const current = await secret.currentVersion();
+          if (current !== ref.version) {
+            throw ApplicationFailure.nonRetryable(
+              `version ${current} is current, not the promoted ${ref.version}: a concurrent writer`,
+              'VersionChanged',
+            );
+          }
+          await secret.provider.test((await secret.read(current)).data);
+          const unhealthy = await unhealthyConsumers(secret.spec.consumers);
+          if (unhealthy.length)
+            throw ApplicationFailure.retryable(`consumers unhealthy after cutover: ${unhealthy.join('; ')}`, 'ConsumerUnhealthy');
+        }),
       );
     },
 
@@ -129,21 +118,19 @@ export function versionActivities(ctx: ActivityContext) {
      */
     async revokeVersion(ref: RotationRef & { version: number; terminateSessions: boolean }): Promise<void> {
       await audited(ctx, { step: 'revoke', secretId: ref.secretId, actor: ref.actor, fromVersion: ref.version }, () =>
-        guard(() =>
-          withSecret(ctx, ref.secretId, async (secret) => {
-            const old = await secret.read(ref.version);
-            if (await isCurrentPrincipal(secret, old.data)) {
-              throw ApplicationFailure.nonRetryable(
-                `version ${ref.version} belongs to the principal consumers use now; not revoked`,
-                'WouldRevokeCurrent',
-              );
-            }
-            await secret.provider.revoke(old.data, { terminateSessions: ref.terminateSessions });
-            if (!(await secret.provider.isRevoked(old.data))) {
-              throw ApplicationFailure.retryable(`version ${ref.version} still authenticates after revocation`, 'RevocationNotVerified');
-            }
-          }),
-        ),
+        withSecret(ctx, ref.secretId, async (secret) => {
+          const old = await secret.read(ref.version);
+          if (await isCurrentPrincipal(secret, old.data)) {
+            throw ApplicationFailure.nonRetryable(
+              `version ${ref.version} belongs to the principal consumers use now; not revoked`,
+              'WouldRevokeCurrent',
+            );
+          }
+          await secret.provider.revoke(old.data, { terminateSessions: ref.terminateSessions });
+          if (!(await secret.provider.isRevoked(old.data))) {
+            throw ApplicationFailure.retryable(`version ${ref.version} still authenticates after revocation`, 'RevocationNotVerified');
+          }
+        }),
       );
     },
   };
