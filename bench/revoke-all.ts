@@ -1,24 +1,30 @@
 /**
  * Benchmark: revokeAll over N secrets on the local stack (bench mode, its own ports and state),
  * side by side with a baseline that makes the same Vault and PostgreSQL calls in a plain loop at
- * the same concurrency. Run: `npm run bench -- [secrets] [concurrency]` (defaults 1000 and 16).
- * Prints wall time, per-secret p50/p99 and peak RSS of the process that runs the worker.
+ * the same concurrency: it runs the very activity functions an emergency rotation runs, in the same
+ * order, without Temporal. Run: `npm run bench -- [secrets] [concurrency]` (defaults 1000 and 16).
+ * Prints wall time, per-secret p50/p99, peak RSS of the process that runs the worker, and the CPU
+ * seconds each part of the stack spent (on a 2-core machine their sum is what bounds wall time).
+ * ROTOR_BENCH_PROFILE=<file> writes a CPU profile of the worker's main thread during the rotor run.
  */
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import pg from 'pg';
-import { appendAudit } from '../activities/audit/append-audit.js';
+import { Session } from 'node:inspector/promises';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../activities/index.js';
+import { KvVersionCache } from '../activities/vault/kv-version-cache.js';
 import { postgresProviderFor, type PostgresAdmin } from '../activities/providers/postgres-provider.js';
-import type { Credential } from '../activities/providers/provider.js';
 import { VaultSession } from '../activities/vault/vault-session.js';
 import { loadEnvironment } from '../config/environment.js';
 import { step } from '../stack/progress.js';
+import { cpuDelta, cpuSnapshot, STACK_PARTS, type CpuSnapshot } from './cpu-usage.js';
 import { up } from '../stack/up.js';
 import type { IncidentReport } from '../workflows/incident-types.js';
-import { createWorker, WORKFLOWS_PATH } from '../workers/create-worker.js';
+import { createWorker, PRELOADED_WORKFLOW_MODULES, WORKFLOWS_PATH } from '../workers/create-worker.js';
 import { dataConverter } from '../workers/data-converter.js';
 import { createLogger } from '../workers/logger.js';
 
@@ -63,6 +69,18 @@ async function printTimeline(client: Client, workflowId: string): Promise<void> 
   console.log(`  total ${ms(events.at(-1)!.eventTime) - first} ms, ${events.length} events`);
 }
 
+/** CPU seconds per part of the stack: on a 2-core machine, the sum is what bounds wall time. */
+function printCpu(rotor: CpuSnapshot, base: CpuSnapshot, row: (label: string, rotor: string, base: string) => void): void {
+  let rotorTotal = 0;
+  let baseTotal = 0;
+  for (const part of Object.keys(rotor)) {
+    rotorTotal += rotor[part] ?? 0;
+    baseTotal += base[part] ?? 0;
+    row(`CPU s, ${part}`, (rotor[part] ?? 0).toFixed(1), (base[part] ?? 0).toFixed(1));
+  }
+  row('CPU s, all of the above', rotorTotal.toFixed(1), baseTotal.toFixed(1));
+}
+
 async function main(): Promise<void> {
   const stack = await up('bench');
   try {
@@ -80,7 +98,6 @@ async function main(): Promise<void> {
     const env = loadEnvironment({ ...stack.env, ROTOR_INVENTORY: inventoryFile, ROTOR_LOG_LEVEL: 'warn' });
     const vault = new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID);
     const admin = (await vault.run((v) => v.kvRead<PostgresAdmin>('rotor', adminPath)))!.data;
-    const db = new pg.Pool({ connectionString: env.ROTOR_DATABASE_URL, max: CONCURRENCY });
 
     await step(`seeding ${N} secrets (Vault first, then PostgreSQL)`, () =>
       pool(ids, 16, async (id) => {
@@ -97,6 +114,7 @@ async function main(): Promise<void> {
     const bundle = await step('bundling workflow code', () =>
       bundleWorkflowCode({
         workflowsPath: WORKFLOWS_PATH,
+        preloadModules: PRELOADED_WORKFLOW_MODULES,
         logger: new DefaultLogger('WARN'),
       }),
     );
@@ -107,6 +125,13 @@ async function main(): Promise<void> {
     const running = worker.worker.run();
     const connection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
     const client = new Client({ connection, dataConverter: dataConverter(env.ROTOR_CODEC_KEY) });
+    const profiler = process.env.ROTOR_BENCH_PROFILE ? new Session() : undefined;
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
+    const rotorCpuBefore = await cpuSnapshot(STACK_PARTS);
     const rotorStart = Date.now();
     const report = await step(
       `rotor revokeAll over ${N} secrets, concurrency ${CONCURRENCY}`,
@@ -127,49 +152,59 @@ async function main(): Promise<void> {
         }) as Promise<IncidentReport>,
     );
     const rotorWall = Date.now() - rotorStart;
+    const rotorCpu = cpuDelta(rotorCpuBefore, await cpuSnapshot(STACK_PARTS));
     clearInterval(sampler);
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      await writeFile(process.env.ROTOR_BENCH_PROFILE!, JSON.stringify(profile));
+      profiler.disconnect();
+    }
     const rotorDurations = report.secrets.map((s) => s.durationMs ?? 0);
     await printTimeline(client, `rotate/${ids[Math.floor(N / 2)]}`);
     const rotorFailed = report.summary.failed;
     worker.worker.shutdown();
     await running;
     await worker.close();
-    await connection.close();
-    // The freeze is scoped to the bench secrets; lift it so the baseline runs the same calls unhindered.
-    await db.query("UPDATE incident_freeze SET lifted_at = now(), lifted_by = 'bench' WHERE lifted_at IS NULL");
-
-    // --- baseline: the same Vault + PostgreSQL calls per secret, in a plain loop ---
+    // --- baseline: the same activity functions (so the same Vault and PostgreSQL calls) per
+    // secret, in the order an emergency rotation runs them, in a plain loop: no Temporal.
+    const baselineDb = new pg.Pool({ connectionString: env.ROTOR_DATABASE_URL, max: 10 });
+    const activities = createActivities({
+      env,
+      vault: new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID),
+      kvCache: new KvVersionCache(),
+      db: baselineDb,
+      logger: createLogger('warn'),
+      temporal: client,
+    });
     const baseDurations: number[] = [];
     let baseFailed = 0;
+    const baseCpuBefore = await cpuSnapshot(STACK_PARTS);
     const baseStart = Date.now();
     await step(`baseline loop over ${N} secrets, concurrency ${CONCURRENCY}`, () =>
-      pool(ids, CONCURRENCY, async (id) => {
+      pool(ids, CONCURRENCY, async (secretId) => {
         const started = Date.now();
+        const ref = { secretId, rotationId: randomUUID(), actor: 'bench baseline' };
+        let activityId = 0;
+        // Each step in its own activity context, as the worker runs it (audit keys use the activity id).
+        const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) =>
+          new MockActivityEnvironment({
+            activityId: String(++activityId),
+            workflowExecution: { workflowId: `baseline/${secretId}`, runId: ref.rotationId },
+          }).run(fn, ...args) as Promise<R>;
+        const event = (step: 'rotation_started' | 'rotation_finished', outcome: 'started' | 'succeeded') =>
+          run(activities.recordRotationEvent, { ...ref, step, outcome, eventId: randomUUID() });
         try {
-          const provider = postgresProviderFor({ type: 'postgres', adminPath, users: users(id), database: 'demo' }, admin);
-          const path = `bench/${id}`;
-          const pending = `_rotor/pending/${id}/baseline`;
-          const meta = await vault.run((v) => v.kvMetadata('rotor', path));
-          const current = (await vault.run((v) => v.kvRead<Credential>('rotor', path)))!;
-          await provider.test(current.data).catch(() => undefined);
-          const next = await provider.generate(current.data);
-          await vault.run((v) => v.kvWrite('rotor', pending, { ...next }, 0));
-          await provider.apply(next);
-          await provider.test(next);
-          await vault.run((v) => v.kvWrite('rotor', path, { ...next }, meta!.current_version));
-          await vault.run((v) => v.kvWriteMetadata('rotor', path, { custom_metadata: { rotor_rotation_id: 'baseline' } }));
-          await provider.revoke(current.data, { terminateSessions: true });
-          if (!(await provider.isRevoked(current.data))) throw new Error('not revoked');
-          await vault.run((v) => v.kvDeleteAll('rotor', pending));
-          for (const stepName of ['precheck', 'stage', 'apply', 'test', 'promote', 'revoke', 'cleanup']) {
-            await appendAudit(db, {
-              eventKey: `baseline/${id}/${stepName}/${randomBytes(4).toString('hex')}`,
-              actor: 'bench',
-              secretId: id,
-              step: stepName,
-              outcome: 'succeeded',
-            });
-          }
+          await run(activities.loadRotationSpec, { secretId });
+          await event('rotation_started', 'started');
+          const { currentVersion } = await run(activities.precheck, { ...ref, emergency: true });
+          await run(activities.stageCredential, { ...ref, fromVersion: currentVersion });
+          await run(activities.applyStaged, ref);
+          await run(activities.testStaged, ref);
+          const { promotedVersion } = await run(activities.promote, { ...ref, expectedVersion: currentVersion });
+          await run(activities.postValidate, { ...ref, version: promotedVersion });
+          await run(activities.revokeVersion, { ...ref, version: currentVersion, terminateSessions: true });
+          await run(activities.discardStaged, { ...ref, revoke: false });
+          await event('rotation_finished', 'succeeded');
         } catch {
           baseFailed++;
         }
@@ -177,10 +212,12 @@ async function main(): Promise<void> {
       }),
     );
     const baseWall = Date.now() - baseStart;
-    await db.end();
+    const baseCpu = cpuDelta(baseCpuBefore, await cpuSnapshot(STACK_PARTS));
+    await baselineDb.end();
+    await connection.close();
 
     const row = (label: string, rotor: string, base: string) =>
-      console.log(`${label.padEnd(26)} ${rotor.padStart(14)} ${base.padStart(14)}`);
+      console.log(`${label.padEnd(36)} ${rotor.padStart(14)} ${base.padStart(14)}`);
     console.log(
       `\nrevoke-all over ${N} secrets, concurrency ${CONCURRENCY}, ${process.env.HOSTNAME ?? ''} (${(await import('node:os')).cpus().length} cores)`,
     );
@@ -190,6 +227,7 @@ async function main(): Promise<void> {
     row('per-secret p99 (ms)', String(percentile(rotorDurations, 99)), String(percentile(baseDurations, 99)));
     row('failed', String(rotorFailed), String(baseFailed));
     row('peak RSS, worker proc (MB)', (peakRss / 2 ** 20).toFixed(0), '-');
+    printCpu(rotorCpu, baseCpu, row);
     row('rotor / baseline wall', (rotorWall / baseWall).toFixed(2), '1.00');
     console.log(
       `target: ≤ 60 s and ≤ 2× the baseline → ${rotorWall <= 60_000 ? 'met' : 'NOT met'} / ${rotorWall <= 2 * baseWall ? 'met' : 'NOT met'}`,

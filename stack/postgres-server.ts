@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { Ports } from './ports.js';
+import { info } from './progress.js';
 import { runCommand } from './run-command.js';
 import { StackError } from './stack-error.js';
 import { waitFor } from './wait-for.js';
@@ -34,6 +35,18 @@ async function runAs(): Promise<RunAs> {
   }
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** A postmaster of this state dir left over from a launcher that was killed: stop it (it holds our port). */
+export async function stopLeftoverPostgres(pgBin: string, stateDir: string): Promise<void> {
+  const dataDir = join(stateDir, 'postgres');
+  if (!existsSync(join(dataDir, 'postmaster.pid'))) return;
+  const as = await runAs();
+  const pgCtl = join(pgBin, 'pg_ctl');
+  const status = await runCommand(pgCtl, ['-D', dataDir, 'status'], as);
+  if (status.code !== 0) return;
+  info(`stopping PostgreSQL (${dataDir}) left over from an earlier run`);
+  await runCommand(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], as);
 }
 
 export async function startPostgres(pgBin: string, stateDir: string, ports: Ports): Promise<PostgresServer> {
@@ -87,9 +100,7 @@ export async function startPostgres(pgBin: string, stateDir: string, ports: Port
   }
   const superuserPassword = (await readFile(passwordFile, 'utf8')).trim();
   const pgCtl = join(pgBin, 'pg_ctl');
-  // A postmaster left over from a launcher that was killed: stop it, then start with today's settings.
-  const status = await runCommand(pgCtl, ['-D', dataDir, 'status'], as);
-  if (status.code === 0) await runCommand(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], as);
+  await stopLeftoverPostgres(pgBin, stateDir);
   const options = `-p ${ports.postgres} -k ${socketDir} -c listen_addresses=127.0.0.1 -c max_connections=200`;
   const start = await runCommand(pgCtl, ['-D', dataDir, '-l', logFile, '-o', options, '-w', '-t', '60', 'start'], as);
   if (start.code !== 0) {

@@ -8,7 +8,7 @@ import { bootstrapPostgres } from './bootstrap-postgres.js';
 import { bootstrapVault, KV_MOUNT } from './bootstrap-vault.js';
 import type { ManagedProcess } from './managed-process.js';
 import { assertPortsFree, portsFor, type Ports, type StackMode } from './ports.js';
-import { startPostgres, type PostgresServer } from './postgres-server.js';
+import { startPostgres, stopLeftoverPostgres, type PostgresServer } from './postgres-server.js';
 import { info, step } from './progress.js';
 import { startTemporal } from './temporal-server.js';
 import { ensureTools } from './tools.js';
@@ -98,6 +98,7 @@ export async function up(mode: StackMode): Promise<Stack> {
   await mkdir(stateDir, { recursive: true, mode: 0o755 });
   await claimStateDir(stateDir);
   await stopStaleProcesses(stateDir);
+  await stopLeftoverPostgres(tools.pgBin, stateDir);
   await assertPortsFree(ports);
   if (mode !== 'local') {
     // Tests start from nothing; only the launcher lock survives the wipe.

@@ -4,12 +4,21 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
+import { KvVersionCache } from '../activities/vault/kv-version-cache.js';
 import { VaultSession } from '../activities/vault/vault-session.js';
 import type { Environment } from '../config/environment.js';
 import { dataConverter } from './data-converter.js';
 import { installRuntimeLogger } from './logger.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+/**
+ * Evaluated once per worker thread and shared (frozen) by every workflow, instead of once per
+ * workflow: zod's module scope was a quarter of the cost of starting a rotation
+ * (bench/revoke-all.ts). The schemas themselves cannot be shared: zod defines members lazily on
+ * first use, which a frozen object refuses.
+ */
+export const PRELOADED_WORKFLOW_MODULES = ['zod'];
 
 export interface RotorWorker {
   worker: Worker;
@@ -34,12 +43,14 @@ export async function createWorker(
     namespace: env.ROTOR_TEMPORAL_NAMESPACE,
     dataConverter: dataConverter(env.ROTOR_CODEC_KEY),
   });
-  const activities = createActivities({ env, vault, db, logger, temporal });
+  const activities = createActivities({ env, vault, kvCache: new KvVersionCache(), db, logger, temporal });
   const worker = await Worker.create({
     connection,
     namespace: env.ROTOR_TEMPORAL_NAMESPACE,
     taskQueue: overrides.taskQueue ?? env.ROTOR_TASK_QUEUE,
-    ...(overrides.workflowBundle ? { workflowBundle: overrides.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(overrides.workflowBundle
+      ? { workflowBundle: overrides.workflowBundle }
+      : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: { preloadModules: PRELOADED_WORKFLOW_MODULES } }),
     activities,
     dataConverter: dataConverter(env.ROTOR_CODEC_KEY),
     maxConcurrentActivityTaskExecutions: overrides.maxConcurrentActivityTaskExecutions ?? 50,

@@ -173,7 +173,7 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   try {
     await gates.reach('prechecked');
     setPhase(Phase.STAGING);
-    await quick.stageCredential(ref);
+    await quick.stageCredential({ ...ref, fromVersion: currentVersion });
     setPhase(Phase.APPLYING);
     await act.target.applyStaged(ref);
     setPhase(Phase.TESTING);

@@ -16,6 +16,28 @@ export interface PostgresAdmin {
   database: string;
 }
 
+/** Admin connections are pooled per target and admin credential: a SCRAM login costs more than the statements it runs. */
+const adminPools = new Map<string, { password: string; pool: pg.Pool }>();
+
+function adminPool(target: { host: string; port: number; database: string }, admin: PostgresAdmin): pg.Pool {
+  const key = `${target.host}:${target.port}/${target.database}/${admin.username}`;
+  const known = adminPools.get(key);
+  if (known?.password === admin.password) return known.pool;
+  // The admin password changed in Vault: new connections use the new one, old ones are closed.
+  void known?.pool.end().catch(() => undefined);
+  const pool = new pg.Pool({
+    ...target,
+    user: admin.username,
+    password: admin.password,
+    max: 4,
+    idleTimeoutMillis: 5_000,
+    allowExitOnIdle: true,
+  });
+  pool.on('error', () => undefined); // an idle connection dropped by the server; the next checkout reconnects
+  adminPools.set(key, { password: admin.password, pool });
+  return pool;
+}
+
 /**
  * Alternating users: the standby role gets the new password, so the old and the new credential
  * both log in during the overlap; revoking the old one removes its password.
@@ -24,19 +46,23 @@ export function postgresProviderFor(spec: z.infer<typeof postgresProvider>, admi
   const database = spec.database ?? admin.database;
   const target = { host: admin.host, port: Number(admin.port), database, connectionTimeoutMillis: 5000 };
 
-  async function asAdmin<T>(run: (c: pg.Client) => Promise<T>): Promise<T> {
-    const client = new pg.Client({ ...target, user: admin.username, password: admin.password });
+  async function asAdmin<T>(run: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
     try {
-      await client.connect();
+      client = await adminPool(target, admin).connect();
     } catch (err) {
       throw new TargetUnavailableError(
         `cannot connect to PostgreSQL at ${admin.host}:${admin.port} as the admin role: ${scrub((err as Error).message, admin as unknown as Credential)}`,
       );
     }
+    let failed: Error | undefined;
     try {
       return await run(client);
+    } catch (err) {
+      failed = err as Error; // a connection that saw an error is not reused
+      throw err;
     } finally {
-      await client.end().catch(() => undefined);
+      client.release(failed);
     }
   }
 

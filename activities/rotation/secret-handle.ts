@@ -15,8 +15,11 @@ export interface SecretHandle {
   spec: SecretSpec;
   provider: Provider;
   mount: string;
-  /** The version, or the current one; fails non-retryably when it is deleted or destroyed. */
-  read(version?: number): Promise<KvRead<Credential>>;
+  /**
+   * The version, or the current one; fails non-retryably when it is deleted or destroyed. A version
+   * this worker read before comes from its cache unless `fresh` (a rollback re-checks deletion).
+   */
+  read(version?: number, options?: { fresh?: boolean }): Promise<KvRead<Credential>>;
   currentVersion(): Promise<number>;
 }
 
@@ -28,12 +31,14 @@ export async function openSecret(ctx: ActivityContext, secretId: string): Promis
     spec,
     provider,
     mount,
-    async read(version) {
-      const found = await ctx.vault.run((v) => v.kvRead<Credential>(mount, spec.path, version));
+    async read(version, { fresh = false } = {}) {
+      const cached = version && !fresh ? ctx.kvCache.get(mount, spec.path, version) : undefined;
+      const found = cached ?? (await ctx.vault.run((v) => v.kvRead<Credential>(mount, spec.path, version)));
       if (!found || found.metadata.deletion_time || found.metadata.destroyed) {
         const which = version ? `version ${version}` : 'the current version';
         throw ApplicationFailure.nonRetryable(`${which} of ${mount}/${spec.path} is missing, deleted or destroyed`, 'VersionUnavailable');
       }
+      if (!cached) ctx.kvCache.set(mount, spec.path, found);
       return found;
     },
     async currentVersion() {

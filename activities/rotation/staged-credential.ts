@@ -19,17 +19,16 @@ export function stagedCredentialActivities(ctx: ActivityContext) {
      * Invariant 6: the new credential is written to Vault (a pending path tied to this rotation)
      * before the target learns it. A retried step finds and reuses it; a new rotation has a new path.
      */
-    async stageCredential(ref: RotationRef): Promise<{ pendingPath: string }> {
+    async stageCredential(ref: RotationRef & { fromVersion?: number }): Promise<{ pendingPath: string }> {
       const path = pendingPath(ref.secretId, ref.rotationId);
       return audited(ctx, { step: 'stage', secretId: ref.secretId, actor: ref.actor }, () =>
         withSecret(ctx, ref.secretId, async (secret) => {
-          if (await readStaged(ref)) return { pendingPath: path };
-          const current = await secret.read();
-          const next = await secret.provider.generate(current.data);
+          const next = await secret.provider.generate((await secret.read(ref.fromVersion)).data);
           try {
-            await ctx.vault.run((v) => v.kvWrite(mount, path, { ...next }, 0));
+            const written = await ctx.vault.run((v) => v.kvWrite(mount, path, { ...next }, 0));
+            ctx.kvCache.set(mount, path, { data: next, metadata: { ...written, custom_metadata: null } });
           } catch (err) {
-            // cas=0 lost a race with our own earlier attempt: that one's credential stands.
+            // cas=0 lost to an earlier attempt of this rotation: that attempt's credential stands.
             if (!(err instanceof VaultRequestError && err.isCasMismatch)) throw err;
           }
           return { pendingPath: path };
@@ -70,6 +69,7 @@ export function stagedCredentialActivities(ctx: ActivityContext) {
               revoked = true;
             }
             await ctx.vault.run((v) => v.kvDeleteAll(mount, pendingPath(ref.secretId, ref.rotationId)));
+            ctx.kvCache.forget(mount, pendingPath(ref.secretId, ref.rotationId));
             return { revoked };
           }),
         (r) => ({ detail: { revoked: r.revoked } }),
@@ -84,9 +84,15 @@ export async function isCurrentPrincipal(secret: SecretHandle, credential: Crede
   return sameCredential(current.data, credential) || secret.provider.principal(current.data) === secret.provider.principal(credential);
 }
 
-/** The staged credential of one rotation, if it was written (it lives at its pending path). */
+/** The staged credential of one rotation, if it was written (it lives at its pending path, always version 1). */
 export async function readStagedCredential(ctx: ActivityContext, ref: RotationRef): Promise<Credential | undefined> {
-  return (await ctx.vault.run((v) => v.kvRead<Credential>(ctx.env.ROTOR_VAULT_KV_MOUNT, pendingPath(ref.secretId, ref.rotationId))))?.data;
+  const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
+  const path = pendingPath(ref.secretId, ref.rotationId);
+  const cached = ctx.kvCache.get(mount, path, 1);
+  if (cached) return cached.data;
+  const found = await ctx.vault.run((v) => v.kvRead<Credential>(mount, path));
+  if (found) ctx.kvCache.set(mount, path, found);
+  return found?.data;
 }
 
 export async function requireStagedCredential(ctx: ActivityContext, ref: RotationRef): Promise<Credential> {

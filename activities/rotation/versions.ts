@@ -3,6 +3,7 @@ import type { RotationRef } from '../../workflows/rotation-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import { unhealthyConsumers } from './consumer-health.js';
+import { VaultRequestError } from '../vault/vault-error.js';
 import { withSecret } from './secret-handle.js';
 import { sameCredential } from './same-credential.js';
 import { isCurrentPrincipal, requireStagedCredential } from './staged-credential.js';
@@ -27,18 +28,21 @@ export function versionActivities(ctx: ActivityContext) {
         () =>
           withSecret(ctx, ref.secretId, async (secret) => {
             const staged = await requireStagedCredential(ctx, ref);
-            const current = await secret.currentVersion();
             let promotedVersion: number;
-            if (current === ref.expectedVersion) {
-              promotedVersion = (await ctx.vault.run((v) => v.kvWrite(mount, secret.spec.path, { ...staged }, ref.expectedVersion)))
-                .version;
-            } else if (current === ref.expectedVersion + 1 && sameCredential((await secret.read(current)).data, staged)) {
+            try {
+              const written = await ctx.vault.run((v) => v.kvWrite(mount, secret.spec.path, { ...staged }, ref.expectedVersion));
+              promotedVersion = written.version;
+              ctx.kvCache.set(mount, secret.spec.path, { data: staged, metadata: { ...written, custom_metadata: null } });
+            } catch (err) {
+              if (!(err instanceof VaultRequestError && err.isCasMismatch)) throw err;
+              const current = await secret.currentVersion();
+              if (current !== ref.expectedVersion + 1 || !sameCredential((await secret.read(current)).data, staged)) {
+                throw ApplicationFailure.nonRetryable(
+                  `check-and-set failed: expected version ${ref.expectedVersion} to be current, found ${current}; a concurrent writer changed ${mount}/${secret.spec.path}`,
+                  'CasConflict',
+                );
+              }
               promotedVersion = current; // our own write, from an attempt that died before reporting
-            } else {
-              throw ApplicationFailure.nonRetryable(
-                `check-and-set failed: expected version ${ref.expectedVersion} to be current, found ${current}; a concurrent writer changed ${mount}/${secret.spec.path}`,
-                'CasConflict',
-              );
             }
             await stampMetadata(secret.spec.path, {
               rotor_rotation_id: ref.rotationId,
@@ -61,7 +65,7 @@ export function versionActivities(ctx: ActivityContext) {
         { step: 'rollback', secretId: ref.secretId, actor: ref.actor, fromVersion: ref.promotedVersion },
         () =>
           withSecret(ctx, ref.secretId, async (secret) => {
-            const previous = await secret.read(ref.previousVersion);
+            const previous = await secret.read(ref.previousVersion, { fresh: true });
             const current = await secret.currentVersion();
             let restoredVersion: number;
             if (current === ref.promotedVersion) {

@@ -78,6 +78,24 @@ describe('the hash-chained audit log in PostgreSQL', () => {
     for (const pageSize of [1, 2, 7]) expect(await verifyAudit(app, { pageSize })).toMatchObject({ ok: true });
   });
 
+  it('keeps one chain when several workers (pools) append in batches at once, duplicates included', async () => {
+    const other = new pg.Pool({ connectionString: file.env.ROTOR_DATABASE_URL, max: 2 });
+    try {
+      const keys = Array.from({ length: 150 }, (_, i) => `batch-${i % 100}`); // 50 keys appended twice
+      const results = await Promise.all(keys.map((k, i) => appendAudit(i % 2 ? other : app, entry(k))));
+      const inserted = results.filter((r) => r !== undefined);
+      expect(inserted).toHaveLength(100);
+      expect(new Set(inserted.map((r) => r.seq)).size).toBe(100);
+      const stored = await app.query<{ n: string }>('SELECT count(*) AS n FROM audit_log WHERE event_key LIKE $1', [
+        `audit-test/${run}/batch-%`,
+      ]);
+      expect(Number(stored.rows[0]!.n)).toBe(100);
+      expect(await verifyAudit(app)).toMatchObject({ ok: true });
+    } finally {
+      await other.end();
+    }
+  });
+
   it('is idempotent per event key: a retried append inserts nothing and returns undefined', async () => {
     const first = await appendAudit(app, entry('idempotent'));
     const again = await appendAudit(app, entry('idempotent', { outcome: AuditOutcome.FAILED }));
