@@ -2,6 +2,7 @@ import type { ActivityContext } from './activity-context.js';
 import { breakGlassActivities } from './break-glass/break-glass-activities.js';
 import { incidentActivities } from './incident/incident-activities.js';
 import { consumerCutoverActivities } from './rotation/consumer-cutover.js';
+import { emergencyStepActivities } from './rotation/emergency-steps.js';
 import { prepareRotationActivities } from './rotation/prepare-rotation.js';
 import { rotationEventActivities } from './rotation/rotation-events.js';
 import { seedSecretActivities } from './rotation/seed-secret.js';
@@ -16,6 +17,7 @@ export function createActivities(ctx: ActivityContext) {
     ...prepareRotationActivities(ctx),
     ...stagedCredentialActivities(ctx),
     ...versionActivities(ctx),
+    ...emergencyStepActivities(ctx),
     ...consumerCutoverActivities(ctx),
     ...rotationEventActivities(ctx),
     ...seedSecretActivities(ctx),

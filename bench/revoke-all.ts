@@ -24,7 +24,7 @@ import { step } from '../stack/progress.js';
 import { cpuDelta, cpuSnapshot, STACK_PARTS, type CpuSnapshot } from './cpu-usage.js';
 import { up } from '../stack/up.js';
 import type { IncidentReport } from '../workflows/incident-types.js';
-import { createWorker, PRELOADED_WORKFLOW_MODULES, WORKFLOWS_PATH } from '../workers/create-worker.js';
+import { createWorker, WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_PATH } from '../workers/create-worker.js';
 import { dataConverter } from '../workers/data-converter.js';
 import { createLogger } from '../workers/logger.js';
 
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
     const bundle = await step('bundling workflow code', () =>
       bundleWorkflowCode({
         workflowsPath: WORKFLOWS_PATH,
-        preloadModules: PRELOADED_WORKFLOW_MODULES,
+        ...WORKFLOW_BUNDLER_OPTIONS,
         logger: new DefaultLogger('WARN'),
       }),
     );
@@ -191,20 +191,15 @@ async function main(): Promise<void> {
             activityId: String(++activityId),
             workflowExecution: { workflowId: `baseline/${secretId}`, runId: ref.rotationId },
           }).run(fn, ...args) as Promise<R>;
-        const event = (step: 'rotation_started' | 'rotation_finished', outcome: 'started' | 'succeeded') =>
-          run(activities.recordRotationEvent, { ...ref, step, outcome, eventId: randomUUID() });
         try {
-          await run(activities.loadRotationSpec, { secretId });
-          await event('rotation_started', 'started');
-          const { currentVersion } = await run(activities.precheck, { ...ref, emergency: true });
-          await run(activities.stageCredential, { ...ref, fromVersion: currentVersion });
-          await run(activities.applyStaged, ref);
-          await run(activities.testStaged, ref);
-          const { promotedVersion } = await run(activities.promote, { ...ref, expectedVersion: currentVersion });
-          await run(activities.postValidate, { ...ref, version: promotedVersion });
-          await run(activities.revokeVersion, { ...ref, version: currentVersion, terminateSessions: true });
-          await run(activities.discardStaged, { ...ref, revoke: false });
-          await event('rotation_finished', 'succeeded');
+          const begun = await run(activities.emergencyBegin, { ...ref, reason: 'benchmark run', eventId: randomUUID() });
+          const { promotedVersion } = await run(activities.emergencyCutover, { ...ref, expectedVersion: begun.currentVersion });
+          await run(activities.emergencyRetire, {
+            ...ref,
+            version: begun.currentVersion,
+            validateVersion: promotedVersion,
+            finishEventId: randomUUID(),
+          });
         } catch {
           baseFailed++;
         }

@@ -18,7 +18,7 @@ import { startConsumerService } from '../demo/consumer-service.js';
 import { step } from '../stack/progress.js';
 import { up } from '../stack/up.js';
 import type { RotationResult } from '../workflows/rotation-types.js';
-import { createWorker, PRELOADED_WORKFLOW_MODULES, WORKFLOWS_PATH } from '../workers/create-worker.js';
+import { createWorker, WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_PATH } from '../workers/create-worker.js';
 import { dataConverter } from '../workers/data-converter.js';
 import { createLogger } from '../workers/logger.js';
 
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     const bundle = await step('bundling workflow code', () =>
       bundleWorkflowCode({
         workflowsPath: WORKFLOWS_PATH,
-        preloadModules: PRELOADED_WORKFLOW_MODULES,
+        ...WORKFLOW_BUNDLER_OPTIONS,
         logger: new DefaultLogger('WARN'),
       }),
     );

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Worker, type BundleOptions, type WorkerOptions } from '@temporalio/worker';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
@@ -13,12 +13,14 @@ import { installRuntimeLogger } from './logger.js';
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 /**
- * Evaluated once per worker thread and shared (frozen) by every workflow, instead of once per
- * workflow: zod's module scope was a quarter of the cost of starting a rotation
- * (bench/revoke-all.ts). The schemas themselves cannot be shared: zod defines members lazily on
- * first use, which a frozen object refuses.
+ * zod is evaluated once per worker thread and shared (frozen) by every workflow, instead of once
+ * per workflow: its module scope was a quarter of the cost of starting a rotation
+ * (bench/revoke-all.ts). It holds no per-workflow state. Our schemas cannot be shared: zod defines
+ * members on them lazily, which a frozen object refuses.
  */
-export const PRELOADED_WORKFLOW_MODULES = ['zod'];
+export const WORKFLOW_BUNDLER_OPTIONS: Pick<BundleOptions, 'preloadModules'> = {
+  preloadModules: [fileURLToPath(new URL('../workflows/zod-preload.ts', import.meta.url))],
+};
 
 export interface RotorWorker {
   worker: Worker;
@@ -50,7 +52,7 @@ export async function createWorker(
     taskQueue: overrides.taskQueue ?? env.ROTOR_TASK_QUEUE,
     ...(overrides.workflowBundle
       ? { workflowBundle: overrides.workflowBundle }
-      : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: { preloadModules: PRELOADED_WORKFLOW_MODULES } }),
+      : { workflowsPath: WORKFLOWS_PATH, bundlerOptions: WORKFLOW_BUNDLER_OPTIONS }),
     activities,
     dataConverter: dataConverter(env.ROTOR_CODEC_KEY),
     maxConcurrentActivityTaskExecutions: overrides.maxConcurrentActivityTaskExecutions ?? 50,

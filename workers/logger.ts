@@ -38,7 +38,10 @@ export function installRuntimeLogger(logger: Logger): void {
     WARN: (m, s) => logger.warn(m, s),
     ERROR: (m, s) => logger.error(m, s),
   };
+  // Filter at the SDK's level too: what pino would drop is then never formatted and handed over.
+  const levels: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN' };
+  const level = levels[logger.level] ?? 'ERROR';
   Runtime.install({
-    logger: new DefaultLogger('INFO', (entry) => toPino[entry.level](entry.meta ?? {}, entry.message)),
+    logger: new DefaultLogger(level, (entry) => toPino[entry.level](entry.meta ?? {}, entry.message)),
   });
 }

@@ -13,6 +13,8 @@ import { failureMessage } from './failure-message.js';
 import type { IncidentProgress, IncidentReport, SecretReport } from './incident-types.js';
 import { rotateSecret, rotationWorkflowId } from './rotate-secret.js';
 import { quick, revocation } from './rotation-activities.js';
+import { Phase } from './rotation-types.js';
+import { PHASE, SECRET_ID } from './search-attributes.js';
 
 export const incidentProgressQuery = defineQuery<IncidentProgress>('incidentProgress');
 export const incidentReportQuery = defineQuery<IncidentReport>('incidentReport');
@@ -107,6 +109,10 @@ export async function revokeAll(raw: RevokeAllInput): Promise<IncidentReport> {
         workflowId: rotationWorkflowId(item.secretId),
         args: [{ secretId: item.secretId, requestedBy: actor, emergency: true, reason: input.reason }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        typedSearchAttributes: [
+          { key: SECRET_ID, value: item.secretId },
+          { key: PHASE, value: Phase.PRECHECKS },
+        ],
       });
       const result = await child.result();
       item.outcome = result.outcome;

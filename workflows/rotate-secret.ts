@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -91,6 +92,9 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
 
   const gates = planGates(input.secretId, input.plan?.parentWorkflowId);
   const emergency = input.emergency ?? false;
+  // An emergency rotation outside a plan has no gates to stop at: the steps that run back to back
+  // run as one activity each side of the consumers (see activities/rotation/emergency-steps.ts).
+  const batchedSteps = emergency && !input.plan;
   // Per-kind retry policies; an emergency rotation uses short ones everywhere (see emergencyTarget).
   const act = {
     target: emergency ? emergencyTarget : target,
@@ -132,23 +136,31 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     },
     { validator: (confirm) => validateConfirmation(state, confirm) },
   );
-  upsertSearchAttributes([
-    { key: SECRET_ID, value: input.secretId },
-    { key: PHASE, value: state.phase },
-  ]);
+  // A parent that started this run with its search attributes (revokeAll) saved a visibility write.
+  if (info.typedSearchAttributes.get(SECRET_ID) !== input.secretId) {
+    upsertSearchAttributes([
+      { key: SECRET_ID, value: input.secretId },
+      { key: PHASE, value: state.phase },
+    ]);
+  }
 
+  // Recorded by emergencyRetire when the steps are batched and the rotation succeeds.
+  const finishEventId = uuid4();
+  let finishRecorded = false;
   const finish = async (result: RotationResult): Promise<RotationResult> => {
     if (result.outcome !== 'rotated' && result.outcome !== 'skipped')
       await CancellationScope.nonCancellable(() => gates.failed(result.reason));
     setPhase(Phase.DONE);
     await condition(allHandlersFinished);
     upsertSearchAttributes([{ key: OUTCOME, value: result.outcome }]);
-    await CancellationScope.nonCancellable(() =>
-      event('rotation_finished', result.outcome === 'rotated' ? 'succeeded' : 'failed', {
-        outcome: result.outcome,
-        reason: 'reason' in result ? result.reason : null,
-      }),
-    );
+    if (!finishRecorded) {
+      await CancellationScope.nonCancellable(() =>
+        event('rotation_finished', result.outcome === 'rotated' ? 'succeeded' : 'failed', {
+          outcome: result.outcome,
+          reason: 'reason' in result ? result.reason : null,
+        }),
+      );
+    }
     return result;
   };
 
@@ -157,32 +169,46 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     await CancellationScope.nonCancellable(() => gates.failed(failureMessage(err)));
     throw err;
   };
-  const spec: RotationSpec = await quick.loadRotationSpec({ secretId: input.secretId }).catch(failing);
-  state.consumers = spec.consumers.map((c) => ({ name: c.name, mode: c.mode, status: 'waiting' }));
-  await event('rotation_started', 'started', { emergency, reason: input.reason ?? null });
-
-  // --- before promotion: failures change nothing consumers see ---
+  const aborted = (err: unknown) =>
+    finish({ outcome: 'aborted', secretId: input.secretId, failedPhase: Phase.PRECHECKS, reason: failureMessage(err) });
+  let spec: RotationSpec;
   let currentVersion: number;
-  try {
-    currentVersion = (await quick.precheck({ ...ref, emergency })).currentVersion;
-  } catch (err) {
-    return finish({ outcome: 'aborted', secretId: input.secretId, failedPhase: Phase.PRECHECKS, reason: failureMessage(err) });
+  if (batchedSteps) {
+    try {
+      ({ spec, currentVersion } = await emergencyTarget.emergencyBegin({ ...ref, reason: input.reason ?? null, eventId: uuid4() }));
+    } catch (err) {
+      return failedIn(err) === Phase.PRECHECKS ? aborted(err) : failing(err);
+    }
+  } else {
+    spec = await quick.beginRotation({ ...ref, emergency, reason: input.reason ?? null, eventId: uuid4() }).catch(failing);
+    // --- before promotion: failures change nothing consumers see ---
+    try {
+      currentVersion = (await quick.precheck({ ...ref, emergency })).currentVersion;
+    } catch (err) {
+      return aborted(err);
+    }
   }
+  state.consumers = spec.consumers.map((c) => ({ name: c.name, mode: c.mode, status: 'waiting' }));
   state.fromVersion = currentVersion;
   let promotedVersion: number;
   try {
-    await gates.reach('prechecked');
-    setPhase(Phase.STAGING);
-    await quick.stageCredential({ ...ref, fromVersion: currentVersion });
-    setPhase(Phase.APPLYING);
-    await act.target.applyStaged(ref);
-    setPhase(Phase.TESTING);
-    await act.target.testStaged(ref);
-    await gates.reach('staged');
-    setPhase(Phase.PROMOTING);
-    promotedVersion = (await quick.promote({ ...ref, expectedVersion: currentVersion })).promotedVersion;
+    if (batchedSteps) {
+      setPhase(Phase.STAGING);
+      promotedVersion = (await emergencyTarget.emergencyCutover({ ...ref, expectedVersion: currentVersion })).promotedVersion;
+    } else {
+      await gates.reach('prechecked');
+      setPhase(Phase.STAGING);
+      await quick.stageCredential({ ...ref, fromVersion: currentVersion });
+      setPhase(Phase.APPLYING);
+      await act.target.applyStaged(ref);
+      setPhase(Phase.TESTING);
+      await act.target.testStaged(ref);
+      await gates.reach('staged');
+      setPhase(Phase.PROMOTING);
+      promotedVersion = (await quick.promote({ ...ref, expectedVersion: currentVersion })).promotedVersion;
+    }
   } catch (err) {
-    const failedPhase = state.phase;
+    const failedPhase = failedIn(err) ?? state.phase;
     await CancellationScope.nonCancellable(async () => {
       setPhase(Phase.DISCARDING);
       await act.revocation.discardStaged({ ...ref, revoke: true });
@@ -198,11 +224,13 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     setPhase(Phase.AWAITING_CONFIRMATION);
     await awaitConfirmations(ref, state, spec, currentVersion, promotedVersion);
     await gates.reach('confirmed');
-    setPhase(Phase.POST_VALIDATION);
-    await act.validation.postValidate({ ...ref, version: promotedVersion }).catch((err: unknown) => {
-      throw new CutoverFailed(Phase.POST_VALIDATION, `post-validation failed: ${failureMessage(err)}`);
-    });
-    await gates.reach('validated');
+    if (!batchedSteps) {
+      setPhase(Phase.POST_VALIDATION);
+      await act.validation.postValidate({ ...ref, version: promotedVersion }).catch((err: unknown) => {
+        throw new CutoverFailed(Phase.POST_VALIDATION, `post-validation failed: ${failureMessage(err)}`);
+      });
+      await gates.reach('validated');
+    }
   } catch (err) {
     cutoverFailure = {
       phase: err instanceof CutoverFailed ? err.phase : state.phase,
@@ -237,7 +265,19 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   }
   setPhase(Phase.REVOKING);
   try {
-    await act.revocation.revokeVersion({ ...ref, version: currentVersion, terminateSessions: emergency });
+    if (emergency) {
+      const { validationFailure } = await emergencyTarget.emergencyRetire({
+        ...ref,
+        version: currentVersion,
+        ...(batchedSteps ? { validateVersion: promotedVersion, finishEventId } : {}),
+      });
+      finishRecorded = batchedSteps;
+      if (validationFailure) {
+        state.emergencyNote = [state.emergencyNote, `${Phase.POST_VALIDATION}: post-validation failed: ${validationFailure}`]
+          .filter(Boolean)
+          .join('; ');
+      }
+    } else await act.revocation.revokeVersion({ ...ref, version: currentVersion, terminateSessions: false });
   } catch (err) {
     // The new version is current and proven, so no rollback: an operator must finish revocation.
     await event('rotation_finished', 'failed', { outcome: 'revocation_failed', reason: failureMessage(err) });
@@ -246,7 +286,7 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
       failureType(err) ?? 'RevocationFailed',
     );
   }
-  await quick.discardStaged({ ...ref, revoke: false });
+  if (!emergency) await quick.discardStaged({ ...ref, revoke: false });
   return finish({
     outcome: 'rotated',
     secretId: input.secretId,
@@ -255,6 +295,13 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     consumers: state.consumers,
     ...(state.emergencyNote ? { emergencyNote: state.emergencyNote } : {}),
   });
+}
+
+/** The phase an emergency step activity reported its failure in (emergencyCutover's detail). */
+function failedIn(err: unknown): Phase | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : undefined;
+  const phase = cause instanceof ApplicationFailure ? cause.details?.[0] : undefined;
+  return Object.values(Phase).find((p) => p === phase);
 }
 
 /** Synchronous update validator: reject without touching state. */

@@ -4,15 +4,25 @@ import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import { currentInventory, secretSpec } from '../inventory-cache.js';
 import { unhealthyConsumers } from './consumer-health.js';
+import { appendRotationEvent } from './rotation-events.js';
 import { withSecret } from './secret-handle.js';
 
 export function prepareRotationActivities(ctx: ActivityContext) {
   return {
-    /** The inventory entry minus anything secret, so the workflow can plan its phases. */
-    async loadRotationSpec({ secretId }: { secretId: string }): Promise<RotationSpec> {
-      const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, secretId);
+    /**
+     * The inventory entry minus anything secret, so the workflow can plan its phases; records that
+     * the rotation started (one step, not two: every rotation begins with both).
+     */
+    async beginRotation(start: RotationRef & { emergency: boolean; reason: string | null; eventId: string }): Promise<RotationSpec> {
+      const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, start.secretId);
+      await appendRotationEvent(ctx, {
+        ...start,
+        step: 'rotation_started',
+        outcome: 'started',
+        detail: { emergency: start.emergency, reason: start.reason },
+      });
       return {
-        secretId,
+        secretId: start.secretId,
         path: spec.path,
         providerType: spec.provider.type,
         overlapMs: spec.overlap,
@@ -55,17 +65,10 @@ export function prepareRotationActivities(ctx: ActivityContext) {
           return withSecret(ctx, ref.secretId, async (secret) => {
             const currentVersion = await secret.currentVersion();
             const current = await secret.read(currentVersion);
-            try {
-              await secret.provider.test(current.data);
-            } catch (err) {
-              // In an incident the current credential may already be changed or revoked by someone
-              // else: rotate away from it anyway. Otherwise a broken current credential stops here.
-              if (!ref.emergency) throw err;
-              ctx.logger.warn(
-                { secretId: ref.secretId, error: (err as Error).message },
-                'emergency rotation: the current version does not authenticate',
-              );
-            }
+            // In an incident the current credential is presumed compromised and may already be
+            // changed or revoked by someone else: rotor rotates away from it whatever a login says,
+            // so it does not spend one. Otherwise a broken current credential stops here.
+            if (!ref.emergency) await secret.provider.test(current.data);
             const unhealthy = await unhealthyConsumers(secret.spec.consumers);
             if (unhealthy.length && !ref.emergency) {
               throw ApplicationFailure.retryable(`consumers not healthy before rotation: ${unhealthy.join('; ')}`, 'ConsumerUnhealthy');

@@ -11,23 +11,28 @@ export interface RotationEvent extends RotationRef {
   detail?: Record<string, string | number | boolean | null>;
 }
 
+/** Appends one workflow-level audit row for `event`; idempotent per event id. */
+export async function appendRotationEvent(ctx: ActivityContext, event: RotationEvent & { eventId: string }): Promise<void> {
+  const { workflowId, runId } = Context.current().info.workflowExecution ?? { workflowId: 'standalone', runId: event.rotationId };
+  await appendAudit(ctx.db, {
+    eventKey: `${workflowId}/${runId}/event/${event.eventId}`,
+    actor: event.actor,
+    workflowId,
+    runId,
+    secretId: event.secretId,
+    step: event.step,
+    outcome: event.outcome,
+    fromVersion: event.fromVersion,
+    toVersion: event.toVersion,
+    detail: event.detail,
+  });
+}
+
 export function rotationEventActivities(ctx: ActivityContext) {
   return {
     /** Workflow-level audit rows (start, end, confirmations); references only, idempotent per event. */
     async recordRotationEvent(event: RotationEvent & { eventId: string }): Promise<void> {
-      const { workflowId, runId } = Context.current().info.workflowExecution ?? { workflowId: 'standalone', runId: event.rotationId };
-      await appendAudit(ctx.db, {
-        eventKey: `${workflowId}/${runId}/event/${event.eventId}`,
-        actor: event.actor,
-        workflowId,
-        runId,
-        secretId: event.secretId,
-        step: event.step,
-        outcome: event.outcome,
-        fromVersion: event.fromVersion,
-        toVersion: event.toVersion,
-        detail: event.detail,
-      });
+      await appendRotationEvent(ctx, event);
     },
   };
 }

@@ -131,6 +131,22 @@ describe('revokeAll: incident response against the real stack', () => {
       expect(rows.rows.map((r) => r.step)).toEqual(
         expect.arrayContaining(['incident_freeze', 'incident_rotate', 'incident_leases', 'incident_end_grant', 'incident_report']),
       );
+      // Batched into three activities, an emergency rotation still leaves one audit row per step.
+      const steps = await su.query<{ step: string; outcome: string }>(
+        "SELECT step, outcome FROM audit_log WHERE workflow_id = 'rotate/inc-a' ORDER BY seq",
+      );
+      expect(steps.rows.map((r) => `${r.step}:${r.outcome}`)).toEqual([
+        'rotation_started:started',
+        'precheck:succeeded',
+        'stage:succeeded',
+        'apply:succeeded',
+        'test:succeeded',
+        'promote:succeeded',
+        'post_validate:succeeded',
+        'revoke:succeeded',
+        'cleanup_staged:succeeded',
+        'rotation_finished:succeeded',
+      ]);
     } finally {
       await su.end();
     }

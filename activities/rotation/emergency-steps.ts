@@ -1,0 +1,92 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { Phase, type RotationRef, type RotationSpec } from '../../workflows/rotation-types.js';
+import type { ActivityContext } from '../activity-context.js';
+import { prepareRotationActivities } from './prepare-rotation.js';
+import { appendRotationEvent } from './rotation-events.js';
+import { toFailure } from './to-failure.js';
+import { stagedCredentialActivities } from './staged-credential.js';
+import { versionActivities } from './versions.js';
+
+/**
+ * Incident response rotates hundreds of secrets at once, and each workflow step costs the worker a
+ * round trip into the workflow sandbox. An emergency rotation has no plan gates and no overlap, so
+ * the steps that run back to back run in one activity each side of the consumers. Every step keeps
+ * its own audit row and its idempotency (a retry reuses the staged credential and recognises its
+ * own promotion), so retrying the whole activity is safe.
+ */
+export function emergencyStepActivities(ctx: ActivityContext) {
+  const prepare = prepareRotationActivities(ctx);
+  const staged = stagedCredentialActivities(ctx);
+  const versions = versionActivities(ctx);
+
+  return {
+    /** The start row and the spec, then the pre-checks; a pre-check failure carries its phase. */
+    async emergencyBegin(start: RotationRef & { reason: string | null; eventId: string }): Promise<{ spec: RotationSpec; currentVersion: number }> {
+      const spec = await prepare.beginRotation({ ...start, emergency: true });
+      try {
+        const { currentVersion } = await prepare.precheck({ ...start, emergency: true });
+        return { spec, currentVersion };
+      } catch (err) {
+        throw inPhase(err, Phase.PRECHECKS);
+      }
+    },
+
+    /** stage → apply → test → promote; a failure carries the phase it happened in as its detail. */
+    async emergencyCutover(ref: RotationRef & { expectedVersion: number }): Promise<{ promotedVersion: number }> {
+      let phase: Phase = Phase.STAGING;
+      try {
+        await staged.stageCredential({ ...ref, fromVersion: ref.expectedVersion });
+        phase = Phase.APPLYING;
+        await staged.applyStaged(ref);
+        phase = Phase.TESTING;
+        await staged.testStaged(ref);
+        phase = Phase.PROMOTING;
+        return await versions.promote(ref);
+      } catch (err) {
+        throw inPhase(err, phase);
+      }
+    },
+
+    /**
+     * Post-validates the promoted version once (with `validateVersion`), then revokes the old
+     * version (its sessions ended), verifies it is refused, removes the staged copy and (with
+     * `finishEventId`) records that the rotation finished. In an emergency the old credential goes
+     * whatever post-validation says, so its failure is returned for the report, not thrown.
+     */
+    async emergencyRetire(
+      ref: RotationRef & { version: number; validateVersion?: number; finishEventId?: string },
+    ): Promise<{ validationFailure?: string }> {
+      let validationFailure: string | undefined;
+      if (ref.validateVersion !== undefined) {
+        await versions.postValidate({ ...ref, version: ref.validateVersion }).catch((err: unknown) => {
+          validationFailure = (err as Error).message;
+        });
+      }
+      await versions.revokeVersion({ ...ref, terminateSessions: true });
+      await staged.discardStaged({ ...ref, revoke: false });
+      if (ref.finishEventId !== undefined) {
+        await appendRotationEvent(ctx, {
+          ...ref,
+          eventId: ref.finishEventId,
+          step: 'rotation_finished',
+          outcome: 'succeeded',
+          fromVersion: ref.version,
+          toVersion: ref.validateVersion,
+          detail: { outcome: 'rotated', reason: null },
+        });
+      }
+      return validationFailure === undefined ? {} : { validationFailure };
+    },
+  };
+}
+
+function inPhase(err: unknown, phase: Phase): unknown {
+  const failure = toFailure(err);
+  if (!(failure instanceof ApplicationFailure)) return failure;
+  return ApplicationFailure.create({
+    message: failure.message,
+    type: failure.type ?? undefined,
+    nonRetryable: failure.nonRetryable ?? undefined,
+    details: [phase],
+  });
+}
