@@ -24,4 +24,5 @@ COPY stack ./stack
 # The official image's unprivileged user; the sources stay root-owned and read-only to it.
 USER node
 
-CMD ["node", "--import", "tsx", "workers/main.ts"]
+# --max-semi-space-size: see stack/worker-node-flags.mjs
+CMD ["node", "--max-semi-space-size=32", "--import", "tsx", "workers/main.ts"]

@@ -31,9 +31,11 @@ import { createLogger } from '../workers/logger.js';
 const N = Number(process.argv[2] ?? 1000);
 const CONCURRENCY = Number(process.argv[3] ?? 16);
 const ids = Array.from({ length: N }, (_, i) => `bench-${String(i).padStart(4, '0')}`);
+/** Rotated by each side just before its measured run, so neither is measured with a cold JIT or cold caches. */
+const warmIds = Array.from({ length: 3 * CONCURRENCY }, (_, i) => `warm-${String(i).padStart(4, '0')}`);
 const users = (id: string) => [`${id.replace(/-/g, '_')}_a`, `${id.replace(/-/g, '_')}_b`] as [string, string];
 
-async function pool<T>(items: T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
+async function pool<T>(items: T[], limit: number, run: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -88,10 +90,10 @@ async function main(): Promise<void> {
     const adminPath = '_rotor/admin/demo-postgres';
     await writeFile(
       inventoryFile,
-      `secrets:\n${ids
+      `secrets:\n${[...ids, ...warmIds]
         .map(
           (id) =>
-            `  - { id: ${id}, path: bench/${id}, owner: bench, tags: [bench], overlap: 0s, provider: { type: postgres, adminPath: ${adminPath}, users: [${users(id).join(', ')}], database: demo } }`,
+            `  - { id: ${id}, path: bench/${id}, owner: bench, tags: [${id.startsWith('warm') ? 'warmup' : 'bench'}], overlap: 0s, provider: { type: postgres, adminPath: ${adminPath}, users: [${users(id).join(', ')}], database: demo } }`,
         )
         .join('\n')}\n`,
     );
@@ -99,8 +101,8 @@ async function main(): Promise<void> {
     const vault = new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID);
     const admin = (await vault.run((v) => v.kvRead<PostgresAdmin>('rotor', adminPath)))!.data;
 
-    await step(`seeding ${N} secrets (Vault first, then PostgreSQL)`, () =>
-      pool(ids, 16, async (id) => {
+    await step(`seeding ${N} + ${warmIds.length} warm-up secrets (Vault first, then PostgreSQL)`, () =>
+      pool([...ids, ...warmIds], 16, async (id) => {
         const provider = postgresProviderFor({ type: 'postgres', adminPath, users: users(id), database: 'demo' }, admin);
         const first = await provider.generate(undefined);
         await vault.run((v) => v.kvWrite('rotor', `bench/${id}`, { ...first }, 0));
@@ -125,6 +127,22 @@ async function main(): Promise<void> {
     const running = worker.worker.run();
     const connection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
     const client = new Client({ connection, dataConverter: dataConverter(env.ROTOR_CODEC_KEY) });
+    const revokeAll = (tag: string) =>
+      client.workflow.execute('revokeAll', {
+        taskQueue: env.ROTOR_TASK_QUEUE,
+        workflowId: `incident/bench-${tag}-${Date.now()}`,
+        args: [
+          {
+            incidentId: `bench-${tag}-${Date.now()}`,
+            reason: 'benchmark run',
+            requestedBy: 'bench',
+            scope: { tags: [tag] },
+            concurrency: CONCURRENCY,
+            freeze: 'in-scope',
+          },
+        ],
+      }) as Promise<IncidentReport>;
+    await step(`warm-up: rotor revokeAll over ${warmIds.length} other secrets`, () => revokeAll('warmup'));
     const profiler = process.env.ROTOR_BENCH_PROFILE ? new Session() : undefined;
     if (profiler) {
       profiler.connect();
@@ -133,24 +151,7 @@ async function main(): Promise<void> {
     }
     const rotorCpuBefore = await cpuSnapshot(STACK_PARTS);
     const rotorStart = Date.now();
-    const report = await step(
-      `rotor revokeAll over ${N} secrets, concurrency ${CONCURRENCY}`,
-      () =>
-        client.workflow.execute('revokeAll', {
-          taskQueue: env.ROTOR_TASK_QUEUE,
-          workflowId: `incident/bench-${Date.now()}`,
-          args: [
-            {
-              incidentId: `bench-${Date.now()}`,
-              reason: 'benchmark run',
-              requestedBy: 'bench',
-              scope: { tags: ['bench'] },
-              concurrency: CONCURRENCY,
-              freeze: 'in-scope',
-            },
-          ],
-        }) as Promise<IncidentReport>,
-    );
+    const report = await step(`rotor revokeAll over ${N} secrets, concurrency ${CONCURRENCY}`, () => revokeAll('bench'));
     const rotorWall = Date.now() - rotorStart;
     const rotorCpu = cpuDelta(rotorCpuBefore, await cpuSnapshot(STACK_PARTS));
     clearInterval(sampler);
@@ -178,32 +179,37 @@ async function main(): Promise<void> {
     });
     const baseDurations: number[] = [];
     let baseFailed = 0;
+    const rotateDirectly = async (secretId: string) => {
+      const started = Date.now();
+      const ref = { secretId, rotationId: randomUUID(), actor: 'bench baseline' };
+      let activityId = 0;
+      // Each step in its own activity context, as the worker runs it (audit keys use the activity id).
+      const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) =>
+        new MockActivityEnvironment({
+          activityId: String(++activityId),
+          workflowExecution: { workflowId: `baseline/${secretId}`, runId: ref.rotationId },
+        }).run(fn, ...args) as Promise<R>;
+      try {
+        const cut = await run(activities.emergencyCutover, { ...ref, reason: 'benchmark run', eventId: randomUUID() });
+        await run(activities.emergencyRetire, {
+          ...ref,
+          version: cut.fromVersion,
+          validateVersion: cut.promotedVersion,
+          finishEventId: randomUUID(),
+        });
+        return { ms: Date.now() - started, failed: false };
+      } catch {
+        return { ms: Date.now() - started, failed: true };
+      }
+    };
+    await step(`warm-up: baseline loop over ${warmIds.length} other secrets`, () => pool(warmIds, CONCURRENCY, rotateDirectly));
     const baseCpuBefore = await cpuSnapshot(STACK_PARTS);
     const baseStart = Date.now();
     await step(`baseline loop over ${N} secrets, concurrency ${CONCURRENCY}`, () =>
       pool(ids, CONCURRENCY, async (secretId) => {
-        const started = Date.now();
-        const ref = { secretId, rotationId: randomUUID(), actor: 'bench baseline' };
-        let activityId = 0;
-        // Each step in its own activity context, as the worker runs it (audit keys use the activity id).
-        const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) =>
-          new MockActivityEnvironment({
-            activityId: String(++activityId),
-            workflowExecution: { workflowId: `baseline/${secretId}`, runId: ref.rotationId },
-          }).run(fn, ...args) as Promise<R>;
-        try {
-          const begun = await run(activities.emergencyBegin, { ...ref, reason: 'benchmark run', eventId: randomUUID() });
-          const { promotedVersion } = await run(activities.emergencyCutover, { ...ref, expectedVersion: begun.currentVersion });
-          await run(activities.emergencyRetire, {
-            ...ref,
-            version: begun.currentVersion,
-            validateVersion: promotedVersion,
-            finishEventId: randomUUID(),
-          });
-        } catch {
-          baseFailed++;
-        }
-        baseDurations.push(Date.now() - started);
+        const { ms, failed } = await rotateDirectly(secretId);
+        baseDurations.push(ms);
+        if (failed) baseFailed++;
       }),
     );
     const baseWall = Date.now() - baseStart;

@@ -9,13 +9,20 @@ import { startProcess, type ManagedProcess } from './managed-process.js';
 import { info, step } from './progress.js';
 import { StackError } from './stack-error.js';
 import { REPO_ROOT, up, type Stack } from './up.js';
+import { WORKER_NODE_FLAGS } from './worker-node-flags.mjs';
 
 async function startWorker(stack: Stack): Promise<ManagedProcess> {
   const logFile = join(stack.stateDir, 'worker.log');
-  const worker = startProcess('worker', process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'workers/main.ts')], logFile, {
-    ...process.env,
-    ...stack.env,
-  });
+  const worker = startProcess(
+    'worker',
+    process.execPath,
+    [...WORKER_NODE_FLAGS, '--import', 'tsx', join(REPO_ROOT, 'workers/main.ts')],
+    logFile,
+    {
+      ...process.env,
+      ...stack.env,
+    },
+  );
   // Prove the chain end to end: a workflow through this worker touching Vault and PostgreSQL.
   const connection = await Connection.connect({ address: stack.env.ROTOR_TEMPORAL_ADDRESS! });
   try {

@@ -169,33 +169,49 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     await CancellationScope.nonCancellable(() => gates.failed(failureMessage(err)));
     throw err;
   };
-  const aborted = (err: unknown) =>
-    finish({ outcome: 'aborted', secretId: input.secretId, failedPhase: Phase.PRECHECKS, reason: failureMessage(err) });
+  const aborted = (err: unknown, failedPhase: Phase = Phase.PRECHECKS, currentVersion?: number) =>
+    finish({ outcome: 'aborted', secretId: input.secretId, currentVersion, failedPhase, reason: failureMessage(err) });
+  // Before promotion, failures change nothing consumers see: a staged credential is discarded.
+  const discardAndAbort = async (err: unknown, failedPhase: Phase, currentVersion: number) => {
+    await CancellationScope.nonCancellable(async () => {
+      setPhase(Phase.DISCARDING);
+      await act.revocation.discardStaged({ ...ref, revoke: true });
+    }).catch(failing);
+    return aborted(err, failedPhase, currentVersion);
+  };
   let spec: RotationSpec;
   let currentVersion: number;
+  let promotedVersion: number;
   if (batchedSteps) {
     try {
-      ({ spec, currentVersion } = await emergencyTarget.emergencyBegin({ ...ref, reason: input.reason ?? null, eventId: uuid4() }));
+      ({
+        spec,
+        fromVersion: currentVersion,
+        promotedVersion,
+      } = await emergencyTarget.emergencyCutover({
+        ...ref,
+        reason: input.reason ?? null,
+        eventId: uuid4(),
+      }));
     } catch (err) {
-      return failedIn(err) === Phase.PRECHECKS ? aborted(err) : failing(err);
+      const at = failedAt(err);
+      if (!at) return failing(err); // the secret is not in the inventory: nothing began
+      if (at.phase === Phase.PRECHECKS || at.fromVersion === undefined) return aborted(err);
+      state.fromVersion = at.fromVersion;
+      return discardAndAbort(err, at.phase, at.fromVersion);
     }
+    state.consumers = spec.consumers.map((c) => ({ name: c.name, mode: c.mode, status: 'waiting' }));
+    state.fromVersion = currentVersion;
   } else {
     spec = await quick.beginRotation({ ...ref, emergency, reason: input.reason ?? null, eventId: uuid4() }).catch(failing);
-    // --- before promotion: failures change nothing consumers see ---
+    state.consumers = spec.consumers.map((c) => ({ name: c.name, mode: c.mode, status: 'waiting' }));
     try {
       currentVersion = (await quick.precheck({ ...ref, emergency })).currentVersion;
     } catch (err) {
       return aborted(err);
     }
-  }
-  state.consumers = spec.consumers.map((c) => ({ name: c.name, mode: c.mode, status: 'waiting' }));
-  state.fromVersion = currentVersion;
-  let promotedVersion: number;
-  try {
-    if (batchedSteps) {
-      setPhase(Phase.STAGING);
-      promotedVersion = (await emergencyTarget.emergencyCutover({ ...ref, expectedVersion: currentVersion })).promotedVersion;
-    } else {
+    state.fromVersion = currentVersion;
+    try {
       await gates.reach('prechecked');
       setPhase(Phase.STAGING);
       await quick.stageCredential({ ...ref, fromVersion: currentVersion });
@@ -206,14 +222,9 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
       await gates.reach('staged');
       setPhase(Phase.PROMOTING);
       promotedVersion = (await quick.promote({ ...ref, expectedVersion: currentVersion })).promotedVersion;
+    } catch (err) {
+      return discardAndAbort(err, state.phase, currentVersion);
     }
-  } catch (err) {
-    const failedPhase = failedIn(err) ?? state.phase;
-    await CancellationScope.nonCancellable(async () => {
-      setPhase(Phase.DISCARDING);
-      await act.revocation.discardStaged({ ...ref, revoke: true });
-    }).catch(failing);
-    return finish({ outcome: 'aborted', secretId: input.secretId, currentVersion, failedPhase, reason: failureMessage(err) });
   }
   state.toVersion = promotedVersion;
 
@@ -297,11 +308,13 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   });
 }
 
-/** The phase an emergency step activity reported its failure in (emergencyCutover's detail). */
-function failedIn(err: unknown): Phase | undefined {
+/** Where an emergency step activity failed: the phase and version it reported (emergencyCutover's details). */
+function failedAt(err: unknown): { phase: Phase; fromVersion?: number } | undefined {
   const cause = err instanceof ActivityFailure ? err.cause : undefined;
-  const phase = cause instanceof ApplicationFailure ? cause.details?.[0] : undefined;
-  return Object.values(Phase).find((p) => p === phase);
+  const [phase, fromVersion] = cause instanceof ApplicationFailure ? (cause.details ?? []) : [];
+  const known = Object.values(Phase).find((p) => p === phase);
+  if (!known) return undefined;
+  return typeof fromVersion === 'number' ? { phase: known, fromVersion } : { phase: known };
 }
 
 /** Synchronous update validator: reject without touching state. */

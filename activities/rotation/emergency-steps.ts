@@ -9,8 +9,8 @@ import { versionActivities } from './versions.js';
 
 /**
  * Incident response rotates hundreds of secrets at once, and each workflow step costs the worker a
- * round trip into the workflow sandbox. An emergency rotation has no plan gates and no overlap, so
- * the steps that run back to back run in one activity each side of the consumers. Every step keeps
+ * round trip into the workflow sandbox. An emergency rotation outside a plan has no gates and no
+ * overlap, so the steps that run back to back run as one activity each side of the consumers. Every step keeps
  * its own audit row and its idempotency (a retry reuses the staged credential and recognises its
  * own promotion), so retrying the whole activity is safe.
  */
@@ -20,30 +20,31 @@ export function emergencyStepActivities(ctx: ActivityContext) {
   const versions = versionActivities(ctx);
 
   return {
-    /** The start row and the spec, then the pre-checks; a pre-check failure carries its phase. */
-    async emergencyBegin(start: RotationRef & { reason: string | null; eventId: string }): Promise<{ spec: RotationSpec; currentVersion: number }> {
+    /**
+     * Everything before the consumers: the start row and the spec, pre-checks, then stage → apply →
+     * test → promote. A failure after the spec carries the phase it happened in and the version
+     * that was current (once known) as its details.
+     */
+    async emergencyCutover(
+      start: RotationRef & { reason: string | null; eventId: string },
+    ): Promise<{ spec: RotationSpec; fromVersion: number; promotedVersion: number }> {
       const spec = await prepare.beginRotation({ ...start, emergency: true });
+      const ref: RotationRef = { secretId: start.secretId, rotationId: start.rotationId, actor: start.actor };
+      let phase: Phase = Phase.PRECHECKS;
+      let fromVersion: number | undefined;
       try {
-        const { currentVersion } = await prepare.precheck({ ...start, emergency: true });
-        return { spec, currentVersion };
-      } catch (err) {
-        throw inPhase(err, Phase.PRECHECKS);
-      }
-    },
-
-    /** stage → apply → test → promote; a failure carries the phase it happened in as its detail. */
-    async emergencyCutover(ref: RotationRef & { expectedVersion: number }): Promise<{ promotedVersion: number }> {
-      let phase: Phase = Phase.STAGING;
-      try {
-        await staged.stageCredential({ ...ref, fromVersion: ref.expectedVersion });
+        fromVersion = (await prepare.precheck({ ...ref, emergency: true })).currentVersion;
+        phase = Phase.STAGING;
+        await staged.stageCredential({ ...ref, fromVersion });
         phase = Phase.APPLYING;
         await staged.applyStaged(ref);
         phase = Phase.TESTING;
         await staged.testStaged(ref);
         phase = Phase.PROMOTING;
-        return await versions.promote(ref);
+        const { promotedVersion } = await versions.promote({ ...ref, expectedVersion: fromVersion });
+        return { spec, fromVersion, promotedVersion };
       } catch (err) {
-        throw inPhase(err, phase);
+        throw withDetails(err, phase, fromVersion);
       }
     },
 
@@ -80,13 +81,16 @@ export function emergencyStepActivities(ctx: ActivityContext) {
   };
 }
 
-function inPhase(err: unknown, phase: Phase): unknown {
+function withDetails(err: unknown, phase: Phase, fromVersion: number | undefined): unknown {
   const failure = toFailure(err);
-  if (!(failure instanceof ApplicationFailure)) return failure;
+  const details = [phase, fromVersion ?? null];
+  if (!(failure instanceof ApplicationFailure)) {
+    return ApplicationFailure.create({ message: failure instanceof Error ? failure.message : String(failure), details });
+  }
   return ApplicationFailure.create({
     message: failure.message,
     type: failure.type ?? undefined,
     nonRetryable: failure.nonRetryable ?? undefined,
-    details: [phase],
+    details,
   });
 }
