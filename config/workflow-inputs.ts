@@ -2,25 +2,45 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 
 /**
+ * Builds the schema on first use. Every workflow evaluates this module afresh in its sandbox, and
+ * a workflow needs one or two of these schemas: building all of them was a measurable part of
+ * starting a rotation (bench/revoke-all.ts).
+ */
+function lazy<T extends object>(build: () => T): T {
+  let built: T | undefined;
+  return new Proxy({} as T, {
+    get(_, property) {
+      built ??= build();
+      const value: unknown = Reflect.get(built, property, built);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(built) : value;
+    },
+  });
+}
+
+/**
  * The one schema for each workflow input and update payload, used by the CLI, the workflow
  * itself (a bad input from the Temporal UI fails fast) and update validators.
  */
-export const rotateSecretInput = z.strictObject({
-  secretId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'the id of a secret in the inventory, e.g. "payments-db"'),
-  requestedBy: z.string().min(1).max(200).optional(),
-  /** Incident response: no overlap window; the old credential is revoked and its sessions ended at once. */
-  emergency: z.boolean().optional(),
-  reason: z.string().max(500).optional(),
-  /** Set by rotatePlan for its child rotations (lockstep gates); not for manual use. */
-  plan: z.strictObject({ parentWorkflowId: z.string().min(1) }).optional(),
-});
+export const rotateSecretInput = lazy(() =>
+  z.strictObject({
+    secretId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'the id of a secret in the inventory, e.g. "payments-db"'),
+    requestedBy: z.string().min(1).max(200).optional(),
+    /** Incident response: no overlap window; the old credential is revoked and its sessions ended at once. */
+    emergency: z.boolean().optional(),
+    reason: z.string().max(500).optional(),
+    /** Set by rotatePlan for its child rotations (lockstep gates); not for manual use. */
+    plan: z.strictObject({ parentWorkflowId: z.string().min(1) }).optional(),
+  }),
+);
 export type RotateSecretInput = z.infer<typeof rotateSecretInput>;
 
-export const confirmCutoverInput = z.strictObject({
-  consumer: z.string().min(1, 'name the consumer that cut over, e.g. "billing"'),
-  version: z.number().int().positive('the Vault KV version the consumer now uses'),
-  confirmedBy: z.string().min(1).max(200).optional(),
-});
+export const confirmCutoverInput = lazy(() =>
+  z.strictObject({
+    consumer: z.string().min(1, 'name the consumer that cut over, e.g. "billing"'),
+    version: z.number().int().positive('the Vault KV version the consumer now uses'),
+    confirmedBy: z.string().min(1).max(200).optional(),
+  }),
+);
 export type ConfirmCutoverInput = z.infer<typeof confirmCutoverInput>;
 
 /** "secretId: the id of a secret ..." for every problem; the first line is the summary. */
@@ -28,26 +48,32 @@ export function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`).join('; ');
 }
 
-export const rotatePlanInput = z.strictObject({
-  planId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'the id of a plan in the inventory, e.g. "checkout"'),
-  requestedBy: z.string().min(1).max(200).optional(),
-  reason: z.string().max(500).optional(),
-});
+export const rotatePlanInput = lazy(() =>
+  z.strictObject({
+    planId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'the id of a plan in the inventory, e.g. "checkout"'),
+    requestedBy: z.string().min(1).max(200).optional(),
+    reason: z.string().max(500).optional(),
+  }),
+);
 export type RotatePlanInput = z.infer<typeof rotatePlanInput>;
 
 const who = z.string().min(1, 'name the person').max(200);
 
-export const breakGlassRequestInput = z.strictObject({
-  policyId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'the id of a breakGlass policy in the inventory'),
-  requester: who,
-  justification: z.string().min(10, 'say why (at least 10 characters): it goes to the approvers and the audit log').max(2000),
-  ttl: z.string().refine((t) => (parseDuration(t) ?? 0) > 0, 'a duration such as "15m" or "1h"'),
-});
+export const breakGlassRequestInput = lazy(() =>
+  z.strictObject({
+    policyId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'the id of a breakGlass policy in the inventory'),
+    requester: who,
+    justification: z.string().min(10, 'say why (at least 10 characters): it goes to the approvers and the audit log').max(2000),
+    ttl: z.string().refine((t) => (parseDuration(t) ?? 0) > 0, 'a duration such as "15m" or "1h"'),
+  }),
+);
 export type BreakGlassRequestInput = z.infer<typeof breakGlassRequestInput>;
 
-export const approvalInput = z.strictObject({ approver: who, comment: z.string().max(500).optional() });
-export const denialInput = z.strictObject({ approver: who, comment: z.string().min(1, 'say why the request is denied').max(500) });
-export const revokeGrantInput = z.strictObject({ by: who });
+export const approvalInput = lazy(() => z.strictObject({ approver: who, comment: z.string().max(500).optional() }));
+export const denialInput = lazy(() =>
+  z.strictObject({ approver: who, comment: z.string().min(1, 'say why the request is denied').max(500) }),
+);
+export const revokeGrantInput = lazy(() => z.strictObject({ by: who }));
 export type ApprovalInput = z.infer<typeof approvalInput>;
 export type DenialInput = z.infer<typeof denialInput>;
 export type RevokeGrantInput = z.infer<typeof revokeGrantInput>;
@@ -59,31 +85,35 @@ const leasePrefix = z
     'a Vault lease prefix folder under database/creds/ ending in "/", e.g. "database/creds/" or "database/creds/reporting/"',
   );
 
-export const revokeAllInput = z
-  .strictObject({
-    incidentId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'an incident id such as "inc-2041"'),
-    reason: z.string().min(5, 'say what happened (at least 5 characters): it goes into the freeze and the report').max(1000),
-    requestedBy: z.string().min(1, 'name who started the incident response').max(200),
-    scope: z.strictObject({
-      secretIds: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a secret id')).default([]),
-      tags: z.array(z.string().min(1)).default([]),
-      leasePrefixes: z.array(leasePrefix).default([]),
+export const revokeAllInput = lazy(() =>
+  z
+    .strictObject({
+      incidentId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'an incident id such as "inc-2041"'),
+      reason: z.string().min(5, 'say what happened (at least 5 characters): it goes into the freeze and the report').max(1000),
+      requestedBy: z.string().min(1, 'name who started the incident response').max(200),
+      scope: z.strictObject({
+        secretIds: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a secret id')).default([]),
+        tags: z.array(z.string().min(1)).default([]),
+        leasePrefixes: z.array(leasePrefix).default([]),
+      }),
+      dryRun: z.boolean().default(false),
+      concurrency: z.number().int().min(1).max(64, 'at most 64 rotations at once').default(8),
+      /** "everything" (default) holds every ordinary rotation and grant; "in-scope" only the secrets in scope. */
+      freeze: z.enum(['everything', 'in-scope'], { error: 'freeze must be "everything" or "in-scope"' }).default('everything'),
+      /** Force-revoke leases whose backend refuses (reported as forced: the target may still hold them). */
+      forceLeases: z.boolean().default(false),
+    })
+    .refine((i) => i.scope.secretIds.length + i.scope.tags.length + i.scope.leasePrefixes.length > 0, {
+      message: 'name at least one secret id, tag or lease prefix',
+      path: ['scope'],
     }),
-    dryRun: z.boolean().default(false),
-    concurrency: z.number().int().min(1).max(64, 'at most 64 rotations at once').default(8),
-    /** "everything" (default) holds every ordinary rotation and grant; "in-scope" only the secrets in scope. */
-    freeze: z.enum(['everything', 'in-scope'], { error: 'freeze must be "everything" or "in-scope"' }).default('everything'),
-    /** Force-revoke leases whose backend refuses (reported as forced: the target may still hold them). */
-    forceLeases: z.boolean().default(false),
-  })
-  .refine((i) => i.scope.secretIds.length + i.scope.tags.length + i.scope.leasePrefixes.length > 0, {
-    message: 'name at least one secret id, tag or lease prefix',
-    path: ['scope'],
-  });
+);
 export type RevokeAllInput = z.input<typeof revokeAllInput>;
 
-export const unfreezeInput = z.strictObject({
-  incidentId: z.string().min(1, 'the incident whose freeze to lift'),
-  by: z.string().min(1, 'name who lifts the freeze').max(200),
-});
+export const unfreezeInput = lazy(() =>
+  z.strictObject({
+    incidentId: z.string().min(1, 'the incident whose freeze to lift'),
+    by: z.string().min(1, 'name who lifts the freeze').max(200),
+  }),
+);
 export type UnfreezeInput = z.infer<typeof unfreezeInput>;

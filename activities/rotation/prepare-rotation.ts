@@ -43,14 +43,15 @@ export function prepareRotationActivities(ctx: ActivityContext) {
       return { secrets: plan.secrets };
     },
 
-    /** Vault unsealed, no incident freeze, the current version authenticates, consumers healthy. */
+    /**
+     * No incident freeze, the current version authenticates, consumers healthy; Vault is unsealed
+     * if the current version can be read (a sealed Vault fails that read as VaultSealed).
+     */
     async precheck(ref: RotationRef & { emergency: boolean }): Promise<{ currentVersion: number }> {
       return audited(
         ctx,
         { step: 'precheck', secretId: ref.secretId, actor: ref.actor },
         async () => {
-          const vault = await ctx.vault.get();
-          if ((await vault.health()).sealed) throw ApplicationFailure.retryable('Vault is sealed', 'VaultSealed');
           const freeze = await ctx.db.query<{ incident_id: string; reason: string }>(
             'SELECT incident_id, reason FROM incident_freeze WHERE lifted_at IS NULL AND (secret_ids IS NULL OR $1 = ANY(secret_ids)) LIMIT 1',
             [ref.secretId],
