@@ -14,7 +14,8 @@ export function toFailure(err: unknown): unknown {
     if (err.isCasMismatch) return ApplicationFailure.nonRetryable(err.message, 'CasConflict');
     if (err.status === 403) return ApplicationFailure.nonRetryable(err.message, 'VaultPermissionDenied');
     if (err.status === 400) return ApplicationFailure.nonRetryable(err.message, 'VaultRejected');
-    if (err.status === 503 && err.vaultErrors.some((e) => /sealed/i.test(e))) return ApplicationFailure.retryable(err.message, 'VaultSealed');
+    if (err.status === 503 && err.vaultErrors.some((e) => /sealed/i.test(e)))
+      return ApplicationFailure.retryable(err.message, 'VaultSealed');
     return ApplicationFailure.retryable(err.message, 'VaultUnavailable');
   }
   return err;
