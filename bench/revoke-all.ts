@@ -127,10 +127,11 @@ async function main(): Promise<void> {
     const running = worker.worker.run();
     const connection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
     const client = new Client({ connection, dataConverter: dataConverter(env.ROTOR_CODEC_KEY) });
+    const incidentWorkflowIds: Record<string, string> = {};
     const revokeAll = (tag: string) =>
       client.workflow.execute('revokeAll', {
         taskQueue: env.ROTOR_TASK_QUEUE,
-        workflowId: `incident/bench-${tag}-${Date.now()}`,
+        workflowId: (incidentWorkflowIds[tag] = `incident/bench-${tag}-${Date.now()}`),
         args: [
           {
             incidentId: `bench-${tag}-${Date.now()}`,
@@ -162,6 +163,8 @@ async function main(): Promise<void> {
     }
     const rotorDurations = report.secrets.map((s) => s.durationMs ?? 0);
     await printTimeline(client, `rotate/${ids[Math.floor(N / 2)]}`);
+    const parent = await client.workflow.getHandle(incidentWorkflowIds.bench!).describe();
+    console.log(`revokeAll history: ${parent.historyLength} events for ${N} child workflows`);
     const rotorFailed = report.summary.failed;
     worker.worker.shutdown();
     await running;
