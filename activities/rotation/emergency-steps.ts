@@ -10,9 +10,9 @@ import { versionActivities } from './versions.js';
 /**
  * Incident response rotates hundreds of secrets at once, and each workflow step costs the worker a
  * round trip into the workflow sandbox. An emergency rotation outside a plan has no gates and no
- * overlap, so the steps that run back to back run as one activity each side of the consumers. Every step keeps
- * its own audit row and its idempotency (a retry reuses the staged credential and recognises its
- * own promotion), so retrying the whole activity is safe.
+ * overlap, so the steps that run back to back run as one activity each side of the consumers.
+ * Every step keeps its own audit row and its idempotency (a retry reuses the staged credential and
+ * recognises its own promotion), so retrying the whole activity is safe.
  */
 export function emergencyStepActivities(ctx: ActivityContext) {
   const prepare = prepareRotationActivities(ctx);
