@@ -367,7 +367,8 @@ async function awaitConfirmations(
       consumer.status = 'notified';
       try {
         // In an emergency nobody waits long for a consumer: the old credential is revoked anyway.
-        const act = confirmation(state.emergency ? Math.min(c.timeoutMs, EMERGENCY_CONFIRM_MS) : c.timeoutMs);
+        const waitMs = state.emergency ? Math.min(c.timeoutMs, EMERGENCY_CONFIRM_MS) : c.timeoutMs;
+        const act = confirmation(waitMs);
         switch (c.mode) {
           case 'webhook':
             await act.notifyConsumer({ ...ref, consumer: c.name, version: newVersion, purpose: 'cutover' });
@@ -379,14 +380,9 @@ async function awaitConfirmations(
             await act.awaitSessionsDrained({ ...ref, consumer: c.name, oldVersion, newVersion });
             break;
           case 'manual':
-            if (
-              !(await condition(
-                () => consumer.status === 'confirmed',
-                state.emergency ? Math.min(c.timeoutMs, EMERGENCY_CONFIRM_MS) : c.timeoutMs,
-              ))
-            ) {
+            if (!(await condition(() => consumer.status === 'confirmed', waitMs))) {
               consumer.status = 'timed_out';
-              consumer.detail = `no confirmation within ${c.timeoutMs / 1000}s`;
+              consumer.detail = `no confirmation within ${waitMs / 1000}s`;
               failures.push(`${c.name}: ${consumer.detail}`);
             }
             return;
