@@ -19,7 +19,8 @@ export function seedSecretActivities(ctx: ActivityContext) {
           withSecret(ctx, ref.secretId, async (secret) => {
             const meta = await ctx.vault.run((v) => v.kvMetadata(mount, secret.spec.path));
             if (meta && meta.current_version > 0) {
-              const current = await secret.read(meta.current_version);
+              // Fresh: a path deleted and seeded again starts over at version 1, which a cache may still hold.
+              const current = await secret.read(meta.current_version, { fresh: true });
               await secret.provider.apply(current.data); // idempotent: a seed that died before apply finishes here
               return { version: meta.current_version, created: false };
             }
@@ -31,6 +32,7 @@ export function seedSecretActivities(ctx: ActivityContext) {
               if (err instanceof VaultRequestError && err.isCasMismatch) return { version: await secret.currentVersion(), created: false };
               throw err;
             }
+            ctx.kvCache.forget(mount, secret.spec.path);
             await secret.provider.apply(first);
             await secret.provider.test(first);
             return { version, created: true };
