@@ -109,7 +109,7 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     if (!emergency) upsertSearchAttributes([{ key: PHASE, value: phase }]);
   };
   const event = (
-    step: 'rotation_started' | 'rotation_finished' | 'confirmation',
+    step: 'rotation_finished' | 'confirmation',
     outcome: 'started' | 'succeeded' | 'failed' | 'refused' | 'skipped',
     detail?: Record<string, string | number | boolean | null>,
   ) =>

@@ -5,6 +5,7 @@ import { SECRET_ID } from '../../workflows/search-attributes.js';
 import type { IncidentReport, IncidentScope, LeaseReport, ScopePlan } from '../../workflows/incident-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { appendAudit } from '../audit/append-audit.js';
+import { AuditOutcome, type AuditEntry } from '../audit/audit-entry.js';
 import { audited } from '../audit/audited.js';
 import { currentInventory } from '../inventory-cache.js';
 
@@ -132,28 +133,31 @@ export function incidentActivities(ctx: ActivityContext) {
       }
     },
 
-    /** The report goes into the audit log: one row per item, then the summary. */
+    /**
+     * The report goes into the audit log: one row per item, then the summary. Queued together so
+     * they commit in one group (see appendAudit), not a transaction per secret.
+     */
     async recordIncidentReport(report: IncidentReport): Promise<void> {
       const { workflowId, runId } = Context.current().info.workflowExecution ?? { workflowId: 'standalone', runId: report.incidentId };
       const base = { actor: report.requestedBy, workflowId, runId };
-      for (const s of report.secrets) {
-        await appendAudit(ctx.db, {
+      const key = (item: string) => `${workflowId}/${runId}/report/${item}`;
+      const outcome = (failed: boolean) => (failed ? AuditOutcome.FAILED : AuditOutcome.SUCCEEDED);
+      const rows: AuditEntry[] = [
+        ...report.secrets.map((s) => ({
           ...base,
-          eventKey: `${workflowId}/${runId}/report/secret/${s.secretId}`,
+          eventKey: key(`secret/${s.secretId}`),
           secretId: s.secretId,
           step: 'incident_rotate',
-          outcome: s.status === 'done' ? 'succeeded' : 'failed',
+          outcome: outcome(s.status !== 'done'),
           fromVersion: s.fromVersion,
           toVersion: s.toVersion,
           detail: { incidentId: report.incidentId, outcome: s.outcome ?? null, durationMs: s.durationMs ?? null, reason: s.reason ?? null },
-        });
-      }
-      for (const l of report.leases) {
-        await appendAudit(ctx.db, {
+        })),
+        ...report.leases.map((l) => ({
           ...base,
-          eventKey: `${workflowId}/${runId}/report/lease/${l.prefix}`,
+          eventKey: key(`lease/${l.prefix}`),
           step: 'incident_leases',
-          outcome: l.status === 'done' ? 'succeeded' : 'failed',
+          outcome: outcome(l.status !== 'done'),
           detail: {
             incidentId: report.incidentId,
             prefix: l.prefix,
@@ -161,25 +165,24 @@ export function incidentActivities(ctx: ActivityContext) {
             forced: l.forced,
             reason: l.reason ?? null,
           },
-        });
-      }
-      for (const g of report.grants) {
-        await appendAudit(ctx.db, {
+        })),
+        ...report.grants.map((g) => ({
           ...base,
-          eventKey: `${workflowId}/${runId}/report/grant/${g.workflowId}`,
+          eventKey: key(`grant/${g.workflowId}`),
           secretId: g.secretId,
           step: 'incident_end_grant',
-          outcome: g.status === 'done' ? 'succeeded' : 'failed',
+          outcome: outcome(g.status !== 'done'),
           detail: { incidentId: report.incidentId, grantWorkflow: g.workflowId, reason: g.reason ?? null },
-        });
-      }
-      await appendAudit(ctx.db, {
-        ...base,
-        eventKey: `${workflowId}/${runId}/report/summary`,
-        step: 'incident_report',
-        outcome: report.summary.failed ? 'failed' : 'succeeded',
-        detail: { incidentId: report.incidentId, done: report.summary.done, failed: report.summary.failed, dryRun: report.dryRun },
-      });
+        })),
+        {
+          ...base,
+          eventKey: key('summary'),
+          step: 'incident_report',
+          outcome: outcome(report.summary.failed > 0),
+          detail: { incidentId: report.incidentId, done: report.summary.done, failed: report.summary.failed, dryRun: report.dryRun },
+        },
+      ];
+      await Promise.all(rows.map((row) => appendAudit(ctx.db, row)));
     },
   };
 }

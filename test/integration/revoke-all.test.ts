@@ -4,6 +4,7 @@ import { VaultClient } from '../../activities/vault/vault-client.js';
 import type { BreakGlassStatus } from '../../workflows/break-glass-types.js';
 import type { IncidentReport } from '../../workflows/incident-types.js';
 import { DEMO_ADMIN_PATH, kvVersion, postgresSecretYaml, seed } from '../helpers/rotation-fixtures.js';
+import { decodedHistoryText } from '../helpers/decoded-history.js';
 import { failureText } from '../helpers/failure-text.js';
 import { canLogin, startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
 
@@ -131,7 +132,17 @@ describe('revokeAll: incident response against the real stack', () => {
       expect(rows.rows.map((r) => r.step)).toEqual(
         expect.arrayContaining(['incident_freeze', 'incident_rotate', 'incident_leases', 'incident_end_grant', 'incident_report']),
       );
-      // Batched into three activities, an emergency rotation still leaves one audit row per step.
+      // No credential value, old or new, in the incident's or a rotation's history, the logs or audit rows.
+      const values: string[] = [];
+      for (const id of ['inc-a', 'inc-b']) values.push(before[id]!.data.password, (await kvVersion(stack, id)).data.password);
+      const texts = [stack.logLines.join('\n'), JSON.stringify(report)];
+      for (const id of ['incident/inc-test-1', 'rotate/inc-a', 'rotate/inc-b', 'rotate/inc-down'])
+        texts.push(await decodedHistoryText(stack.client, id, stack.env.ROTOR_CODEC_KEY));
+      texts.push(JSON.stringify((await su.query("SELECT * FROM audit_log WHERE secret_id LIKE 'inc-%'")).rows));
+      const haystack = texts.join('\n');
+      expect(haystack).toContain('emergencyCutover'); // the scan sees the batched steps
+      for (const value of values) expect(haystack.includes(value), 'a secret value leaked').toBe(false);
+      // Batched into two activities, an emergency rotation still leaves one audit row per step.
       const steps = await su.query<{ step: string; outcome: string }>(
         "SELECT step, outcome FROM audit_log WHERE workflow_id = 'rotate/inc-a' ORDER BY seq",
       );
