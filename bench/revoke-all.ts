@@ -71,6 +71,22 @@ async function printTimeline(client: Client, workflowId: string): Promise<void> 
   console.log(`  total ${ms(events.at(-1)!.eventTime) - first} ms, ${events.length} events`);
 }
 
+/** The parent's time before the first child, among the children, and after the last one. */
+async function printPhases(client: Client, workflowId: string): Promise<void> {
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const ms = (t: unknown) =>
+    Number((t as { seconds: { toNumber(): number } }).seconds.toNumber()) * 1000 + Math.floor(Number((t as { nanos: number }).nanos) / 1e6);
+  const firstChild = events.find((e) => e.startChildWorkflowExecutionInitiatedEventAttributes);
+  const lastChild = [...events]
+    .reverse()
+    .find((e) => e.childWorkflowExecutionCompletedEventAttributes ?? e.childWorkflowExecutionFailedEventAttributes);
+  if (!firstChild || !lastChild) return;
+  const [start, first, last, end] = [events[0], firstChild, lastChild, events.at(-1)].map((e) => ms(e!.eventTime));
+  console.log(
+    `revokeAll: ${events.length} events for ${N} child workflows; scope + freeze ${first! - start!} ms, children ${last! - first!} ms, report ${end! - last!} ms`,
+  );
+}
+
 /** CPU seconds per part of the stack: on a 2-core machine, the sum is what bounds wall time. */
 function printCpu(rotor: CpuSnapshot, base: CpuSnapshot, row: (label: string, rotor: string, base: string) => void): void {
   let rotorTotal = 0;
@@ -163,8 +179,7 @@ async function main(): Promise<void> {
     }
     const rotorDurations = report.secrets.map((s) => s.durationMs ?? 0);
     await printTimeline(client, `rotate/${ids[Math.floor(N / 2)]}`);
-    const parent = await client.workflow.getHandle(incidentWorkflowIds.bench!).describe();
-    console.log(`revokeAll history: ${parent.historyLength} events for ${N} child workflows`);
+    await printPhases(client, incidentWorkflowIds.bench!);
     const rotorFailed = report.summary.failed;
     worker.worker.shutdown();
     await running;
@@ -193,13 +208,10 @@ async function main(): Promise<void> {
           workflowExecution: { workflowId: `baseline/${secretId}`, runId: ref.rotationId },
         }).run(fn, ...args) as Promise<R>;
       try {
-        const cut = await run(activities.emergencyCutover, { ...ref, reason: 'benchmark run', eventId: randomUUID() });
-        await run(activities.emergencyRetire, {
-          ...ref,
-          version: cut.fromVersion,
-          validateVersion: cut.promotedVersion,
-          finishEventId: randomUUID(),
-        });
+        const finishEventId = randomUUID();
+        const cut = await run(activities.emergencyCutover, { ...ref, reason: 'benchmark run', eventId: randomUUID(), finishEventId });
+        if (!cut.retired)
+          await run(activities.emergencyRetire, { ...ref, version: cut.fromVersion, validateVersion: cut.promotedVersion, finishEventId });
         return { ms: Date.now() - started, failed: false };
       } catch {
         return { ms: Date.now() - started, failed: true };

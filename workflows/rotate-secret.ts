@@ -31,6 +31,7 @@ import {
   type RotationResult,
   type RotationSpec,
   type RotationStatus,
+  type RetireResult,
 } from './rotation-types.js';
 import { OUTCOME, PHASE, SECRET_ID } from './search-attributes.js';
 
@@ -182,17 +183,12 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   let spec: RotationSpec;
   let currentVersion: number;
   let promotedVersion: number;
+  let retired: RetireResult | undefined; // set when the cutover activity also retired the old version
   if (batchedSteps) {
     try {
-      ({
-        spec,
-        fromVersion: currentVersion,
-        promotedVersion,
-      } = await emergencyTarget.emergencyCutover({
-        ...ref,
-        reason: input.reason ?? null,
-        eventId: uuid4(),
-      }));
+      const cutover = await emergencyTarget.emergencyCutover({ ...ref, reason: input.reason ?? null, eventId: uuid4(), finishEventId });
+      ({ spec, fromVersion: currentVersion, promotedVersion } = cutover);
+      if (cutover.retired) retired = cutover;
     } catch (err) {
       const at = failedAt(err);
       if (!at) return failing(err); // the secret is not in the inventory: nothing began
@@ -277,11 +273,13 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   setPhase(Phase.REVOKING);
   try {
     if (emergency) {
-      const { validationFailure } = await emergencyTarget.emergencyRetire({
-        ...ref,
-        version: currentVersion,
-        ...(batchedSteps ? { validateVersion: promotedVersion, finishEventId } : {}),
-      });
+      const { validationFailure } =
+        retired ??
+        (await emergencyTarget.emergencyRetire({
+          ...ref,
+          version: currentVersion,
+          ...(batchedSteps ? { validateVersion: promotedVersion, finishEventId } : {}),
+        }));
       finishRecorded = batchedSteps;
       if (validationFailure) {
         state.emergencyNote = [state.emergencyNote, `${Phase.POST_VALIDATION}: post-validation failed: ${validationFailure}`]

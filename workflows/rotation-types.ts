@@ -76,3 +76,14 @@ export interface RotationRef {
   /** Who asked for this rotation (CLI user, schedule, UI), for the audit log. */
   actor: string;
 }
+
+/** What retiring the old version found: post-validation's failure is reported, never thrown. */
+export interface RetireResult {
+  validationFailure?: string;
+}
+
+/** The promoted version, and whether the old one is already retired (only when nobody had to be told). */
+export type EmergencyCutoverResult = { spec: RotationSpec; fromVersion: number; promotedVersion: number } & (
+  | { retired: false }
+  | ({ retired: true } & RetireResult)
+);

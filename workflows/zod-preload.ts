@@ -6,6 +6,10 @@
  */
 import { z } from 'zod';
 
+// Every workflow builds its input schema afresh (its modules are its own), so zod's compiled fast
+// path for objects would be compiled (`new Function`) once per workflow, to run once.
+z.config({ jitless: true });
+
 z.strictObject({
   text: z.string().min(1).max(2),
   count: z.number().int().positive(),

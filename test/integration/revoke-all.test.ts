@@ -141,8 +141,14 @@ describe('revokeAll: incident response against the real stack', () => {
       texts.push(JSON.stringify((await su.query("SELECT * FROM audit_log WHERE secret_id LIKE 'inc-%'")).rows));
       const haystack = texts.join('\n');
       expect(haystack).toContain('emergencyCutover'); // the scan sees the batched steps
+      // With no consumer to wait for, the cutover activity retired the old version itself; a
+      // secret with a consumer waits for it between the two.
+      const activityTypes = async (id: string) =>
+        (await decodedHistoryText(stack.client, `rotate/${id}`, stack.env.ROTOR_CODEC_KEY)).match(/emergency(Cutover|Retire)/g);
+      expect(new Set(await activityTypes('inc-a'))).toEqual(new Set(['emergencyCutover']));
+      expect(new Set(await activityTypes('inc-b'))).toEqual(new Set(['emergencyCutover', 'emergencyRetire']));
       for (const value of values) expect(haystack.includes(value), 'a secret value leaked').toBe(false);
-      // Batched into two activities, an emergency rotation still leaves one audit row per step.
+      // Batched into one activity, an emergency rotation still leaves one audit row per step.
       const steps = await su.query<{ step: string; outcome: string }>(
         "SELECT step, outcome FROM audit_log WHERE workflow_id = 'rotate/inc-a' ORDER BY seq",
       );
