@@ -151,9 +151,14 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   const finish = async (result: RotationResult): Promise<RotationResult> => {
     if (result.outcome !== 'rotated' && result.outcome !== 'skipped')
       await CancellationScope.nonCancellable(() => gates.failed(result.reason));
-    setPhase(Phase.DONE);
+    state.phase = Phase.DONE;
     await condition(allHandlersFinished);
-    upsertSearchAttributes([{ key: OUTCOME, value: result.outcome }]);
+    // One upsert for both, emergency or not: the UI must not list a finished rotation at the phase
+    // its parent started it with.
+    upsertSearchAttributes([
+      { key: PHASE, value: Phase.DONE },
+      { key: OUTCOME, value: result.outcome },
+    ]);
     if (!finishRecorded) {
       await CancellationScope.nonCancellable(() =>
         event('rotation_finished', result.outcome === 'rotated' ? 'succeeded' : 'failed', {

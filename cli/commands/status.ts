@@ -13,7 +13,8 @@ its next scheduled run, and any rotation in flight with its phase and consumers.
 --json prints an array of objects, one per secret, with these stable fields:
   id, path, owner, currentVersion (number|null), lastRotation ({workflowId, runId, status,
   outcome, startedAt, closedAt}|null), inFlight ({phase, fromVersion, toVersion, consumers}|null),
-  nextRun (ISO time|null), schedulePaused (boolean|null)`;
+  nextRun (ISO time|null), schedulePaused (boolean|null), frozenBy ({incidentId, reason, startedBy,
+  startedAt}|null: an active incident freeze that holds this secret's scheduled rotations)`;
 
 export interface SecretStatus {
   id: string;
@@ -31,6 +32,15 @@ export interface SecretStatus {
   inFlight: Pick<RotationStatus, 'phase' | 'fromVersion' | 'toVersion' | 'consumers'> | null;
   nextRun: string | null;
   schedulePaused: boolean | null;
+  frozenBy: { incidentId: string; reason: string; startedBy: string; startedAt: string } | null;
+}
+
+interface ActiveFreeze {
+  incident_id: string;
+  reason: string;
+  started_by: string;
+  started_at: Date;
+  secret_ids: string[] | null;
 }
 
 async function lastRotation(ctx: CliContext, secretId: string): Promise<WorkflowExecutionInfo | undefined> {
@@ -38,7 +48,7 @@ async function lastRotation(ctx: CliContext, secretId: string): Promise<Workflow
   return undefined;
 }
 
-export async function collectStatus(ctx: CliContext): Promise<SecretStatus[]> {
+export async function collectStatus(ctx: CliContext, freezes: ActiveFreeze[]): Promise<SecretStatus[]> {
   const inventory = await ctx.inventory();
   const vault = new VaultSession(ctx.env.ROTOR_VAULT_ADDR, ctx.env.ROTOR_VAULT_ROLE_ID, ctx.env.ROTOR_VAULT_SECRET_ID);
   return Promise.all(
@@ -84,19 +94,18 @@ export async function collectStatus(ctx: CliContext): Promise<SecretStatus[]> {
             : null),
         nextRun,
         schedulePaused,
+        frozenBy: frozenBy(freezes, s.id),
       };
     }),
   );
 }
 
 /** Active incident freezes, shown above the secrets: they hold rotations and grants. */
-async function activeFreezes(
-  ctx: CliContext,
-): Promise<{ incident_id: string; reason: string; started_by: string; started_at: Date; secret_ids: string[] | null }[]> {
+async function activeFreezes(ctx: CliContext): Promise<ActiveFreeze[]> {
   const pool = new pg.Pool({ connectionString: ctx.env.ROTOR_DATABASE_URL, max: 1 });
   try {
     return (
-      await pool.query(
+      await pool.query<ActiveFreeze>(
         'SELECT incident_id, reason, started_by, started_at, secret_ids FROM incident_freeze WHERE lifted_at IS NULL ORDER BY started_at',
       )
     ).rows;
@@ -105,10 +114,17 @@ async function activeFreezes(
   }
 }
 
+/** The first active freeze that holds this secret (a freeze without secret ids holds them all). */
+function frozenBy(freezes: ActiveFreeze[], secretId: string): SecretStatus['frozenBy'] {
+  const f = freezes.find((f) => f.secret_ids === null || f.secret_ids.includes(secretId));
+  return f ? { incidentId: f.incident_id, reason: f.reason, startedBy: f.started_by, startedAt: f.started_at.toISOString() } : null;
+}
+
 export async function status(ctx: CliContext, args: { json: boolean }): Promise<number> {
-  const rows = await collectStatus(ctx);
+  const freezes = await activeFreezes(ctx);
+  const rows = await collectStatus(ctx, freezes);
   if (!args.json) {
-    for (const f of await activeFreezes(ctx)) {
+    for (const f of freezes) {
       console.log(
         `INCIDENT FREEZE ${f.incident_id} since ${f.started_at.toISOString()} by ${f.started_by}: ${f.reason}${f.secret_ids ? ` (secrets: ${f.secret_ids.join(', ')})` : ' (everything)'}; lift with 'rotor incident unfreeze ${f.incident_id}'`,
       );

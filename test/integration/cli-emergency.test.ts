@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SecretStatus } from '../../cli/commands/status.js';
 import { postgresSecretYaml, seed } from '../helpers/rotation-fixtures.js';
 import { cliEnv, describeRun, killRunningClis, runCli } from '../helpers/run-cli.js';
 import { canLogin, startTestStack, type TestStack } from '../helpers/test-stack.js';
@@ -118,6 +119,9 @@ breakGlass:
 
     const status = await rotor('status');
     expect(status.stdout).toMatch(/INCIDENT FREEZE inc-clie .* by alice: laptop stolen \(secrets: clie-db\)/);
+    const frozen = async () =>
+      (JSON.parse((await rotor('status', '--json')).stdout) as SecretStatus[]).find((s) => s.id === 'clie-db')?.frozenBy;
+    expect(await frozen()).toMatchObject({ incidentId: 'inc-clie', reason: 'laptop stolen', startedBy: 'alice' });
     const report = await rotor('incident', 'report', 'inc-clie', '--json');
     expect(JSON.parse(report.stdout)).toMatchObject({ incidentId: 'inc-clie', summary: { done: 1, failed: 0 } });
 
@@ -126,5 +130,6 @@ breakGlass:
     expect(selfLift.stderr).toMatch(/alice started incident inc-clie and may not lift its freeze/);
     expect((await rotor('incident', 'unfreeze', 'inc-clie', '--by', 'bob')).code).toBe(0);
     expect((await rotor('status')).stdout).not.toMatch(/INCIDENT FREEZE inc-clie/);
+    expect(await frozen()).toBeNull();
   });
 });

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VaultClient } from '../../activities/vault/vault-client.js';
 import type { BreakGlassStatus } from '../../workflows/break-glass-types.js';
 import type { IncidentReport } from '../../workflows/incident-types.js';
+import { OUTCOME, PHASE } from '../../workflows/search-attributes.js';
 import { DEMO_ADMIN_PATH, kvVersion, postgresSecretYaml, seed } from '../helpers/rotation-fixtures.js';
 import { decodedHistoryText } from '../helpers/decoded-history.js';
 import { failureText } from '../helpers/failure-text.js';
@@ -124,6 +125,9 @@ describe('revokeAll: incident response against the real stack', () => {
       expect(await canLogin(stack.file, before[id]!.data.username, before[id]!.data.password)).toBe(false);
     }
     expect((await kvVersion(stack, 'inc-c')).version).toBe(1); // outside the scope
+    // The UI lists each finished child at phase done with its outcome, not at the phase it started in.
+    const listed = (await stack.client.workflow.getHandle('rotate/inc-a').describe()).typedSearchAttributes;
+    expect([listed.get(PHASE), listed.get(OUTCOME)]).toEqual(['done', 'rotated']);
     expect(await canLogin(stack.file, before['inc-c']!.data.username, before['inc-c']!.data.password)).toBe(true);
 
     const su = await superuserClient(stack.file, 'rotor');
