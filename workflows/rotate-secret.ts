@@ -151,14 +151,11 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   const finish = async (result: RotationResult): Promise<RotationResult> => {
     if (result.outcome !== 'rotated' && result.outcome !== 'skipped')
       await CancellationScope.nonCancellable(() => gates.failed(result.reason));
-    state.phase = Phase.DONE;
+    setPhase(Phase.DONE);
     await condition(allHandlersFinished);
-    // One upsert for both, emergency or not: the UI must not list a finished rotation at the phase
-    // its parent started it with.
-    upsertSearchAttributes([
-      { key: PHASE, value: Phase.DONE },
-      { key: OUTCOME, value: result.outcome },
-    ]);
+    // An emergency rotation upserts no phase on the way, so its outcome upsert also lists it as
+    // done (not at the phase its parent started it with), with the same number of commands.
+    upsertSearchAttributes([{ key: OUTCOME, value: result.outcome }, ...(emergency ? [{ key: PHASE, value: Phase.DONE }] : [])]);
     if (!finishRecorded) {
       await CancellationScope.nonCancellable(() =>
         event('rotation_finished', result.outcome === 'rotated' ? 'succeeded' : 'failed', {
