@@ -1,8 +1,8 @@
 /**
  * Benchmark: revokeAll over N secrets on the local stack (bench mode, its own ports and state),
  * side by side with a baseline that makes the same Vault and PostgreSQL calls in a plain loop at
- * the same concurrency: it runs the very activity functions an emergency rotation runs, in the same
- * order, without Temporal. Run: `npm run bench -- [secrets] [concurrency]` (defaults 1000 and 16).
+ * the same concurrency: it runs the very activity functions revokeAll and an emergency rotation
+ * run (scope, freeze, each rotation's steps, the report), in the same order, without Temporal. Run: `npm run bench -- [secrets] [concurrency]` (defaults 1000 and 16).
  * Prints wall time, per-secret p50/p99, peak RSS of the process that runs the worker, and the CPU
  * seconds each part of the stack spent (on a 2-core machine their sum is what bounds wall time).
  * ROTOR_BENCH_PROFILE=<file> writes a CPU profile of the worker's main thread during the rotor run.
@@ -23,7 +23,7 @@ import { loadEnvironment } from '../config/environment.js';
 import { step } from '../stack/progress.js';
 import { cpuDelta, cpuSnapshot, STACK_PARTS, type CpuSnapshot } from './cpu-usage.js';
 import { up } from '../stack/up.js';
-import type { IncidentReport } from '../workflows/incident-types.js';
+import type { IncidentReport, SecretReport } from '../workflows/incident-types.js';
 import { createWorker, WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_PATH } from '../workers/create-worker.js';
 import { dataConverter } from '../workers/data-converter.js';
 import { createLogger } from '../workers/logger.js';
@@ -197,36 +197,70 @@ async function main(): Promise<void> {
     });
     const baseDurations: number[] = [];
     let baseFailed = 0;
-    const rotateDirectly = async (secretId: string) => {
+    // Each call in its own activity context, as the worker runs it (audit keys use the activity id).
+    const inActivity = <A extends unknown[], R>(
+      workflowId: string,
+      runId: string,
+      activityId: number,
+      fn: (...args: A) => Promise<R>,
+      ...args: A
+    ) =>
+      new MockActivityEnvironment({ activityId: String(activityId), workflowExecution: { workflowId, runId } }).run(
+        fn,
+        ...args,
+      ) as Promise<R>;
+    const rotateDirectly = async (secretId: string): Promise<SecretReport> => {
       const started = Date.now();
       const ref = { secretId, rotationId: randomUUID(), actor: 'bench baseline' };
       let activityId = 0;
-      // Each step in its own activity context, as the worker runs it (audit keys use the activity id).
       const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A) =>
-        new MockActivityEnvironment({
-          activityId: String(++activityId),
-          workflowExecution: { workflowId: `baseline/${secretId}`, runId: ref.rotationId },
-        }).run(fn, ...args) as Promise<R>;
+        inActivity(`baseline/${secretId}`, ref.rotationId, ++activityId, fn, ...args);
       try {
         const finishEventId = randomUUID();
         const cut = await run(activities.emergencyCutover, { ...ref, reason: 'benchmark run', eventId: randomUUID(), finishEventId });
         if (!cut.retired)
           await run(activities.emergencyRetire, { ...ref, version: cut.fromVersion, validateVersion: cut.promotedVersion, finishEventId });
-        return { ms: Date.now() - started, failed: false };
-      } catch {
-        return { ms: Date.now() - started, failed: true };
+        return { secretId, status: 'done', fromVersion: cut.fromVersion, toVersion: cut.promotedVersion, durationMs: Date.now() - started };
+      } catch (err) {
+        return { secretId, status: 'failed', reason: (err as Error).message, durationMs: Date.now() - started };
       }
     };
-    await step(`warm-up: baseline loop over ${warmIds.length} other secrets`, () => pool(warmIds, CONCURRENCY, rotateDirectly));
+    /** The incident around the loop makes revokeAll's own calls too: scope, freeze, and the report in the audit log. */
+    const incidentDirectly = async (tag: string, secretIds: string[]) => {
+      const incidentId = `bench-baseline-${tag}-${Date.now()}`;
+      const call = <A extends unknown[], R>(activityId: number, fn: (...args: A) => Promise<R>, ...args: A) =>
+        inActivity(`incident/${incidentId}`, incidentId, activityId, fn, ...args);
+      const startedAt = new Date().toISOString();
+      const plan = await call(1, activities.resolveIncidentScope, { tags: [tag], secretIds: [], leasePrefixes: [] });
+      await call(2, activities.startFreeze, { incidentId, reason: 'benchmark run', actor: 'bench', secretIds: plan.secrets });
+      const secrets: SecretReport[] = [];
+      await pool(secretIds, CONCURRENCY, async (secretId) => void secrets.push(await rotateDirectly(secretId)));
+      const failed = secrets.filter((r) => r.status === 'failed').length;
+      const summary = { done: secrets.length - failed, failed, planned: 0 };
+      const report: IncidentReport = {
+        incidentId,
+        reason: 'benchmark run',
+        requestedBy: 'bench',
+        dryRun: false,
+        startedAt,
+        finishedAt: new Date().toISOString(),
+        frozen: true,
+        secrets,
+        leases: [],
+        grants: [],
+        summary,
+      };
+      await call(3, activities.recordIncidentReport, report);
+      return secrets;
+    };
+    await step(`warm-up: baseline loop over ${warmIds.length} other secrets`, () => incidentDirectly('warmup', warmIds));
     const baseCpuBefore = await cpuSnapshot(STACK_PARTS);
     const baseStart = Date.now();
-    await step(`baseline loop over ${N} secrets, concurrency ${CONCURRENCY}`, () =>
-      pool(ids, CONCURRENCY, async (secretId) => {
-        const { ms, failed } = await rotateDirectly(secretId);
-        baseDurations.push(ms);
-        if (failed) baseFailed++;
-      }),
-    );
+    const baseReports = await step(`baseline loop over ${N} secrets, concurrency ${CONCURRENCY}`, () => incidentDirectly('bench', ids));
+    for (const r of baseReports) {
+      baseDurations.push(r.durationMs ?? 0);
+      if (r.status === 'failed') baseFailed++;
+    }
     const baseWall = Date.now() - baseStart;
     const baseCpu = cpuDelta(baseCpuBefore, await cpuSnapshot(STACK_PARTS));
     await baselineDb.end();

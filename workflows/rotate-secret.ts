@@ -152,7 +152,8 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     if (result.outcome !== 'rotated' && result.outcome !== 'skipped')
       await CancellationScope.nonCancellable(() => gates.failed(result.reason));
     setPhase(Phase.DONE);
-    await condition(allHandlersFinished);
+    // A condition that already holds still costs a pass through the sandbox to resolve.
+    if (!allHandlersFinished()) await condition(allHandlersFinished);
     // An emergency rotation upserts no phase on the way, so its outcome upsert also lists it as
     // done (not at the phase its parent started it with), with the same number of commands.
     upsertSearchAttributes([{ key: OUTCOME, value: result.outcome }, ...(emergency ? [{ key: PHASE, value: Phase.DONE }] : [])]);
