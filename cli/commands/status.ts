@@ -67,7 +67,8 @@ export async function collectStatus(ctx: CliContext, freezes: ActiveFreeze[]): P
       let schedulePaused: boolean | null = null;
       try {
         const schedule = await ctx.client.schedule.getHandle(`rotate/${s.id}`).describe();
-        nextRun = schedule.info.nextActionTimes[0]?.toISOString() ?? null;
+        // A paused schedule keeps the action times it computed before the pause: show only future ones.
+        nextRun = schedule.info.nextActionTimes.find((t) => t.getTime() > Date.now())?.toISOString() ?? null;
         schedulePaused = schedule.state.paused;
       } catch {
         // no schedule for this secret
