@@ -188,6 +188,7 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   let promotedVersion: number;
   let retired: RetireResult | undefined; // set when the cutover activity also retired the old version
   if (batchedSteps) {
+    setPhase(Phase.EMERGENCY_CUTOVER);
     try {
       const cutover = await emergencyTarget.emergencyCutover({ ...ref, reason: input.reason ?? null, eventId: uuid4(), finishEventId });
       ({ spec, fromVersion: currentVersion, promotedVersion } = cutover);

@@ -6,6 +6,8 @@ export const Phase = {
   APPLYING: 'applying',
   TESTING: 'testing',
   PROMOTING: 'promoting',
+  /** An emergency rotation outside a plan: pre-checks through promotion (and retirement, without consumers) in one activity. */
+  EMERGENCY_CUTOVER: 'emergency_cutover',
   AWAITING_CONFIRMATION: 'awaiting_confirmation',
   POST_VALIDATION: 'post_validation',
   OVERLAP: 'overlap',
