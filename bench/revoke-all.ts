@@ -2,7 +2,8 @@
  * Benchmark: revokeAll over N secrets on the local stack (bench mode, its own ports and state),
  * side by side with a baseline that makes the same Vault and PostgreSQL calls in a plain loop at
  * the same concurrency: it runs the very activity functions revokeAll and an emergency rotation
- * run (scope, freeze, each rotation's steps, the report), in the same order, without Temporal. Run: `npm run bench -- [secrets] [concurrency]` (defaults 1000 and 16).
+ * run (scope, freeze, each rotation's steps, the report), in the same order, without Temporal.
+ * Run: `npm run bench -- [secrets] [concurrency]` (defaults 1000 and 16).
  * Prints wall time, per-secret p50/p99, peak RSS of the process that runs the worker, and the CPU
  * seconds each part of the stack spent (on a 2-core machine their sum is what bounds wall time).
  * ROTOR_BENCH_PROFILE=<file> writes a CPU profile of the worker's main thread during the rotor run.

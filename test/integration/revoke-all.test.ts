@@ -125,10 +125,10 @@ describe('revokeAll: incident response against the real stack', () => {
       expect(await canLogin(stack.file, before[id]!.data.username, before[id]!.data.password)).toBe(false);
     }
     expect((await kvVersion(stack, 'inc-c')).version).toBe(1); // outside the scope
+    expect(await canLogin(stack.file, before['inc-c']!.data.username, before['inc-c']!.data.password)).toBe(true);
     // The UI lists each finished child at phase done with its outcome, not at the phase it started in.
     const listed = (await stack.client.workflow.getHandle('rotate/inc-a').describe()).typedSearchAttributes;
     expect([listed.get(PHASE), listed.get(OUTCOME)]).toEqual(['done', 'rotated']);
-    expect(await canLogin(stack.file, before['inc-c']!.data.username, before['inc-c']!.data.password)).toBe(true);
 
     const su = await superuserClient(stack.file, 'rotor');
     try {
