@@ -67,8 +67,7 @@ export async function collectStatus(ctx: CliContext, freezes: ActiveFreeze[]): P
       let schedulePaused: boolean | null = null;
       try {
         const schedule = await ctx.client.schedule.getHandle(`rotate/${s.id}`).describe();
-        // A paused schedule keeps the action times it computed before the pause: show only future ones.
-        nextRun = schedule.info.nextActionTimes.find((t) => t.getTime() > Date.now())?.toISOString() ?? null;
+        nextRun = upcomingRun(schedule.info.nextActionTimes, Date.now());
         schedulePaused = schedule.state.paused;
       } catch {
         // no schedule for this secret
@@ -99,6 +98,11 @@ export async function collectStatus(ctx: CliContext, freezes: ActiveFreeze[]): P
       };
     }),
   );
+}
+
+/** The first of a schedule's action times still ahead: a paused schedule keeps those it computed before the pause. */
+export function upcomingRun(actionTimes: Date[], now: number): string | null {
+  return actionTimes.find((t) => t.getTime() > now)?.toISOString() ?? null;
 }
 
 /** Active incident freezes, shown above the secrets: they hold rotations and grants. */
