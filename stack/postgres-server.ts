@@ -100,7 +100,6 @@ export async function startPostgres(pgBin: string, stateDir: string, ports: Port
   }
   const superuserPassword = (await readFile(passwordFile, 'utf8')).trim();
   const pgCtl = join(pgBin, 'pg_ctl');
-  await stopLeftoverPostgres(pgBin, stateDir);
   const options = `-p ${ports.postgres} -k ${socketDir} -c listen_addresses=127.0.0.1 -c max_connections=200`;
   const start = await runCommand(pgCtl, ['-D', dataDir, '-l', logFile, '-o', options, '-w', '-t', '60', 'start'], as);
   if (start.code !== 0) {

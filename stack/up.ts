@@ -98,6 +98,7 @@ export async function up(mode: StackMode): Promise<Stack> {
   await mkdir(stateDir, { recursive: true, mode: 0o755 });
   await claimStateDir(stateDir);
   await stopStaleProcesses(stateDir);
+  // Before the port check (a killed launcher's postmaster holds our port), and only here: startPostgres relies on it.
   await stopLeftoverPostgres(tools.pgBin, stateDir);
   await assertPortsFree(ports);
   if (mode !== 'local') {

@@ -10,6 +10,26 @@ export function pendingPath(secretId: string, rotationId: string): string {
   return `_rotor/pending/${secretId}/${rotationId}`;
 }
 
+const usable = (read: KvRead<Credential>) => !read.metadata.deletion_time && !read.metadata.destroyed;
+
+/**
+ * A KV version (or the current one) of `path`, through this worker's version cache: a version
+ * read before comes from the cache unless `fresh`; a usable one read from Vault is cached.
+ */
+export async function readKvVersion(
+  ctx: ActivityContext,
+  path: string,
+  version?: number,
+  { fresh = false }: { fresh?: boolean } = {},
+): Promise<KvRead<Credential> | undefined> {
+  const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
+  const cached = version && !fresh ? ctx.kvCache.get(mount, path, version) : undefined;
+  if (cached) return cached;
+  const found = await ctx.vault.run((v) => v.kvRead<Credential>(mount, path, version));
+  if (found && usable(found)) ctx.kvCache.set(mount, path, found);
+  return found;
+}
+
 /** One secret's inventory entry, its provider, and typed access to its KV versions. */
 export interface SecretHandle {
   spec: SecretSpec;
@@ -32,13 +52,11 @@ export async function openSecret(ctx: ActivityContext, secretId: string): Promis
     provider,
     mount,
     async read(version, { fresh = false } = {}) {
-      const cached = version && !fresh ? ctx.kvCache.get(mount, spec.path, version) : undefined;
-      const found = cached ?? (await ctx.vault.run((v) => v.kvRead<Credential>(mount, spec.path, version)));
-      if (!found || found.metadata.deletion_time || found.metadata.destroyed) {
+      const found = await readKvVersion(ctx, spec.path, version, { fresh });
+      if (!found || !usable(found)) {
         const which = version ? `version ${version}` : 'the current version';
         throw ApplicationFailure.nonRetryable(`${which} of ${mount}/${spec.path} is missing, deleted or destroyed`, 'VersionUnavailable');
       }
-      if (!cached) ctx.kvCache.set(mount, spec.path, found);
       return found;
     },
     async currentVersion() {

@@ -4,7 +4,7 @@ import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import type { Credential } from '../providers/provider.js';
 import { VaultRequestError } from '../vault/vault-error.js';
-import { pendingPath, withSecret, type SecretHandle } from './secret-handle.js';
+import { pendingPath, readKvVersion, withSecret, type SecretHandle } from './secret-handle.js';
 import { sameCredential } from './same-credential.js';
 
 /** Staging, applying, testing and discarding the new credential of one rotation. */
@@ -26,7 +26,7 @@ export function stagedCredentialActivities(ctx: ActivityContext) {
           const next = await secret.provider.generate((await secret.read(ref.fromVersion)).data);
           try {
             const written = await ctx.vault.run((v) => v.kvWrite(mount, path, { ...next }, 0));
-            ctx.kvCache.set(mount, path, { data: next, metadata: { ...written, custom_metadata: null } });
+            ctx.kvCache.setWritten(mount, path, next, written);
           } catch (err) {
             // cas=0 lost to an earlier attempt of this rotation: that attempt's credential stands.
             if (!(err instanceof VaultRequestError && err.isCasMismatch)) throw err;
@@ -86,13 +86,7 @@ export async function isCurrentPrincipal(secret: SecretHandle, credential: Crede
 
 /** The staged credential of one rotation, if it was written (it lives at its pending path, always version 1). */
 export async function readStagedCredential(ctx: ActivityContext, ref: RotationRef): Promise<Credential | undefined> {
-  const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
-  const path = pendingPath(ref.secretId, ref.rotationId);
-  const cached = ctx.kvCache.get(mount, path, 1);
-  if (cached) return cached.data;
-  const found = await ctx.vault.run((v) => v.kvRead<Credential>(mount, path));
-  if (found) ctx.kvCache.set(mount, path, found);
-  return found?.data;
+  return (await readKvVersion(ctx, pendingPath(ref.secretId, ref.rotationId), 1))?.data;
 }
 
 export async function requireStagedCredential(ctx: ActivityContext, ref: RotationRef): Promise<Credential> {

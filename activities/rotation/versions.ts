@@ -32,7 +32,7 @@ export function versionActivities(ctx: ActivityContext) {
             try {
               const written = await ctx.vault.run((v) => v.kvWrite(mount, secret.spec.path, { ...staged }, ref.expectedVersion));
               promotedVersion = written.version;
-              ctx.kvCache.set(mount, secret.spec.path, { data: staged, metadata: { ...written, custom_metadata: null } });
+              ctx.kvCache.setWritten(mount, secret.spec.path, staged, written);
             } catch (err) {
               if (!(err instanceof VaultRequestError && err.isCasMismatch)) throw err;
               const current = await secret.currentVersion();

@@ -1,5 +1,5 @@
 import type { Credential } from '../providers/provider.js';
-import type { KvRead } from './vault-client.js';
+import type { KvRead, KvVersionMetadata } from './vault-client.js';
 
 /** How long a version stays cached: one rotation's steps, not longer (the values are credentials). */
 const TTL_MS = 2 * 60_000;
@@ -29,6 +29,11 @@ export class KvVersionCache {
   set(mount: string, path: string, read: KvRead<Credential>): void {
     if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(`${mount}/${path}#${read.metadata.version}`, { at: Date.now(), read });
+  }
+
+  /** Remembers a version this worker just wrote (it has no custom metadata yet). */
+  setWritten(mount: string, path: string, data: Credential, written: KvVersionMetadata): void {
+    this.set(mount, path, { data, metadata: { ...written, custom_metadata: null } });
   }
 
   /** Forgets every version of `path` (its versions were destroyed or its metadata deleted). */
