@@ -2,8 +2,8 @@ import type { Client } from '@temporalio/client';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Environment } from '../config/environment.js';
-import type { KvVersionCache } from './vault/kv-version-cache.js';
-import type { VaultSession } from './vault/vault-session.js';
+import type { KvVersionCache } from '../vault/kv-version-cache.js';
+import type { VaultSession } from '../vault/vault-session.js';
 
 /** What every activity may use; built once per worker process. */
 export interface ActivityContext {

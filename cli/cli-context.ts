@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { EnvironmentError, loadEnvironment, type Environment } from '../config/environment.js';
 import type { Inventory } from '../config/inventory-schema.js';
 import { loadInventory } from '../config/load-inventory.js';
-import { REPO_ROOT } from '../stack/up.js';
+import { REPO_ROOT } from '../config/repo-root.js';
 import { dataConverter } from '../workers/data-converter.js';
 import { CliError, usageError } from './cli-error.js';
 

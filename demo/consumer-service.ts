@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { VaultClient } from '../activities/vault/vault-client.js';
+import { VaultClient } from '../vault/vault-client.js';
 
 /**
  * A small real service that uses a PostgreSQL credential from Vault: it keeps a pool open,

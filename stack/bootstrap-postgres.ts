@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { migrate } from '../migrations/migrate.js';
-import { VaultClient } from '../activities/vault/vault-client.js';
+import { VaultClient } from '../vault/vault-client.js';
 import { KV_MOUNT } from './bootstrap-vault.js';
 import type { PostgresServer } from './postgres-server.js';
 

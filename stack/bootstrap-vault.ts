@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { VaultClient } from '../activities/vault/vault-client.js';
+import { VaultClient } from '../vault/vault-client.js';
 import { WORKER_POLICY } from './vault-policy.js';
 
 export const KV_MOUNT = 'rotor';

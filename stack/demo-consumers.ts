@@ -1,4 +1,4 @@
-import { VaultClient } from '../activities/vault/vault-client.js';
+import { VaultClient } from '../vault/vault-client.js';
 import type { Inventory } from '../config/inventory-schema.js';
 import { startConsumerService, type ConsumerService } from '../demo/consumer-service.js';
 import { StackError } from './stack-error.js';

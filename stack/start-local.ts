@@ -8,7 +8,8 @@ import { startDemoConsumers } from './demo-consumers.js';
 import { startProcess, type ManagedProcess } from './managed-process.js';
 import { info, step } from './progress.js';
 import { StackError } from './stack-error.js';
-import { REPO_ROOT, up, type Stack } from './up.js';
+import { REPO_ROOT } from '../config/repo-root.js';
+import { up, type Stack } from './up.js';
 import { WORKER_NODE_FLAGS } from './worker-node-flags.mjs';
 
 async function startWorker(stack: Stack): Promise<ManagedProcess> {

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { bootstrapPostgres } from './bootstrap-postgres.js';
 import { bootstrapVault, KV_MOUNT } from './bootstrap-vault.js';
 import type { ManagedProcess } from './managed-process.js';
@@ -16,8 +15,7 @@ import { startVault } from './vault-server.js';
 import { startCodecServer } from '../workers/codec-server.js';
 import { createLogger } from '../workers/logger.js';
 import { StackError } from './stack-error.js';
-
-export const REPO_ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+import { REPO_ROOT } from '../config/repo-root.js';
 
 export interface Stack {
   mode: StackMode;

@@ -1,7 +1,7 @@
 import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { VaultClient } from '../activities/vault/vault-client.js';
+import { VaultClient } from '../vault/vault-client.js';
 import { runCommand } from './run-command.js';
 import { startProcess, type ManagedProcess } from './managed-process.js';
 import type { Ports } from './ports.js';

@@ -4,8 +4,8 @@ import { NativeConnection, Worker, type BundleOptions, type WorkerOptions } from
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
-import { KvVersionCache } from '../activities/vault/kv-version-cache.js';
-import { VaultSession } from '../activities/vault/vault-session.js';
+import { KvVersionCache } from '../vault/kv-version-cache.js';
+import { VaultSession } from '../vault/vault-session.js';
 import type { Environment } from '../config/environment.js';
 import { dataConverter } from './data-converter.js';
 import { installRuntimeLogger } from './logger.js';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { approleProvider } from '../../config/inventory-schema.js';
-import type { VaultSession } from '../vault/vault-session.js';
-import { VaultClient } from '../vault/vault-client.js';
-import { VaultRequestError } from '../vault/vault-error.js';
+import type { VaultSession } from '../../vault/vault-session.js';
+import { VaultClient } from '../../vault/vault-client.js';
+import { VaultRequestError } from '../../vault/vault-error.js';
 import { CredentialRejectedError, TargetUnavailableError, type Provider } from './provider.js';
 
 /**

@@ -4,7 +4,7 @@ import type { ActivityContext } from '../activity-context.js';
 import { secretSpec } from '../inventory-cache.js';
 import { providerFor } from '../providers/provider-for.js';
 import type { Credential, Provider } from '../providers/provider.js';
-import type { KvRead } from '../vault/vault-client.js';
+import type { KvRead } from '../../vault/vault-client.js';
 
 export function pendingPath(secretId: string, rotationId: string): string {
   return `_rotor/pending/${secretId}/${rotationId}`;

@@ -1,7 +1,7 @@
 import type { RotationRef } from '../../workflows/rotation-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
-import { VaultRequestError } from '../vault/vault-error.js';
+import { VaultRequestError } from '../../vault/vault-error.js';
 import { withSecret } from './secret-handle.js';
 
 export function seedSecretActivities(ctx: ActivityContext) {

@@ -3,7 +3,7 @@ import type { RotationRef } from '../../workflows/rotation-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import type { Credential } from '../providers/provider.js';
-import { VaultRequestError } from '../vault/vault-error.js';
+import { VaultRequestError } from '../../vault/vault-error.js';
 import { pendingPath, readKvVersion, withSecret, type SecretHandle } from './secret-handle.js';
 import { sameCredential } from './same-credential.js';
 

@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { CredentialRejectedError, TargetUnavailableError } from '../providers/provider.js';
-import { VaultRequestError } from '../vault/vault-error.js';
+import { VaultRequestError } from '../../vault/vault-error.js';
 
 /**
  * Maps provider and Vault errors to typed Temporal failures: a refused credential, a CAS

@@ -3,7 +3,7 @@ import type { RotationRef } from '../../workflows/rotation-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import { unhealthyConsumers } from './consumer-health.js';
-import { VaultRequestError } from '../vault/vault-error.js';
+import { VaultRequestError } from '../../vault/vault-error.js';
 import { withSecret } from './secret-handle.js';
 import { sameCredential } from './same-credential.js';
 import { isCurrentPrincipal, requireStagedCredential } from './staged-credential.js';

@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { VaultClient } from '../../activities/vault/vault-client.js';
-import { VaultRequestError } from '../../activities/vault/vault-error.js';
+import { VaultClient } from '../../vault/vault-client.js';
+import { VaultRequestError } from '../../vault/vault-error.js';
 import type { BreakGlassStatus } from '../../workflows/break-glass-types.js';
 import type { CliContext } from '../cli-context.js';
 import { CliError, usageError } from '../cli-error.js';

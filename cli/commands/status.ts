@@ -1,6 +1,6 @@
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import pg from 'pg';
-import { VaultSession } from '../../activities/vault/vault-session.js';
+import { VaultSession } from '../../vault/vault-session.js';
 import type { RotationStatus } from '../../workflows/rotation-types.js';
 import { OUTCOME, PHASE } from '../../workflows/search-attributes.js';
 import type { CliContext } from '../cli-context.js';

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { REPO_ROOT } from '../../stack/up.js';
+import { REPO_ROOT } from '../../config/repo-root.js';
 import type { TestStack } from './test-stack.js';
 
 /** How one `node cli/rotor.js …` process ended. */

@@ -5,7 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import type pino from 'pino';
 import { loadEnvironment, type Environment } from '../../config/environment.js';
-import { VaultClient } from '../../activities/vault/vault-client.js';
+import { VaultClient } from '../../vault/vault-client.js';
 import { readStackFile, type StackFile } from '../../stack/up.js';
 import { createWorker, type RotorWorker } from '../../workers/create-worker.js';
 import { dataConverter } from '../../workers/data-converter.js';

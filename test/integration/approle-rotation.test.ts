@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VaultClient } from '../../activities/vault/vault-client.js';
-import { VaultRequestError } from '../../activities/vault/vault-error.js';
+import { VaultClient } from '../../vault/vault-client.js';
+import { VaultRequestError } from '../../vault/vault-error.js';
 import type { RotationResult } from '../../workflows/rotation-types.js';
 import { decodedHistoryText } from '../helpers/decoded-history.js';
 import { rotate, seed, startRotation, waitForStatus } from '../helpers/rotation-fixtures.js';

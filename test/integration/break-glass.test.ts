@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VaultClient } from '../../activities/vault/vault-client.js';
+import { VaultClient } from '../../vault/vault-client.js';
 import type { BreakGlassResult, BreakGlassStatus } from '../../workflows/break-glass-types.js';
 import { decodedHistoryText } from '../helpers/decoded-history.js';
 import { postgresSecretYaml, seed } from '../helpers/rotation-fixtures.js';

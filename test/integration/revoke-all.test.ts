@@ -1,6 +1,6 @@
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VaultClient } from '../../activities/vault/vault-client.js';
+import { VaultClient } from '../../vault/vault-client.js';
 import type { BreakGlassStatus } from '../../workflows/break-glass-types.js';
 import type { IncidentReport } from '../../workflows/incident-types.js';
 import { OUTCOME, PHASE } from '../../workflows/search-attributes.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VaultClient } from '../../activities/vault/vault-client.js';
+import { VaultClient } from '../../vault/vault-client.js';
 import { AesGcmCodec } from '../../workers/codec.js';
-import { VaultRequestError } from '../../activities/vault/vault-error.js';
+import { VaultRequestError } from '../../vault/vault-error.js';
 import { startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
 
 describe('the local stack is real', () => {

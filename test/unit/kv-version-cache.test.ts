@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { KvVersionCache } from '../../activities/vault/kv-version-cache.js';
+import { KvVersionCache } from '../../vault/kv-version-cache.js';
 
 const read = (version: number, password: string) => ({
   data: { username: 'app_a', password },

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { CredentialRejectedError, TargetUnavailableError } from '../../activities/providers/provider.js';
 import { toFailure } from '../../activities/rotation/to-failure.js';
-import { VaultRequestError } from '../../activities/vault/vault-error.js';
+import { VaultRequestError } from '../../vault/vault-error.js';
 
 const typed = (err: unknown) => {
   const failure = toFailure(err);

@@ -1,4 +1,4 @@
-import type { Credential } from '../providers/provider.js';
+import type { Credential } from '../activities/providers/provider.js';
 import type { KvRead, KvVersionMetadata } from './vault-client.js';
 
 /** How long a version stays cached: one rotation's steps, not longer (the values are credentials). */
