@@ -18,7 +18,9 @@ import { Session } from 'node:inspector/promises';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities/index.js';
 import { KvVersionCache } from '../vault/kv-version-cache.js';
-import { postgresProviderFor, type PostgresAdmin } from '../activities/providers/postgres-provider.js';
+import { postgresProvider } from '../activities/providers/postgres/provider.js';
+import type { PostgresAdmin } from '../activities/providers/postgres/schema.js';
+import { ProviderCaches } from '../activities/providers/provider-caches.js';
 import { VaultSession } from '../vault/vault-session.js';
 import { loadEnvironment } from '../config/environment.js';
 import { step } from '../stack/progress.js';
@@ -28,6 +30,8 @@ import type { IncidentReport, SecretReport } from '../workflows/incident-types.j
 import { createWorker, WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_PATH } from '../workers/create-worker.js';
 import { dataConverter } from '../workers/data-converter.js';
 import { createLogger } from '../workers/logger.js';
+import { incidentWorkflowId } from '../workflows/contracts.js';
+import { revokeAll } from '../workflows/revoke-all.js';
 
 const N = Number(process.argv[2] ?? 1000);
 const CONCURRENCY = Number(process.argv[3] ?? 16);
@@ -118,12 +122,17 @@ async function main(): Promise<void> {
     const vault = new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID);
     const admin = (await vault.run((v) => v.kvRead<PostgresAdmin>('rotor', adminPath)))!.data;
 
+    const seedCaches = new ProviderCaches();
     await step(`seeding ${N} + ${warmIds.length} warm-up secrets (Vault first, then PostgreSQL)`, () =>
       pool([...ids, ...warmIds], 16, async (id) => {
-        const provider = postgresProviderFor({ type: 'postgres', adminPath, users: users(id), database: 'demo' }, admin);
-        const first = await provider.generate(undefined);
+        const { source } = postgresProvider(
+          { type: 'postgres', adminPath, users: users(id), database: 'demo' },
+          { admin, database: 'demo' },
+          seedCaches,
+        );
+        const first = await source.generate(undefined);
         await vault.run((v) => v.kvWrite('rotor', `bench/${id}`, { ...first }, 0));
-        await provider.apply(first);
+        await source.apply(first);
       }),
     );
 
@@ -145,10 +154,10 @@ async function main(): Promise<void> {
     const connection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
     const client = new Client({ connection, dataConverter: dataConverter(env.ROTOR_CODEC_KEY) });
     const incidentWorkflowIds: Record<string, string> = {};
-    const revokeAll = (tag: string) =>
-      client.workflow.execute('revokeAll', {
+    const runRevokeAll = (tag: string) =>
+      client.workflow.execute(revokeAll, {
         taskQueue: env.ROTOR_TASK_QUEUE,
-        workflowId: (incidentWorkflowIds[tag] = `incident/bench-${tag}-${Date.now()}`),
+        workflowId: (incidentWorkflowIds[tag] = incidentWorkflowId(`bench-${tag}-${Date.now()}`)),
         args: [
           {
             incidentId: `bench-${tag}-${Date.now()}`,
@@ -156,11 +165,11 @@ async function main(): Promise<void> {
             requestedBy: 'bench',
             scope: { tags: [tag] },
             concurrency: CONCURRENCY,
-            freeze: 'in-scope',
+            freeze: 'in-scope' as const,
           },
         ],
       }) as Promise<IncidentReport>;
-    await step(`warm-up: rotor revokeAll over ${warmIds.length} other secrets`, () => revokeAll('warmup'));
+    await step(`warm-up: rotor revokeAll over ${warmIds.length} other secrets`, () => runRevokeAll('warmup'));
     const profiler = process.env.ROTOR_BENCH_PROFILE ? new Session() : undefined;
     if (profiler) {
       profiler.connect();
@@ -169,7 +178,7 @@ async function main(): Promise<void> {
     }
     const rotorCpuBefore = await cpuSnapshot(STACK_PARTS);
     const rotorStart = Date.now();
-    const report = await step(`rotor revokeAll over ${N} secrets, concurrency ${CONCURRENCY}`, () => revokeAll('bench'));
+    const report = await step(`rotor revokeAll over ${N} secrets, concurrency ${CONCURRENCY}`, () => runRevokeAll('bench'));
     const rotorWall = Date.now() - rotorStart;
     const rotorCpu = cpuDelta(rotorCpuBefore, await cpuSnapshot(STACK_PARTS));
     clearInterval(sampler);
@@ -192,6 +201,7 @@ async function main(): Promise<void> {
       env,
       vault: new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID),
       kvCache: new KvVersionCache(),
+      providerCaches: new ProviderCaches(),
       db: baselineDb,
       logger: createLogger('warn'),
       temporal: client,
@@ -218,10 +228,12 @@ async function main(): Promise<void> {
         inActivity(`baseline/${secretId}`, ref.rotationId, ++activityId, fn, ...args);
       try {
         const finishEventId = randomUUID();
-        const cut = await run(activities.emergencyCutover, { ...ref, reason: 'benchmark run', eventId: randomUUID(), finishEventId });
-        if (!cut.retired)
-          await run(activities.emergencyRetire, { ...ref, version: cut.fromVersion, validateVersion: cut.promotedVersion, finishEventId });
-        return { secretId, status: 'done', fromVersion: cut.fromVersion, toVersion: cut.promotedVersion, durationMs: Date.now() - started };
+        const { spec, fromVersion } = await run(activities.emergencyPrepare, { ...ref, reason: 'benchmark run', eventId: randomUUID() });
+        const retire = spec.consumers.length === 0 ? { finishEventId } : undefined;
+        const promoted = await run(activities.emergencyPromote, { ...ref, fromVersion, retire });
+        if (!promoted.retired)
+          await run(activities.emergencyRetire, { ...ref, version: fromVersion, validateVersion: promoted.promotedVersion, finishEventId });
+        return { secretId, status: 'done', fromVersion, toVersion: promoted.promotedVersion, durationMs: Date.now() - started };
       } catch (err) {
         return { secretId, status: 'failed', reason: (err as Error).message, durationMs: Date.now() - started };
       }

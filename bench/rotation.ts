@@ -9,18 +9,20 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
-import { postgresProviderFor, type PostgresAdmin } from '../activities/providers/postgres-provider.js';
-import type { Credential } from '../activities/providers/provider.js';
+import { postgresProvider } from '../activities/providers/postgres/provider.js';
+import type { PostgresAdmin, PostgresCredential } from '../activities/providers/postgres/schema.js';
+import { ProviderCaches } from '../activities/providers/provider-caches.js';
 import { VaultClient } from '../vault/vault-client.js';
 import { VaultSession } from '../vault/vault-session.js';
 import { loadEnvironment } from '../config/environment.js';
 import { startConsumerService } from '../demo/consumer-service.js';
 import { step } from '../stack/progress.js';
 import { up } from '../stack/up.js';
-import type { RotationResult } from '../workflows/rotation-types.js';
 import { createWorker, WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_PATH } from '../workers/create-worker.js';
 import { dataConverter } from '../workers/data-converter.js';
 import { createLogger } from '../workers/logger.js';
+import { rotationWorkflowId } from '../workflows/contracts.js';
+import { rotateSecret } from '../workflows/rotate-secret.js';
 
 const ROUNDS = Number(process.argv[2] ?? 7);
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? 0;
@@ -33,10 +35,14 @@ async function main(): Promise<void> {
     const root = new VaultClient(stack.env.ROTOR_VAULT_ADDR!, stack.vaultRootToken);
     const adminPath = '_rotor/admin/demo-postgres';
     const admin = (await root.kvRead<PostgresAdmin>('rotor', adminPath))!.data;
-    const provider = postgresProviderFor({ type: 'postgres', adminPath, users: ['benchrot_a', 'benchrot_b'], database: 'demo' }, admin);
-    const first = await provider.generate(undefined);
+    const provider = postgresProvider(
+      { type: 'postgres', adminPath, users: ['benchrot_a', 'benchrot_b'], database: 'demo' },
+      { admin, database: 'demo' },
+      new ProviderCaches(),
+    );
+    const first = await provider.source.generate(undefined);
     await root.kvWrite('rotor', 'bench/rotation', { ...first }, 0);
-    await provider.apply(first);
+    await provider.source.apply(first);
     await root.putPolicy(
       'bench-consumer',
       'path "rotor/data/bench/rotation" { capabilities = ["read"] }\npath "rotor/metadata/bench/rotation" { capabilities = ["read"] }',
@@ -100,12 +106,12 @@ async function main(): Promise<void> {
     await step(`${ROUNDS} rotations through rotateSecret`, async () => {
       for (let i = 0; i < ROUNDS; i++) {
         const started = Date.now();
-        const result = (await client.workflow.execute('rotateSecret', {
+        const result = await client.workflow.execute(rotateSecret, {
           taskQueue: env.ROTOR_TASK_QUEUE,
-          workflowId: 'rotate/bench-rotation',
+          workflowId: rotationWorkflowId('bench-rotation'),
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
           args: [{ secretId: 'bench-rotation', requestedBy: 'bench' }],
-        })) as RotationResult;
+        });
         if (result.outcome !== 'rotated') throw new Error(`rotation ${i} ended ${result.outcome}`);
         rotor.push(Date.now() - started);
       }
@@ -117,11 +123,11 @@ async function main(): Promise<void> {
       for (let i = 0; i < ROUNDS; i++) {
         const started = Date.now();
         const meta = (await vault.run((v) => v.kvMetadata('rotor', 'bench/rotation')))!;
-        const current = (await vault.run((v) => v.kvRead<Credential>('rotor', 'bench/rotation')))!;
+        const current = (await vault.run((v) => v.kvRead<PostgresCredential>('rotor', 'bench/rotation')))!;
         await provider.test(current.data);
-        const next = await provider.generate(current.data);
+        const next = await provider.source.generate(current.data);
         await vault.run((v) => v.kvWrite('rotor', `_rotor/pending/bench-rotation/baseline-${i}`, { ...next }, 0));
-        await provider.apply(next);
+        await provider.source.apply(next);
         await provider.test(next);
         const version = (await vault.run((v) => v.kvWrite('rotor', 'bench/rotation', { ...next }, meta.current_version))).version;
         await fetch(`${billing.url}/reload`, { method: 'POST', body: JSON.stringify({ version }) });

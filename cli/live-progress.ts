@@ -1,4 +1,5 @@
 import type { WorkflowHandle } from '@temporalio/client';
+import type { QueryDefinition } from '@temporalio/common';
 
 /**
  * Polls a workflow query and prints a time-stamped line whenever its rendering changes (long
@@ -6,7 +7,7 @@ import type { WorkflowHandle } from '@temporalio/client';
  */
 export function liveProgress<T>(
   handle: WorkflowHandle,
-  query: string,
+  query: QueryDefinition<T>,
   render: (state: T) => string,
   quiet: boolean,
   everyMs = 500,
@@ -14,7 +15,7 @@ export function liveProgress<T>(
   let last = '';
   const timer = setInterval(() => {
     void handle
-      .query<T>(query)
+      .query(query)
       .then((state) => {
         const line = render(state);
         if (line !== last && !quiet) console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);

@@ -1,9 +1,9 @@
 import { z } from 'zod';
+import { providerSchemas, providerTypeList } from '../activities/providers/schemas.js';
 import { parseDuration } from './duration.js';
+import { idSchema } from './ids.js';
 
-const id = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lower-case letters, digits and dashes (e.g. "payments-db"), at most 63 characters');
+const id = idSchema('use lower-case letters, digits and dashes (e.g. "payments-db"), at most 63 characters');
 
 /** A duration string ("30s", "5m", "2h") turned into milliseconds. */
 const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
@@ -25,26 +25,10 @@ const kvPath = z
     '"_rotor/" is reserved for rotor itself (admin credentials, staged credentials)',
   );
 
-const pgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL role name such as "app_a"');
-
-export const postgresProvider = z.strictObject({
-  type: z.literal('postgres'),
-  /** KV path of the admin credential rotor uses to change passwords ({username, password, host, port, database}). */
-  adminPath: z.string().min(1, 'the KV path of the admin credential, e.g. "_rotor/admin/demo-postgres"'),
-  /** The two roles that take turns: the standby gets the new password, so both log in during the overlap. */
-  users: z.tuple([pgIdentifier, pgIdentifier]).refine(([a, b]) => a !== b, 'the two alternating users must differ'),
-  database: pgIdentifier.optional(),
-});
-
-export const approleProvider = z.strictObject({
-  type: z.literal('approle-secret-id'),
-  /** The consumer's AppRole whose secret ID is rotated (several secret IDs are valid at once). */
-  role: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'an AppRole name such as "billing-service"'),
-  mount: z.string().default('approle'),
-});
-
-export const provider = z.discriminatedUnion('type', [postgresProvider, approleProvider], {
-  error: (issue) => (issue.code === 'invalid_union' ? 'provider.type must be "postgres" or "approle-secret-id"' : undefined),
+/** One of the provider schemas of activities/providers/<type>/schema.ts, chosen by `type`. */
+const providerSpecs = Object.values(providerSchemas).map((p) => p.inventory);
+export const provider = z.discriminatedUnion('type', [providerSpecs[0]!, ...providerSpecs.slice(1)], {
+  error: (issue) => (issue.code === 'invalid_union' ? `provider.type must be ${providerTypeList()}` : undefined),
 });
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:9101/reload' });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { idSchema, incidentIdSchema } from './ids.js';
 
 /**
  * Builds the schema on first use. Every workflow evaluates this module afresh in its sandbox, and
@@ -23,9 +24,13 @@ function lazy<T extends object>(build: () => T): T {
  */
 export const rotateSecretInput = lazy(() =>
   z.strictObject({
-    secretId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'the id of a secret in the inventory, e.g. "payments-db"'),
+    secretId: idSchema('the id of a secret in the inventory, e.g. "payments-db"'),
     requestedBy: z.string().min(1).max(200).optional(),
-    /** Incident response: no overlap window; the old credential is revoked and its sessions ended at once. */
+    /**
+     * Runs the rotation as emergencyRotate does (see below). revokeAll started emergency rotations
+     * this way before emergencyRotate existed; kept so those histories, and an older worker's
+     * revokeAll during an upgrade, still work.
+     */
     emergency: z.boolean().optional(),
     reason: z.string().max(500).optional(),
     /** Set by rotatePlan for its child rotations (lockstep gates); not for manual use. */
@@ -33,6 +38,16 @@ export const rotateSecretInput = lazy(() =>
   }),
 );
 export type RotateSecretInput = z.infer<typeof rotateSecretInput>;
+
+/** Incident response (started by revokeAll): no overlap, no rollback; the old credential is revoked and its sessions ended. */
+export const emergencyRotateInput = lazy(() =>
+  z.strictObject({
+    secretId: idSchema('the id of a secret in the inventory, e.g. "payments-db"'),
+    requestedBy: z.string().min(1, 'name who started the incident response').max(200),
+    reason: z.string().max(500).optional(),
+  }),
+);
+export type EmergencyRotateInput = z.infer<typeof emergencyRotateInput>;
 
 export const confirmCutoverInput = lazy(() =>
   z.strictObject({
@@ -50,7 +65,7 @@ export function describeIssues(error: z.ZodError): string {
 
 export const rotatePlanInput = lazy(() =>
   z.strictObject({
-    planId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'the id of a plan in the inventory, e.g. "checkout"'),
+    planId: idSchema('the id of a plan in the inventory, e.g. "checkout"'),
     requestedBy: z.string().min(1).max(200).optional(),
     reason: z.string().max(500).optional(),
   }),
@@ -61,7 +76,7 @@ const who = z.string().min(1, 'name the person').max(200);
 
 export const breakGlassRequestInput = lazy(() =>
   z.strictObject({
-    policyId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'the id of a breakGlass policy in the inventory'),
+    policyId: idSchema('the id of a breakGlass policy in the inventory'),
     requester: who,
     justification: z.string().min(10, 'say why (at least 10 characters): it goes to the approvers and the audit log').max(2000),
     ttl: z.string().refine((t) => (parseDuration(t) ?? 0) > 0, 'a duration such as "15m" or "1h"'),
@@ -88,11 +103,11 @@ const leasePrefix = z
 export const revokeAllInput = lazy(() =>
   z
     .strictObject({
-      incidentId: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'an incident id such as "inc-2041"'),
+      incidentId: incidentIdSchema('an incident id such as "inc-2041"'),
       reason: z.string().min(5, 'say what happened (at least 5 characters): it goes into the freeze and the report').max(1000),
       requestedBy: z.string().min(1, 'name who started the incident response').max(200),
       scope: z.strictObject({
-        secretIds: z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a secret id')).default([]),
+        secretIds: z.array(idSchema('a secret id')).default([]),
         tags: z.array(z.string().min(1)).default([]),
         leasePrefixes: z.array(leasePrefix).default([]),
       }),
@@ -112,7 +127,7 @@ export type RevokeAllInput = z.input<typeof revokeAllInput>;
 
 export const unfreezeInput = lazy(() =>
   z.strictObject({
-    incidentId: z.string().min(1, 'the incident whose freeze to lift'),
+    incidentId: incidentIdSchema('the incident whose freeze to lift'),
     by: z.string().min(1, 'name who lifts the freeze').max(200),
   }),
 );

@@ -1,6 +1,8 @@
 import { ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Inventory, SecretSpec } from '../config/inventory-schema.js';
-import { cadenceFingerprint, describeCadence, SCHEDULE_PREFIX, scheduleIdFor, type ScheduleChange } from './schedule-changes.js';
+import { rotateSecret } from '../workflows/rotate-secret.js';
+import { ROTATION_ID_PREFIX, rotationScheduleId } from '../workflows/contracts.js';
+import { cadenceFingerprint, describeCadence, type ScheduleChange } from './schedule-changes.js';
 
 interface Existing {
   fingerprint?: string;
@@ -11,17 +13,17 @@ interface Existing {
 function scheduleOptions(secret: SecretSpec, taskQueue: string): ScheduleOptions {
   const c = secret.cadence!;
   return {
-    scheduleId: scheduleIdFor(secret.id),
+    scheduleId: rotationScheduleId(secret.id),
     spec: {
       ...(c.cron ? { cronExpressions: [c.cron] } : { intervals: [{ every: c.every! }] }),
       ...(c.jitter ? { jitter: c.jitter } : {}),
     },
     action: {
       type: 'startWorkflow',
-      workflowType: 'rotateSecret',
+      workflowType: rotateSecret,
       taskQueue,
       // Temporal appends a timestamp to this id; the run then claims rotate/<secretId> itself.
-      workflowId: scheduleIdFor(secret.id),
+      workflowId: rotationScheduleId(secret.id),
       args: [{ secretId: secret.id, requestedBy: 'schedule' }],
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, ...(c.catchupWindow ? { catchupWindow: c.catchupWindow } : {}) },
@@ -33,7 +35,7 @@ function scheduleOptions(secret: SecretSpec, taskQueue: string): ScheduleOptions
 async function existingSchedules(client: Client): Promise<Map<string, Existing>> {
   const found = new Map<string, Existing>();
   for await (const s of client.schedule.list()) {
-    if (!s.scheduleId.startsWith(SCHEDULE_PREFIX)) continue;
+    if (!s.scheduleId.startsWith(ROTATION_ID_PREFIX)) continue;
     const memo = (s.memo ?? {}) as { rotorManaged?: boolean; rotorFingerprint?: string; rotorPaused?: boolean };
     if (memo.rotorManaged) found.set(s.scheduleId, { fingerprint: memo.rotorFingerprint, desiredPaused: memo.rotorPaused });
   }
@@ -59,12 +61,12 @@ export async function diffSchedules(client: Client, inventory: Inventory, taskQu
   const existing = await existingSchedules(client);
   await describeKnown(
     client,
-    inventory.secrets.map((s) => scheduleIdFor(s.id)),
+    inventory.secrets.map((s) => rotationScheduleId(s.id)),
     existing,
   );
   const changes: ScheduleChange[] = [];
   for (const secret of inventory.secrets) {
-    const scheduleId = scheduleIdFor(secret.id);
+    const scheduleId = rotationScheduleId(secret.id);
     const current = existing.get(scheduleId);
     existing.delete(scheduleId);
     if (!secret.cadence) {
@@ -92,7 +94,7 @@ export async function diffSchedules(client: Client, inventory: Inventory, taskQu
     changes.push({
       action: 'delete',
       scheduleId,
-      secretId: scheduleId.slice(SCHEDULE_PREFIX.length),
+      secretId: scheduleId.slice(ROTATION_ID_PREFIX.length),
       detail: 'the secret is no longer in the inventory',
     });
   }
@@ -106,7 +108,7 @@ export async function diffSchedules(client: Client, inventory: Inventory, taskQu
  */
 export async function reconcileSchedules(client: Client, inventory: Inventory, taskQueue: string): Promise<ScheduleChange[]> {
   const changes = await diffSchedules(client, inventory, taskQueue);
-  const byId = new Map(inventory.secrets.map((s) => [scheduleIdFor(s.id), s]));
+  const byId = new Map(inventory.secrets.map((s) => [rotationScheduleId(s.id), s]));
   for (const change of changes) {
     const secret = byId.get(change.scheduleId);
     const handle = client.schedule.getHandle(change.scheduleId);

@@ -8,12 +8,6 @@ export type ScheduleChange =
   | { action: 'delete'; scheduleId: string; secretId: string; detail: string }
   | { action: 'unchanged'; scheduleId: string; secretId: string; detail: string };
 
-export const SCHEDULE_PREFIX = 'rotate/';
-
-export function scheduleIdFor(secretId: string): string {
-  return `${SCHEDULE_PREFIX}${secretId}`;
-}
-
 /** The fields of a cadence that shape the schedule; stored in its memo to detect drift. */
 export function cadenceFingerprint(secret: SecretSpec, taskQueue: string): string {
   const c = secret.cadence!;

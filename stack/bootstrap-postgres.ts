@@ -55,7 +55,7 @@ export async function bootstrapPostgres(server: PostgresServer, vaultAddress: st
     await c.query(`${app.rowCount ? 'ALTER' : 'CREATE'} ROLE rotor_app LOGIN PASSWORD ${pg.escapeLiteral(appPassword)}`);
     if (!adminPassword) {
       adminPassword = randomBytes(24).toString('base64url');
-      // Vault learns the credential before the target does (invariant 6).
+      // Vault learns the credential before the target does (invariant vault-learns-first, docs/invariants.md).
       await vault.kvWrite(KV_MOUNT, DEMO_ADMIN_PATH, {
         username: 'rotor_admin',
         password: adminPassword,

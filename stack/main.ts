@@ -2,12 +2,13 @@ import { rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { StackError } from './stack-error.js';
 import { info, step } from './progress.js';
-import { ensureTestTools, ensureTools } from './tools.js';
+import { ensureTestTools, ensureTools, ensureUnitTestTools } from './tools.js';
 import { stateDirFor } from './up.js';
 import { startLocal } from './start-local.js';
 
 const usage = `usage: tsx stack/main.ts <command>
   test-tools  tools, plus what only the tests need (docker-compose, chromium)
+  unit-tools  what the unit tests need (docker-compose), no servers
   tools    build or install the Temporal CLI, the Vault API server and PostgreSQL (cached)
   start    start the local stack, bootstrap it, run a worker and the demo (what npm start runs)
   reset    delete the local stack's state dir (.rotor/local): every secret and workflow in it is lost`;
@@ -26,6 +27,8 @@ async function main(command: string | undefined): Promise<void> {
       await ensureTestTools();
       return;
     }
+    case 'unit-tools':
+      return ensureUnitTestTools();
     case 'start':
       return startLocal();
     case 'reset': {

@@ -10,6 +10,9 @@ import { info, step } from './progress.js';
 import { StackError } from './stack-error.js';
 import { REPO_ROOT } from '../config/repo-root.js';
 import { up, type Stack } from './up.js';
+import { seedWorkflowId, stackHealthWorkflowId } from '../workflows/contracts.js';
+import { seedSecret } from '../workflows/seed-secret.js';
+import { stackHealth } from '../workflows/stack-health.js';
 import { WORKER_NODE_FLAGS } from './worker-node-flags.mjs';
 
 async function startWorker(stack: Stack): Promise<ManagedProcess> {
@@ -29,9 +32,9 @@ async function startWorker(stack: Stack): Promise<ManagedProcess> {
   try {
     const client = new Client({ connection, dataConverter: dataConverter(stack.env.ROTOR_CODEC_KEY!) });
     const result = await Promise.race([
-      client.workflow.execute('stackHealth', {
+      client.workflow.execute(stackHealth, {
         taskQueue: stack.env.ROTOR_TASK_QUEUE!,
-        workflowId: `stack-health/${Date.now()}`,
+        workflowId: stackHealthWorkflowId(Date.now()),
         args: [{}],
         workflowExecutionTimeout: '2 minutes',
       }),
@@ -39,9 +42,7 @@ async function startWorker(stack: Stack): Promise<ManagedProcess> {
         throw new StackError(`the worker exited with code ${code} while starting`, 'read the worker log', logFile);
       }),
     ]);
-    info(
-      `worker healthy: Vault ${(result as { vault: { version: string } }).vault.version}, migrations ${(result as { database: { migrations: string[] } }).database.migrations.length}`,
-    );
+    info(`worker healthy: Vault ${result.vault.version}, migrations ${result.database.migrations.length}`);
   } catch (err) {
     await worker.stop();
     throw err;
@@ -56,11 +57,11 @@ async function seedAll(stack: Stack, inventory: Inventory): Promise<void> {
   try {
     const client = new Client({ connection, dataConverter: dataConverter(stack.env.ROTOR_CODEC_KEY!) });
     for (const secret of inventory.secrets) {
-      const r = (await client.workflow.execute('seedSecret', {
+      const r = await client.workflow.execute(seedSecret, {
         taskQueue: stack.env.ROTOR_TASK_QUEUE!,
-        workflowId: `seed/${secret.id}`,
+        workflowId: seedWorkflowId(secret.id),
         args: [{ secretId: secret.id, requestedBy: 'npm-start' }],
-      })) as { version: number; created: boolean };
+      });
       info(`  ${secret.id}: ${r.created ? 'seeded version' : 'at version'} ${r.version}`);
     }
   } finally {

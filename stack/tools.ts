@@ -160,8 +160,13 @@ async function ensurePostgres(): Promise<string> {
 
 /** Tools only the test suite needs: compose validation, and Chromium for the browser test of the Temporal UI. */
 export async function ensureTestTools(): Promise<void> {
-  if (!(await onPath('docker-compose'))) await aptInstall(['docker-compose'], 'docker-compose (validates docker-compose.yml)');
+  await ensureUnitTestTools();
   if (!(await isExecutable('/usr/bin/chromium'))) await aptInstall(['chromium'], 'Chromium (browser test of the Temporal UI)');
+}
+
+/** What the unit tests need: no server, only docker-compose (test/unit/docker-compose.test.ts). */
+export async function ensureUnitTestTools(): Promise<void> {
+  if (!(await onPath('docker-compose'))) await aptInstall(['docker-compose'], 'docker-compose (validates docker-compose.yml)');
 }
 
 /** Ensures every server binary exists, building or installing what is missing. Idempotent. */

@@ -1,5 +1,7 @@
-import type { Credential } from '../activities/providers/provider.js';
 import type { KvRead, KvVersionMetadata } from './vault-client.js';
+
+/** The data of one KV v2 version as rotor stores it: string fields only (a credential). */
+export type KvData = Readonly<Record<string, string>>;
 
 /** How long a version stays cached: one rotation's steps, not longer (the values are credentials). */
 const TTL_MS = 2 * 60_000;
@@ -13,9 +15,9 @@ const MAX_ENTRIES = 2_000;
  * lookups always go to Vault: they decide check-and-set.
  */
 export class KvVersionCache {
-  private readonly entries = new Map<string, { at: number; read: KvRead<Credential> }>();
+  private readonly entries = new Map<string, { at: number; read: KvRead<KvData> }>();
 
-  get(mount: string, path: string, version: number): KvRead<Credential> | undefined {
+  get(mount: string, path: string, version: number): KvRead<KvData> | undefined {
     const key = `${mount}/${path}#${version}`;
     const hit = this.entries.get(key);
     if (!hit) return undefined;
@@ -26,13 +28,13 @@ export class KvVersionCache {
     return hit.read;
   }
 
-  set(mount: string, path: string, read: KvRead<Credential>): void {
+  set(mount: string, path: string, read: KvRead<KvData>): void {
     if (this.entries.size >= MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(`${mount}/${path}#${read.metadata.version}`, { at: Date.now(), read });
   }
 
   /** Remembers a version this worker just wrote (it has no custom metadata yet). */
-  setWritten(mount: string, path: string, data: Credential, written: KvVersionMetadata): void {
+  setWritten(mount: string, path: string, data: KvData, written: KvVersionMetadata): void {
     this.set(mount, path, { data, metadata: { ...written, custom_metadata: null } });
   }
 

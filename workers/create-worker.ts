@@ -4,6 +4,7 @@ import { NativeConnection, Worker, type BundleOptions, type WorkerOptions } from
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
+import { ProviderCaches } from '../activities/providers/provider-caches.js';
 import { KvVersionCache } from '../vault/kv-version-cache.js';
 import { VaultSession } from '../vault/vault-session.js';
 import type { Environment } from '../config/environment.js';
@@ -45,7 +46,8 @@ export async function createWorker(
     namespace: env.ROTOR_TEMPORAL_NAMESPACE,
     dataConverter: dataConverter(env.ROTOR_CODEC_KEY),
   });
-  const activities = createActivities({ env, vault, kvCache: new KvVersionCache(), db, logger, temporal });
+  const providerCaches = new ProviderCaches();
+  const activities = createActivities({ env, vault, kvCache: new KvVersionCache(), providerCaches, db, logger, temporal });
   const worker = await Worker.create({
     connection,
     namespace: env.ROTOR_TEMPORAL_NAMESPACE,
@@ -62,6 +64,7 @@ export async function createWorker(
     async close() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await db.end().catch(() => undefined);
+      await providerCaches.close();
       await connection.close().catch(() => undefined);
       await clientConnection.close().catch(() => undefined);
     },

@@ -3,8 +3,6 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  defineQuery,
-  defineUpdate,
   executeChild,
   setHandler,
   upsertSearchAttributes,
@@ -18,10 +16,7 @@ import {
   denialInput,
   describeIssues,
   revokeGrantInput,
-  type ApprovalInput,
   type BreakGlassRequestInput,
-  type DenialInput,
-  type RevokeGrantInput,
 } from '../config/workflow-inputs.js';
 import {
   BreakGlassPhase,
@@ -31,16 +26,10 @@ import {
   type Decision,
 } from './break-glass-types.js';
 import { failureMessage } from './failure-message.js';
-import { rotateSecret, rotationWorkflowId } from './rotate-secret.js';
+import { approveUpdate, breakGlassStatusQuery, denyUpdate, endForIncidentUpdate, revokeUpdate, rotationWorkflowId } from './contracts.js';
+import { rotateSecret } from './rotate-secret.js';
 import { quick, revocation, target } from './rotation-activities.js';
 import { OUTCOME, PHASE, SECRET_ID } from './search-attributes.js';
-
-export const breakGlassStatusQuery = defineQuery<BreakGlassStatus>('breakGlassStatus');
-export const approveUpdate = defineUpdate<BreakGlassStatus, [ApprovalInput]>('approve');
-export const denyUpdate = defineUpdate<BreakGlassStatus, [DenialInput]>('deny');
-export const revokeUpdate = defineUpdate<BreakGlassStatus, [RevokeGrantInput]>('revoke');
-/** Incident response (revokeAll) ends a request or grant whatever its state. */
-export const endForIncidentUpdate = defineUpdate<BreakGlassStatus, [{ incidentId: string }]>('endForIncident');
 
 const refuse = (message: string, type: string) => ApplicationFailure.nonRetryable(message, type);
 

@@ -16,6 +16,8 @@ export const FailureType = {
   IncidentFreeze: 'IncidentFreeze',
   InvalidInput: 'InvalidInput',
   InvalidScope: 'InvalidScope',
+  MalformedCredential: 'MalformedCredential',
+  MintNotStaged: 'MintNotStaged',
   MissingAdminCredential: 'MissingAdminCredential',
   NoActiveGrant: 'NoActiveGrant',
   NotAllowed: 'NotAllowed',

@@ -1,21 +1,6 @@
-import { condition, defineSignal, getExternalWorkflowHandle, setHandler } from '@temporalio/workflow';
-
-/** The points where every secret of a plan waits for the others (lockstep). */
-export const PLAN_GATES = ['prechecked', 'staged', 'promoted', 'confirmed', 'validated'] as const;
-export type PlanGate = (typeof PLAN_GATES)[number];
-
-/** Child → plan: "I reached this gate" (ok) or "I failed on the way to it". */
-export interface GateReport {
-  secretId: string;
-  gate: PlanGate;
-  ok: boolean;
-  reason?: string;
-}
-export const gateReachedSignal = defineSignal<[GateReport]>('planGateReached');
-
-/** Plan → child: pass a gate, or abort (roll back or discard, whichever applies). */
-export type GateDecision = { kind: 'proceed'; gate: PlanGate } | { kind: 'abort'; reason: string };
-export const gateDecisionSignal = defineSignal<[GateDecision]>('planDecision');
+import { condition, getExternalWorkflowHandle, setHandler } from '@temporalio/workflow';
+import { gateDecisionSignal, gateReachedSignal } from './contracts.js';
+import { PLAN_GATES, type PlanGate } from './plan-types.js';
 
 export class PlanAborted extends Error {
   constructor(reason: string) {

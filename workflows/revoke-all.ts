@@ -1,23 +1,16 @@
-import {
-  ApplicationFailure,
-  condition,
-  defineQuery,
-  ParentClosePolicy,
-  proxyActivities,
-  setHandler,
-  startChild,
-} from '@temporalio/workflow';
+import { ApplicationFailure, condition, ParentClosePolicy, patched, proxyActivities, setHandler, startChild } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { describeIssues, revokeAllInput, unfreezeInput, type RevokeAllInput, type UnfreezeInput } from '../config/workflow-inputs.js';
 import { failureMessage } from './failure-message.js';
-import type { IncidentProgress, IncidentReport, SecretReport } from './incident-types.js';
-import { rotateSecret, rotationWorkflowId } from './rotate-secret.js';
+import type { IncidentReport, SecretReport } from './incident-types.js';
+import { incidentProgressQuery, incidentReportQuery, rotationWorkflowId } from './contracts.js';
+import { emergencyRotate } from './emergency-rotate.js';
+import { FailureType } from './failure-types.js';
+import { Patch } from './patches.js';
+import { rotateSecret } from './rotate-secret.js';
 import { quick, revocation } from './rotation-activities.js';
 import { Phase } from './rotation-types.js';
 import { PHASE, SECRET_ID } from './search-attributes.js';
-
-export const incidentProgressQuery = defineQuery<IncidentProgress>('incidentProgress');
-export const incidentReportQuery = defineQuery<IncidentReport>('incidentReport');
 
 const grants = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
@@ -33,7 +26,8 @@ const grants = proxyActivities<Activities>({
  */
 export async function revokeAll(raw: RevokeAllInput): Promise<IncidentReport> {
   const parsed = revokeAllInput.safeParse(raw ?? {});
-  if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid revokeAll input: ${describeIssues(parsed.error)}`, 'InvalidInput');
+  if (!parsed.success)
+    throw ApplicationFailure.nonRetryable(`invalid revokeAll input: ${describeIssues(parsed.error)}`, FailureType.InvalidInput);
   const input = parsed.data;
   const actor = `${input.requestedBy} (incident ${input.incidentId})`;
   const plan = await quick.resolveIncidentScope(input.scope);
@@ -105,15 +99,18 @@ export async function revokeAll(raw: RevokeAllInput): Promise<IncidentReport> {
     const started = Date.now();
     item.startedAt = new Date(started).toISOString();
     try {
-      const child = await startChild(rotateSecret, {
+      const options = {
         workflowId: rotationWorkflowId(item.secretId),
-        args: [{ secretId: item.secretId, requestedBy: actor, emergency: true, reason: input.reason }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         typedSearchAttributes: [
           { key: SECRET_ID, value: item.secretId },
           { key: PHASE, value: Phase.PRECHECKS },
         ],
-      });
+      };
+      const args = { secretId: item.secretId, requestedBy: actor, reason: input.reason };
+      const child = patched(Patch.EMERGENCY_ROTATE_WORKFLOW)
+        ? await startChild(emergencyRotate, { ...options, args: [args] })
+        : await startChild(rotateSecret, { ...options, args: [{ ...args, emergency: true }] });
       const result = await child.result();
       item.outcome = result.outcome;
       if (result.outcome === 'rotated')
@@ -149,11 +146,8 @@ export async function revokeAll(raw: RevokeAllInput): Promise<IncidentReport> {
 /** Lifts an incident freeze: a separate, audited act by someone other than who started it. */
 export async function unfreeze(raw: UnfreezeInput): Promise<{ incidentId: string; liftedBy: string }> {
   const parsed = unfreezeInput.safeParse({ incidentId: raw?.incidentId, by: raw?.by });
-  if (!parsed.success) throw ApplicationFailure.nonRetryable(`invalid unfreeze input: ${describeIssues(parsed.error)}`, 'InvalidInput');
+  if (!parsed.success)
+    throw ApplicationFailure.nonRetryable(`invalid unfreeze input: ${describeIssues(parsed.error)}`, FailureType.InvalidInput);
   await quick.liftFreeze({ incidentId: parsed.data.incidentId, by: parsed.data.by });
   return { incidentId: parsed.data.incidentId, liftedBy: parsed.data.by };
-}
-
-export function incidentWorkflowId(incidentId: string): string {
-  return `incident/${incidentId}`;
 }

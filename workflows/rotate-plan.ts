@@ -1,7 +1,6 @@
 import {
   ApplicationFailure,
   condition,
-  defineQuery,
   ParentClosePolicy,
   setHandler,
   startChild,
@@ -11,28 +10,12 @@ import {
 } from '@temporalio/workflow';
 import { describeIssues, rotatePlanInput, type RotatePlanInput } from '../config/workflow-inputs.js';
 import { failureMessage } from './failure-message.js';
-import { gateDecisionSignal, gateReachedSignal, PLAN_GATES, type GateReport, type PlanGate } from './plan-gates.js';
-import { rotateSecret, rotationWorkflowId } from './rotate-secret.js';
+import { FailureType } from './failure-types.js';
+import { gateDecisionSignal, gateReachedSignal, planStatusQuery, rotationWorkflowId } from './contracts.js';
+import { PLAN_GATES, type GateReport, type PlanGate, type PlanResult, type PlanStatus } from './plan-types.js';
+import { rotateSecret } from './rotate-secret.js';
 import { quick } from './rotation-activities.js';
-import type { RotationResult } from './rotation-types.js';
 import { OUTCOME, PHASE } from './search-attributes.js';
-
-export type PlanResult = {
-  planId: string;
-  outcome: 'rotated' | 'rolled_back' | 'aborted';
-  /** The gate at which the plan stopped, when it did. */
-  stoppedAt?: PlanGate;
-  reason?: string;
-  secrets: RotationResult[];
-};
-
-export interface PlanStatus {
-  planId: string;
-  gate: PlanGate | 'finishing';
-  reports: GateReport[];
-}
-
-export const planStatusQuery = defineQuery<PlanStatus>('planStatus');
 
 /**
  * Rotates several secrets that must move together: all pre-checked, all staged, all promoted,
@@ -45,7 +28,7 @@ export async function rotatePlan(rawInput: RotatePlanInput): Promise<PlanResult>
   if (!parsed.success)
     throw ApplicationFailure.nonRetryable(
       `invalid rotatePlan input: ${describeIssues(parsed.error)}. Expected e.g. {"planId": "checkout"}`,
-      'InvalidInput',
+      FailureType.InvalidInput,
     );
   const input = parsed.data;
   const { secrets } = await quick.loadPlanSpec({ planId: input.planId });

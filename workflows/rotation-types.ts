@@ -1,5 +1,7 @@
 /** Types shared by the rotation workflow, its activities and its clients. No runtime imports. */
 
+import type { ProviderType } from '../activities/providers/schemas.js';
+
 export const Phase = {
   PRECHECKS: 'prechecks',
   STAGING: 'staging',
@@ -18,13 +20,25 @@ export const Phase = {
 } as const;
 export type Phase = (typeof Phase)[keyof typeof Phase];
 
+/**
+ * The steps between pre-checks and promotion, in order: the one place this order is written.
+ * rotateSecret runs each as its own activity (a plan's gates sit around them); an emergency
+ * rotation runs them back to back inside one (activities/rotation/emergency-steps.ts).
+ */
+export const PREPARE_STEPS = [
+  { phase: Phase.STAGING, step: 'stageCredential' },
+  { phase: Phase.APPLYING, step: 'applyStaged' },
+  { phase: Phase.TESTING, step: 'testStaged' },
+] as const;
+export type PrepareStep = (typeof PREPARE_STEPS)[number]['step'];
+
 export type ConfirmMode = 'webhook' | 'health' | 'manual' | 'pg-sessions';
 
 /** The non-secret part of a secret's inventory entry that the workflow needs. */
 export interface RotationSpec {
   secretId: string;
   path: string;
-  providerType: 'postgres' | 'approle-secret-id';
+  providerType: ProviderType;
   overlapMs: number;
   consumers: { name: string; mode: ConfirmMode; timeoutMs: number }[];
 }
@@ -84,8 +98,14 @@ export interface RetireResult {
   validationFailure?: string;
 }
 
+/** Everything before promotion, done: the spec and the version the staged credential replaces. */
+export interface EmergencyPrepareResult {
+  spec: RotationSpec;
+  fromVersion: number;
+}
+
 /** The promoted version, and whether the old one is already retired (only when nobody had to be told). */
-export type EmergencyCutoverResult = { spec: RotationSpec; fromVersion: number; promotedVersion: number } & (
-  | { retired: false }
-  | ({ retired: true } & RetireResult)
-);
+export type EmergencyPromoteResult = { promotedVersion: number } & ({ retired: false } | ({ retired: true } & RetireResult));
+
+/** emergencyCutover (v1 histories only, see workflows/legacy/): prepare and promote in one activity. */
+export type EmergencyCutoverResult = EmergencyPrepareResult & EmergencyPromoteResult;

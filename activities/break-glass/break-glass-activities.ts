@@ -2,10 +2,12 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import type { BreakGlassPolicySpec, Grant } from '../../workflows/break-glass-types.js';
+import { FailureType } from '../../workflows/failure-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
+import { activeFreezeOf } from '../incident/freeze-store.js';
 import { currentInventory, secretSpec } from '../inventory-cache.js';
-import type { PostgresAdmin } from '../providers/postgres-provider.js';
+import { postgresTarget, type PostgresTarget } from '../providers/postgres/provider.js';
 
 interface GrantRef {
   requestId: string;
@@ -14,7 +16,6 @@ interface GrantRef {
 }
 
 export function breakGlassActivities(ctx: ActivityContext) {
-  const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
   const roleName = (requestId: string) => `breakglass-${requestId}`;
 
   async function policy(policyId: string) {
@@ -23,21 +24,22 @@ export function breakGlassActivities(ctx: ActivityContext) {
     if (!found) {
       throw ApplicationFailure.nonRetryable(
         `policyId "${policyId}" is not a breakGlass policy of the inventory; known: ${inventory.breakGlass.map((p) => p.id).join(', ') || 'none'}`,
-        'UnknownPolicy',
+        FailureType.UnknownPolicy,
       );
     }
     return found;
   }
 
-  /** The target's admin credential and database, from Vault (never from config). */
-  async function target(secretId: string): Promise<{ admin: PostgresAdmin; database: string }> {
+  /** The target's admin credential and database, from Vault (never from config), read as rotations read it. */
+  async function target(secretId: string): Promise<PostgresTarget> {
     const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, secretId);
-    if (spec.provider.type !== 'postgres')
-      throw ApplicationFailure.nonRetryable(`break-glass needs a postgres secret, "${secretId}" is ${spec.provider.type}`, 'WrongProvider');
-    const adminPath = spec.provider.adminPath;
-    const admin = await ctx.vault.run((v) => v.kvRead<PostgresAdmin>(mount, adminPath));
-    if (!admin) throw ApplicationFailure.nonRetryable(`the admin credential is missing at ${mount}/${adminPath}`, 'MissingAdminCredential');
-    return { admin: admin.data, database: spec.provider.database ?? admin.data.database };
+    if (spec.provider.type !== 'postgres') {
+      throw ApplicationFailure.nonRetryable(
+        `break-glass needs a postgres secret, "${secretId}" is ${spec.provider.type}`,
+        FailureType.WrongProvider,
+      );
+    }
+    return postgresTarget(ctx, spec.provider, secretId);
   }
 
   return {
@@ -57,12 +59,8 @@ export function breakGlassActivities(ctx: ActivityContext) {
 
     /** The active incident freeze, if any (revoke-all sets it; lifting it is a separate act). */
     async activeFreeze({ secretId }: { secretId: string }): Promise<{ incidentId: string; reason: string } | null> {
-      const rows = await ctx.db.query<{ incident_id: string; reason: string }>(
-        'SELECT incident_id, reason FROM incident_freeze WHERE lifted_at IS NULL AND (secret_ids IS NULL OR $1 = ANY(secret_ids)) ORDER BY started_at LIMIT 1',
-        [secretId],
-      );
-      const row = rows.rows[0];
-      return row ? { incidentId: row.incident_id, reason: row.reason } : null;
+      const freeze = await activeFreezeOf(ctx.db, secretId);
+      return freeze ? { incidentId: freeze.incidentId, reason: freeze.reason } : null;
     },
 
     /** Tells the approver group about a request: who, what, why, how long, and where to decide. */
@@ -86,7 +84,7 @@ export function breakGlassActivities(ctx: ActivityContext) {
         }),
         signal: AbortSignal.timeout(10_000),
       });
-      if (!response.ok) throw ApplicationFailure.retryable(`approver notification answered ${response.status}`, 'NotifyFailed');
+      if (!response.ok) throw ApplicationFailure.retryable(`approver notification answered ${response.status}`, FailureType.NotifyFailed);
       return { notified: true };
     },
 
@@ -147,7 +145,7 @@ export function breakGlassActivities(ctx: ActivityContext) {
       );
     },
 
-    /** Revokes the lease synchronously and proves at PostgreSQL that the role is gone (invariant 7). */
+    /** Revokes the lease synchronously and proves at PostgreSQL that the role is gone (invariant revocation-verified, docs/invariants.md). */
     async revokeGrant(ref: GrantRef & { secretId: string; leaseId: string; username: string }): Promise<void> {
       await audited(ctx, { step: 'break_glass_revoke', secretId: ref.secretId, actor: ref.actor }, async () => {
         await ctx.vault.run((v) => v.revokeLease(ref.leaseId));
@@ -164,7 +162,10 @@ export function breakGlassActivities(ctx: ActivityContext) {
         try {
           const left = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [ref.username]);
           if (left.rowCount)
-            throw ApplicationFailure.retryable(`role ${ref.username} still exists after its lease was revoked`, 'RevocationNotVerified');
+            throw ApplicationFailure.retryable(
+              `role ${ref.username} still exists after its lease was revoked`,
+              FailureType.RevocationNotVerified,
+            );
         } finally {
           await client.end();
         }

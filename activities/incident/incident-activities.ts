@@ -8,6 +8,7 @@ import { appendAudit } from '../audit/append-audit.js';
 import { AuditOutcome, type AuditEntry } from '../audit/audit-entry.js';
 import { audited } from '../audit/audited.js';
 import { currentInventory } from '../inventory-cache.js';
+import * as freezeStore from './freeze-store.js';
 
 export function incidentActivities(ctx: ActivityContext) {
   return {
@@ -46,10 +47,12 @@ export function incidentActivities(ctx: ActivityContext) {
         ctx,
         { step: 'incident_freeze', actor: ref.actor },
         async () => {
-          await ctx.db.query(
-            'INSERT INTO incident_freeze (incident_id, reason, started_by, secret_ids) VALUES ($1, $2, $3, $4) ON CONFLICT (incident_id) DO NOTHING',
-            [ref.incidentId, ref.reason, ref.actor, ref.secretIds],
-          );
+          await freezeStore.startFreeze(ctx.db, {
+            incidentId: ref.incidentId,
+            reason: ref.reason,
+            startedBy: ref.actor,
+            secretIds: ref.secretIds,
+          });
         },
         () => ({
           detail: { incidentId: ref.incidentId, reason: ref.reason, scope: ref.secretIds ? ref.secretIds.join(',') : 'everything' },
@@ -64,24 +67,17 @@ export function incidentActivities(ctx: ActivityContext) {
         { step: 'incident_unfreeze', actor: ref.by },
         async () => {
           const allowSelf = (await currentInventory(ctx.env.ROTOR_INVENTORY)).incident.allowSelfUnfreeze;
-          const rows = await ctx.db.query<{ started_by: string; lifted_at: Date | null }>(
-            'SELECT started_by, lifted_at FROM incident_freeze WHERE incident_id = $1',
-            [ref.incidentId],
-          );
-          const row = rows.rows[0];
-          if (!row) throw ApplicationFailure.nonRetryable(`no freeze for incident ${ref.incidentId}`, 'UnknownIncident');
-          if (row.lifted_at) throw ApplicationFailure.nonRetryable(`the freeze of ${ref.incidentId} was already lifted`, 'AlreadyLifted');
-          if (row.started_by === ref.by && !allowSelf) {
+          const freeze = await freezeStore.freezeState(ctx.db, ref.incidentId);
+          if (!freeze) throw ApplicationFailure.nonRetryable(`no freeze for incident ${ref.incidentId}`, 'UnknownIncident');
+          if (freeze.liftedAt) throw ApplicationFailure.nonRetryable(`the freeze of ${ref.incidentId} was already lifted`, 'AlreadyLifted');
+          if (freeze.startedBy === ref.by && !allowSelf) {
             throw ApplicationFailure.nonRetryable(
               `${ref.by} started incident ${ref.incidentId} and may not lift its freeze; a second person must (policy: incident.allowSelfUnfreeze)`,
               'SelfUnfreeze',
             );
           }
-          await ctx.db.query('UPDATE incident_freeze SET lifted_at = now(), lifted_by = $2 WHERE incident_id = $1 AND lifted_at IS NULL', [
-            ref.incidentId,
-            ref.by,
-          ]);
-          return { startedBy: row.started_by };
+          await freezeStore.liftFreeze(ctx.db, ref.incidentId, ref.by);
+          return { startedBy: freeze.startedBy };
         },
         () => ({ detail: { incidentId: ref.incidentId } }),
       );

@@ -1,26 +1,72 @@
-/**
- * A credential as stored in Vault KV v2: string fields only. Providers read and write these;
- * nothing outside activities/ ever sees one.
- */
-export type Credential = Readonly<Record<string, string>>;
+import type { KvData } from '../../vault/kv-version-cache.js';
+import type { ActivityContext } from '../activity-context.js';
+import type { z } from 'zod';
+import type { CredentialOf, ProviderSpecOf, ProviderType } from './schemas.js';
 
-/** Creates, tests and revokes credentials at one kind of target. Adding a provider = one file + its tests. */
-export interface Provider {
-  /** Who the credential authenticates as: two credentials of one principal cannot be revoked apart. */
-  principal(credential: Credential): string;
+/**
+ * A credential as stored in Vault KV v2: string fields only. Each provider narrows it with its
+ * credential schema (schemas.ts); nothing outside activities/ ever sees one.
+ */
+export type Credential = KvData;
+
+/**
+ * rotor creates the value (a password): the stage step writes it to Vault, then `apply` makes the
+ * target accept it (invariant vault-learns-first).
+ */
+export interface GeneratedCredential<C extends Credential> {
+  readonly kind: 'generate';
   /** The credential to stage next, given the current one (undefined when seeding a new secret). */
-  generate(current: Credential | undefined): Promise<Credential>;
+  generate(current: C | undefined): Promise<C>;
   /** Makes the target accept `credential`. Idempotent: a retried step applies the same credential. */
-  apply(credential: Credential): Promise<void>;
+  apply(credential: C): Promise<void>;
+}
+
+/**
+ * The target creates the value (an access key, a Vault-generated secret ID): `mint` asks for it and
+ * hands it to `stage`, which writes it to Vault before anything else learns it. The target already
+ * accepts it, so there is nothing to apply.
+ */
+export interface MintedCredential<C extends Credential> {
+  readonly kind: 'mint';
+  /**
+   * Mints one credential and resolves after `stage(credential)` resolved. A rejection of `stage` is
+   * passed on (rotor then revokes what was minted); the value goes nowhere but `stage`.
+   */
+  mint(current: C | undefined, stage: (credential: C) => Promise<void>): Promise<void>;
+}
+
+/** Where a provider's new credentials come from. */
+export type CredentialSource<C extends Credential> = GeneratedCredential<C> | MintedCredential<C>;
+
+/**
+ * Creates, tests and revokes credentials of type `C` at one kind of target. A provider is a folder
+ * under activities/providers/ (schema.ts, provider.ts, tests) plus its entry in schemas.ts and
+ * registry.ts.
+ */
+export interface Provider<C extends Credential = Credential, S extends CredentialSource<C> = CredentialSource<C>> {
+  /** Who the credential authenticates as: two credentials of one principal cannot be revoked apart. */
+  principal(credential: C): string;
+  /** How a new credential comes to be. */
+  readonly source: S;
   /** Resolves when `credential` authenticates at the target; throws CredentialRejectedError otherwise. */
-  test(credential: Credential): Promise<void>;
+  test(credential: C): Promise<void>;
   /** Makes the target refuse `credential`; optionally ends sessions opened with it (emergency). */
-  revoke(credential: Credential, options: { terminateSessions: boolean }): Promise<void>;
+  revoke(credential: C, options: { terminateSessions: boolean }): Promise<void>;
   /** True when the target refuses `credential` (checked by logging in, never assumed). */
-  isRevoked(credential: Credential): Promise<boolean>;
+  isRevoked(credential: C): Promise<boolean>;
   /** Open sessions using `credential`, where the target can tell (PostgreSQL's pg_stat_activity). */
-  activeSessions?(credential: Credential): Promise<number>;
+  activeSessions?(credential: C): Promise<number>;
   close(): Promise<void>;
+}
+
+/** One provider type: its schemas (from schemas.ts) and how to build its provider for one secret. */
+export interface ProviderDefinition<T extends ProviderType> {
+  /** The inventory's `provider:` entry (the same schema as in schemas.ts). */
+  readonly inventory: z.ZodType<ProviderSpecOf<T>>;
+  /** The credential at the secret's KV path; every credential read from Vault is parsed with it. */
+  readonly credential: z.ZodType<CredentialOf<T>>;
+  /** The provider of one secret; what it needs from Vault (an admin credential) it reads through `ctx`. */
+  create(ctx: ActivityContext, spec: ProviderSpecOf<T>, secretId: string): Promise<Provider<CredentialOf<T>>>;
 }
 
 /** The target refused a credential: a fact about the credential, so retrying does not help. */

@@ -1,24 +1,92 @@
-import { ApplicationFailure } from '@temporalio/common';
-import { Phase, type EmergencyCutoverResult, type RetireResult, type RotationRef } from '../../workflows/rotation-types.js';
+import {
+  Phase,
+  PREPARE_STEPS,
+  type EmergencyCutoverResult,
+  type EmergencyPrepareResult,
+  type EmergencyPromoteResult,
+  type RetireResult,
+  type RotationRef,
+} from '../../workflows/rotation-types.js';
+import { withFailedStep } from '../../workflows/step-failure.js';
 import type { ActivityContext } from '../activity-context.js';
 import { prepareRotationActivities } from './prepare-rotation.js';
 import { appendRotationEvent } from './rotation-events.js';
+import { lastPromotion } from './secret-metadata.js';
 import { toFailure } from './to-failure.js';
 import { stagedCredentialActivities } from './staged-credential.js';
 import { versionActivities } from './versions.js';
 
 /**
  * Incident response rotates hundreds of secrets at once, and each workflow step costs the worker a
- * round trip into the workflow sandbox. An emergency rotation outside a plan has no gates and no
- * overlap, so the steps that run back to back run as one activity each side of the consumers, and
- * as one activity in all when there are no consumers to wait for.
- * Every step keeps its own audit row and its idempotency (a retry reuses the staged credential and
- * recognises its own promotion), so retrying the whole activity is safe.
+ * round trip into the workflow sandbox. An emergency rotation has no gates and no overlap, so the
+ * steps that run back to back run as one activity each side of promotion (and of the consumers).
+ * Every step keeps its own audit row and its idempotency, so retrying a whole activity is safe.
  */
 export function emergencyStepActivities(ctx: ActivityContext) {
   const prepare = prepareRotationActivities(ctx);
   const staged = stagedCredentialActivities(ctx);
   const versions = versionActivities(ctx);
+
+  /**
+   * Everything before promotion: the start row and the spec, pre-checks, then the prepare steps
+   * (stage → apply → test). A failure after the spec carries its step (workflows/step-failure.ts).
+   * A run that already promoted (its worker died before history recorded this activity's result,
+   * so the workflow runs it again) reports the version it promoted from rather than pre-checking
+   * against its own promotion: rotating away from that would leave the compromised version valid.
+   */
+  async function emergencyPrepare(start: RotationRef & { reason: string | null; eventId: string }): Promise<EmergencyPrepareResult> {
+    const spec = await prepare.beginRotation({ ...start, emergency: true });
+    const ref: RotationRef = { secretId: start.secretId, rotationId: start.rotationId, actor: start.actor };
+    let phase: Phase = Phase.PRECHECKS;
+    let fromVersion: number | undefined;
+    try {
+      const promoted = await lastPromotion(ctx, spec.path);
+      fromVersion =
+        promoted?.rotationId === ref.rotationId
+          ? promoted.previousVersion
+          : (await prepare.precheck({ ...ref, emergency: true })).currentVersion;
+      const steps = { stageCredential: staged.stageCredential, applyStaged: staged.applyStaged, testStaged: staged.testStaged };
+      for (const step of PREPARE_STEPS) {
+        phase = step.phase;
+        await steps[step.step]({ ...ref, fromVersion });
+      }
+    } catch (err) {
+      throw withFailedStep(toFailure(err), { phase, fromVersion });
+    }
+    return { spec, fromVersion };
+  }
+
+  /**
+   * Promotes the staged credential over `fromVersion` (a retry recognises its own earlier write).
+   * With `retire`, nobody has to be told, so it retires the old version too; if retiring fails it
+   * still reports the promotion, and the workflow retires with an activity of its own.
+   */
+  async function emergencyPromote(
+    ref: RotationRef & { fromVersion: number; retire?: { finishEventId: string } },
+  ): Promise<EmergencyPromoteResult> {
+    let promotedVersion: number;
+    try {
+      ({ promotedVersion } = await versions.promote({ ...ref, expectedVersion: ref.fromVersion }));
+    } catch (err) {
+      throw withFailedStep(toFailure(err), { phase: Phase.PROMOTING, fromVersion: ref.fromVersion });
+    }
+    if (!ref.retire) return { promotedVersion, retired: false };
+    try {
+      const retired = await emergencyRetire({
+        ...ref,
+        version: ref.fromVersion,
+        validateVersion: promotedVersion,
+        finishEventId: ref.retire.finishEventId,
+      });
+      return { promotedVersion, retired: true, ...retired };
+    } catch (err) {
+      ctx.logger.warn(
+        { secretId: ref.secretId, err: (toFailure(err) as Error).message },
+        'retiring the old version after promotion failed; the workflow retries it',
+      );
+      return { promotedVersion, retired: false };
+    }
+  }
 
   /**
    * Post-validates the promoted version once (with `validateVersion`), then revokes the old
@@ -52,65 +120,17 @@ export function emergencyStepActivities(ctx: ActivityContext) {
   }
 
   /**
-   * Everything before the consumers: the start row and the spec, pre-checks, then stage → apply →
-   * test → promote. A failure after the spec carries the phase it happened in and the version
-   * that was current (once known) as its details. With `finishEventId` and a secret that has no
-   * consumers, nothing stands between promotion and retirement, so it retires the old version too.
+   * v1 histories only (workflows/legacy/emergency-cutover-v1.ts): prepare and promote in one
+   * activity, retiring too when `finishEventId` is given and nobody has to be told.
    */
   async function emergencyCutover(
     start: RotationRef & { reason: string | null; eventId: string; finishEventId?: string },
   ): Promise<EmergencyCutoverResult> {
-    const spec = await prepare.beginRotation({ ...start, emergency: true });
-    const ref: RotationRef = { secretId: start.secretId, rotationId: start.rotationId, actor: start.actor };
-    let phase: Phase = Phase.PRECHECKS;
-    let fromVersion: number | undefined;
-    let promotedVersion: number;
-    try {
-      fromVersion = (await prepare.precheck({ ...ref, emergency: true })).currentVersion;
-      phase = Phase.STAGING;
-      await staged.stageCredential({ ...ref, fromVersion });
-      phase = Phase.APPLYING;
-      await staged.applyStaged(ref);
-      phase = Phase.TESTING;
-      await staged.testStaged(ref);
-      phase = Phase.PROMOTING;
-      ({ promotedVersion } = await versions.promote({ ...ref, expectedVersion: fromVersion }));
-    } catch (err) {
-      throw withDetails(err, phase, fromVersion);
-    }
-    const promoted = { spec, fromVersion, promotedVersion };
-    if (start.finishEventId === undefined || spec.consumers.length > 0) return { ...promoted, retired: false };
-    // Past promotion this activity must not fail: a retry would begin the cutover again. If
-    // retiring fails, the workflow retires with its own activity, which has retries of its own.
-    try {
-      const finishEventId = start.finishEventId;
-      return {
-        ...promoted,
-        retired: true,
-        ...(await emergencyRetire({ ...ref, version: fromVersion, validateVersion: promotedVersion, finishEventId })),
-      };
-    } catch (err) {
-      ctx.logger.warn(
-        { secretId: ref.secretId, err: (toFailure(err) as Error).message },
-        'retiring the old version after cutover failed; the workflow retries it',
-      );
-      return { ...promoted, retired: false };
-    }
+    const prepared = await emergencyPrepare(start);
+    const retire =
+      start.finishEventId !== undefined && prepared.spec.consumers.length === 0 ? { finishEventId: start.finishEventId } : undefined;
+    return { ...prepared, ...(await emergencyPromote({ ...start, fromVersion: prepared.fromVersion, retire })) };
   }
 
-  return { emergencyCutover, emergencyRetire };
-}
-
-function withDetails(err: unknown, phase: Phase, fromVersion: number | undefined): unknown {
-  const failure = toFailure(err);
-  const details = [phase, fromVersion ?? null];
-  if (!(failure instanceof ApplicationFailure)) {
-    return ApplicationFailure.create({ message: failure instanceof Error ? failure.message : String(failure), details });
-  }
-  return ApplicationFailure.create({
-    message: failure.message,
-    type: failure.type ?? undefined,
-    nonRetryable: failure.nonRetryable ?? undefined,
-    details,
-  });
+  return { emergencyPrepare, emergencyPromote, emergencyRetire, emergencyCutover };
 }

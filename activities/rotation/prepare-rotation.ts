@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { RotationRef, RotationSpec } from '../../workflows/rotation-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
+import { activeFreezeOf } from '../incident/freeze-store.js';
 import { currentInventory, secretSpec } from '../inventory-cache.js';
 import { unhealthyConsumers } from './consumer-health.js';
 import { appendRotationEvent } from './rotation-events.js';
@@ -52,14 +53,10 @@ export function prepareRotationActivities(ctx: ActivityContext) {
         ctx,
         { step: 'precheck', secretId: ref.secretId, actor: ref.actor },
         async () => {
-          const freeze = await ctx.db.query<{ incident_id: string; reason: string }>(
-            'SELECT incident_id, reason FROM incident_freeze WHERE lifted_at IS NULL AND (secret_ids IS NULL OR $1 = ANY(secret_ids)) LIMIT 1',
-            [ref.secretId],
-          );
-          const active = freeze.rows[0];
+          const active = await activeFreezeOf(ctx.db, ref.secretId);
           if (active && !ref.emergency) {
             throw ApplicationFailure.nonRetryable(
-              `incident ${active.incident_id} froze rotations (${active.reason}); only emergency rotations run until it is lifted`,
+              `incident ${active.incidentId} froze rotations (${active.reason}); only emergency rotations run until it is lifted`,
               'IncidentFreeze',
             );
           }

@@ -1,10 +1,13 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { SecretSpec } from '../../config/inventory-schema.js';
+import type { KvRead } from '../../vault/vault-client.js';
+import { FailureType } from '../../workflows/failure-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { secretSpec } from '../inventory-cache.js';
-import { providerFor } from '../providers/provider-for.js';
-import type { Credential, Provider } from '../providers/provider.js';
-import type { KvRead } from '../../vault/vault-client.js';
+import { parseCredential } from '../providers/parse-credential.js';
+import type { Credential, Provider, ProviderDefinition } from '../providers/provider.js';
+import { definitionOf } from '../providers/registry.js';
+import type { CredentialOf, ProviderSpecOf, ProviderType } from '../providers/schemas.js';
 
 export function pendingPath(secretId: string, rotationId: string): string {
   return `_rotor/pending/${secretId}/${rotationId}`;
@@ -30,23 +33,33 @@ export async function readKvVersion(
   return found;
 }
 
-/** One secret's inventory entry, its provider, and typed access to its KV versions. */
-export interface SecretHandle {
+/**
+ * One secret's inventory entry, its provider, and its KV versions as credentials of that provider:
+ * every credential read through the handle is parsed with the provider's credential schema here,
+ * once, so providers get typed fields (a missing one fails the step, naming the field, never a value).
+ */
+export interface SecretHandle<C extends Credential = Credential> {
   spec: SecretSpec;
-  provider: Provider;
+  provider: Provider<C>;
   mount: string;
   /**
    * The version, or the current one; fails non-retryably when it is deleted or destroyed. A version
    * this worker read before comes from its cache unless `fresh` (a rollback re-checks deletion).
    */
-  read(version?: number, options?: { fresh?: boolean }): Promise<KvRead<Credential>>;
+  read(version?: number, options?: { fresh?: boolean }): Promise<KvRead<C>>;
+  /** The staged credential of one rotation, if it was written (it lives at its pending path, always version 1). */
+  readStaged(rotationId: string): Promise<C | undefined>;
   currentVersion(): Promise<number>;
 }
 
-export async function openSecret(ctx: ActivityContext, secretId: string): Promise<SecretHandle> {
-  const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, secretId);
-  const provider = await providerFor(ctx, spec);
+function handleFor<T extends ProviderType>(
+  ctx: ActivityContext,
+  spec: SecretSpec,
+  definition: ProviderDefinition<T>,
+  provider: Provider<CredentialOf<T>>,
+): SecretHandle<CredentialOf<T>> {
   const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
+  const parse = (data: Credential, where: string): CredentialOf<T> => parseCredential(definition.credential, data, where);
   return {
     spec,
     provider,
@@ -55,16 +68,24 @@ export async function openSecret(ctx: ActivityContext, secretId: string): Promis
       const found = await readKvVersion(ctx, spec.path, version, { fresh });
       if (!found || !usable(found)) {
         const which = version ? `version ${version}` : 'the current version';
-        throw ApplicationFailure.nonRetryable(`${which} of ${mount}/${spec.path} is missing, deleted or destroyed`, 'VersionUnavailable');
+        throw ApplicationFailure.nonRetryable(
+          `${which} of ${mount}/${spec.path} is missing, deleted or destroyed`,
+          FailureType.VersionUnavailable,
+        );
       }
-      return found;
+      return { ...found, data: parse(found.data, `version ${found.metadata.version} of ${mount}/${spec.path}`) };
+    },
+    async readStaged(rotationId) {
+      const path = pendingPath(spec.id, rotationId);
+      const found = await readKvVersion(ctx, path, 1);
+      return found && parse(found.data, `${mount}/${path}`);
     },
     async currentVersion() {
       const meta = await ctx.vault.run((v) => v.kvMetadata(mount, spec.path));
       if (!meta || meta.current_version === 0) {
         throw ApplicationFailure.nonRetryable(
-          `${mount}/${spec.path} has no version yet: seed it first (rotor seed ${secretId})`,
-          'SecretNotSeeded',
+          `${mount}/${spec.path} has no version yet: seed it first (rotor seed ${spec.id})`,
+          FailureType.SecretNotSeeded,
         );
       }
       return meta.current_version;
@@ -72,8 +93,30 @@ export async function openSecret(ctx: ActivityContext, secretId: string): Promis
   };
 }
 
-/** Runs `op` with the handle and always closes the provider's connections. */
-export async function withSecret<T>(ctx: ActivityContext, secretId: string, op: (h: SecretHandle) => Promise<T>): Promise<T> {
+/** The handle of a secret whose provider is of type `T`: its provider comes from the registry. */
+async function openWith<T extends ProviderType>(
+  ctx: ActivityContext,
+  spec: SecretSpec,
+  provider: ProviderSpecOf<T> & { type: T },
+): Promise<SecretHandle<CredentialOf<T>>> {
+  const definition = definitionOf(provider.type);
+  return handleFor(ctx, spec, definition, await definition.create(ctx, provider, spec.id));
+}
+
+export async function openSecret(ctx: ActivityContext, secretId: string): Promise<SecretHandle<CredentialOf<ProviderType>>> {
+  const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, secretId);
+  return openWith(ctx, spec, spec.provider);
+}
+
+/**
+ * Runs `op` with the handle and always closes the provider's connections. `op` is generic over
+ * the credential type, so it can only hand a provider credentials read through its own handle.
+ */
+export async function withSecret<T>(
+  ctx: ActivityContext,
+  secretId: string,
+  op: <C extends Credential>(h: SecretHandle<C>) => Promise<T>,
+): Promise<T> {
   const handle = await openSecret(ctx, secretId);
   try {
     return await op(handle);

@@ -1,8 +1,8 @@
 import type { RotationRef } from '../../workflows/rotation-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
-import { VaultRequestError } from '../../vault/vault-error.js';
 import { withSecret } from './secret-handle.js';
+import { applyCredential, stageNewCredential } from './staged-credential.js';
 
 export function seedSecretActivities(ctx: ActivityContext) {
   const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
@@ -21,21 +21,16 @@ export function seedSecretActivities(ctx: ActivityContext) {
             if (meta && meta.current_version > 0) {
               // Fresh: a path deleted and seeded again starts over at version 1, which a cache may still hold.
               const current = await secret.read(meta.current_version, { fresh: true });
-              await secret.provider.apply(current.data); // idempotent: a seed that died before apply finishes here
+              await applyCredential(secret.provider, current.data); // idempotent: a seed that died before apply finishes here
               return { version: meta.current_version, created: false };
             }
-            const first = await secret.provider.generate(undefined);
-            let version: number;
-            try {
-              version = (await ctx.vault.run((v) => v.kvWrite(mount, secret.spec.path, { ...first }, 0))).version;
-            } catch (err) {
-              if (err instanceof VaultRequestError && err.isCasMismatch) return { version: await secret.currentVersion(), created: false };
-              throw err;
-            }
+            // Versions of an earlier incarnation of this path may still be cached (see above).
             ctx.kvCache.forget(mount, secret.spec.path);
-            await secret.provider.apply(first);
-            await secret.provider.test(first);
-            return { version, created: true };
+            const first = await stageNewCredential(ctx, secret, secret.spec.path, undefined);
+            if (!first) return { version: await secret.currentVersion(), created: false };
+            await applyCredential(secret.provider, first.credential);
+            await secret.provider.test(first.credential);
+            return { version: first.written.version, created: true };
           }),
         (r) => ({ toVersion: r.version, detail: { created: r.created } }),
       );

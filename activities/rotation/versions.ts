@@ -56,8 +56,9 @@ export function versionActivities(ctx: ActivityContext) {
     },
 
     /**
-     * Invariant 3: re-promotes the exact previous version (read N, refuse a deleted or destroyed
-     * one, write it as a new version with cas = the version we promoted), then proves it logs in.
+     * Re-promotes the exact previous version (invariant rollback-to-a-version, docs/invariants.md):
+     * read N, refuse a deleted or destroyed one, write it as a new version with cas = the version
+     * we promoted, then prove it logs in.
      */
     async rollbackToVersion(ref: RotationRef & { previousVersion: number; promotedVersion: number }): Promise<{ restoredVersion: number }> {
       return audited(
@@ -117,7 +118,8 @@ export function versionActivities(ctx: ActivityContext) {
     },
 
     /**
-     * Invariant 7: revokes the credential of `version` at the target and proves it is refused.
+     * Revokes the credential of `version` at the target and proves it is refused (invariant
+     * revocation-verified, docs/invariants.md).
      * Refuses to touch the principal consumers currently use.
      */
     async revokeVersion(ref: RotationRef & { version: number; terminateSessions: boolean }): Promise<void> {

@@ -1,6 +1,9 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import { VaultClient } from '../../vault/vault-client.js';
 import { VaultRequestError } from '../../vault/vault-error.js';
+import { approveUpdate, breakGlassStatusQuery, breakGlassWorkflowId, denyUpdate, revokeUpdate } from '../../workflows/contracts.js';
+import { breakGlass } from '../../workflows/break-glass.js';
 import type { BreakGlassStatus } from '../../workflows/break-glass-types.js';
 import type { CliContext } from '../cli-context.js';
 import { CliError, usageError } from '../cli-error.js';
@@ -19,20 +22,20 @@ $USER; in production put Temporal's own authorization in front of who may send t
 
 const me = (as: string | undefined) => as ?? process.env.USER ?? process.env.LOGNAME ?? 'unknown';
 
-async function update(
+async function update<A>(
   ctx: CliContext,
   id: string | undefined,
-  name: 'approve' | 'deny' | 'revoke',
-  arg: Record<string, string>,
+  definition: UpdateDefinition<BreakGlassStatus, [A]>,
+  arg: A,
 ): Promise<BreakGlassStatus> {
   if (!id)
     throw usageError('missing <request>', "pass the workflow id printed by 'rotor break-glass request' (see 'rotor break-glass list')");
   try {
-    return await ctx.client.workflow.getHandle(id).executeUpdate<BreakGlassStatus, [Record<string, string>]>(name, { args: [arg] });
+    return await ctx.client.workflow.getHandle(id).executeUpdate(definition, { args: [arg] });
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CliError(`no break-glass request ${id}`, "see 'rotor break-glass list'");
     if (err instanceof WorkflowUpdateFailedError)
-      throw new CliError(`${name} refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+      throw new CliError(`${definition.name} refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
     throw err;
   }
 }
@@ -52,8 +55,8 @@ export async function breakGlassCommand(
       if (!v.ttl) throw usageError('missing --ttl', 'say how long the access is needed, e.g. --ttl 15m (capped by the policy)');
       if (!v.justification)
         throw usageError('missing --justification', 'say why, e.g. --justification "payments failing, need to inspect locks"');
-      const workflowId = `break-glass/${target}/${new Date().toISOString().replace(/[:.]/g, '-')}`;
-      await ctx.client.workflow.start('breakGlass', {
+      const workflowId = breakGlassWorkflowId(target, new Date());
+      await ctx.client.workflow.start(breakGlass, {
         taskQueue: ctx.env.ROTOR_TASK_QUEUE,
         workflowId,
         args: [{ policyId: target, requester: me(v.as), justification: v.justification, ttl: v.ttl }],
@@ -66,23 +69,23 @@ export async function breakGlassCommand(
       return 0;
     }
     case 'approve': {
-      const s = await update(ctx, target, 'approve', { approver: me(v.as), ...(v.comment ? { comment: v.comment } : {}) });
+      const s = await update(ctx, target, approveUpdate, { approver: me(v.as), ...(v.comment ? { comment: v.comment } : {}) });
       console.log(`approved by ${me(v.as)}: ${s.approvals.length} approval(s)`);
       return 0;
     }
     case 'deny': {
       if (!v.comment) throw usageError('missing --comment', 'say why the request is denied');
-      await update(ctx, target, 'deny', { approver: me(v.as), comment: v.comment });
+      await update(ctx, target, denyUpdate, { approver: me(v.as), comment: v.comment });
       console.log(`denied by ${me(v.as)}`);
       return 0;
     }
     case 'revoke':
-      await update(ctx, target, 'revoke', { by: me(v.as) });
+      await update(ctx, target, revokeUpdate, { by: me(v.as) });
       console.log(`revocation requested by ${me(v.as)}; the workflow revokes the lease and verifies the role is gone`);
       return 0;
     case 'unwrap': {
       if (!target) throw usageError('missing <request>', 'pass the workflow id of an approved request');
-      const s = await ctx.client.workflow.getHandle(target).query<BreakGlassStatus>('breakGlassStatus');
+      const s = await ctx.client.workflow.getHandle(target).query(breakGlassStatusQuery);
       if (!s.grant) throw new CliError(`request ${target} has no grant (phase ${s.phase})`, 'wait for the approvals');
       try {
         const cred = await new VaultClient(ctx.env.ROTOR_VAULT_ADDR).unwrap<Record<string, string>>(s.grant.wrapToken);
@@ -107,7 +110,7 @@ export async function breakGlassCommand(
       for await (const w of ctx.client.workflow.list({ query: 'WorkflowType = "breakGlass" AND ExecutionStatus = "Running"' })) {
         const s = await ctx.client.workflow
           .getHandle(w.workflowId)
-          .query<BreakGlassStatus>('breakGlassStatus')
+          .query(breakGlassStatusQuery)
           .catch(() => undefined);
         if (s) rows.push({ ...s, workflowId: w.workflowId, grant: s.grant ? { ...s.grant, wrapToken: '[hidden]' } : undefined });
       }

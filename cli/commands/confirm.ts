@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { ConsumerState, RotationStatus } from '../../workflows/rotation-types.js';
+import { confirmCutoverUpdate, rotationWorkflowId, statusQuery } from '../../workflows/contracts.js';
 import { actor, requireSecret, type CliContext } from '../cli-context.js';
 import { CliError, usageError } from '../cli-error.js';
 
@@ -15,18 +15,17 @@ export async function confirm(
 ): Promise<number> {
   const spec = await requireSecret(ctx, args.secret);
   if (!args.consumer) throw usageError('missing <consumer>', `name one of: ${spec.consumers.map((c) => c.name).join(', ')}`);
-  const handle = ctx.client.workflow.getHandle(`rotate/${spec.id}`);
+  const handle = ctx.client.workflow.getHandle(rotationWorkflowId(spec.id));
   let version = args.version === undefined ? undefined : Number(args.version);
   if (version !== undefined && !(Number.isInteger(version) && version > 0))
     throw usageError(`--version ${args.version} is not a version number`, 'pass a positive integer, e.g. --version 4');
   try {
-    version ??= (await handle.query<RotationStatus>('status')).toVersion;
-    const state = await handle.executeUpdate<ConsumerState, [{ consumer: string; version: number | undefined; confirmedBy: string }]>(
-      'confirmCutover',
-      {
-        args: [{ consumer: args.consumer, version, confirmedBy: actor(args.by) }],
-      },
-    );
+    version ??= (await handle.query(statusQuery)).toVersion;
+    if (version === undefined)
+      throw new CliError(`the rotation of ${spec.id} has not promoted a version yet`, 'wait until it awaits confirmation');
+    const state = await handle.executeUpdate(confirmCutoverUpdate, {
+      args: [{ consumer: args.consumer, version, confirmedBy: actor(args.by) }],
+    });
     console.log(`confirmed: ${state.name} uses version ${state.confirmedVersion} of ${spec.id} (by ${state.confirmedBy})`);
     return 0;
   } catch (err) {

@@ -1,5 +1,13 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import type { IncidentProgress, IncidentReport } from '../../workflows/incident-types.js';
+import {
+  dryRunWorkflowId,
+  incidentProgressQuery,
+  incidentReportQuery,
+  incidentWorkflowId,
+  unfreezeWorkflowId,
+} from '../../workflows/contracts.js';
+import type { IncidentReport } from '../../workflows/incident-types.js';
+import { revokeAll, unfreeze } from '../../workflows/revoke-all.js';
 import { actor, type CliContext } from '../cli-context.js';
 import { CliError, usageError } from '../cli-error.js';
 import { liveProgress } from '../live-progress.js';
@@ -78,10 +86,10 @@ export async function incident(
         throw usageError(`--concurrency ${v.concurrency} is not 1..64`, 'pass a whole number such as --concurrency 8');
       if (v.freeze !== undefined && v.freeze !== 'everything' && v.freeze !== 'in-scope')
         throw usageError(`--freeze ${v.freeze} is not valid`, 'use --freeze everything (default) or --freeze in-scope');
-      const workflowId = `incident/${v.incident}${v.dryRun ? `/dry-run/${Date.now()}` : ''}`;
+      const workflowId = v.dryRun ? dryRunWorkflowId(v.incident, Date.now()) : incidentWorkflowId(v.incident);
       let handle;
       try {
-        handle = await ctx.client.workflow.start('revokeAll', {
+        handle = await ctx.client.workflow.start(revokeAll, {
           taskQueue: ctx.env.ROTOR_TASK_QUEUE,
           workflowId,
           args: [
@@ -109,15 +117,15 @@ export async function incident(
         console.log(`started ${workflowId}; follow it with 'rotor incident report ${v.incident}'`);
         return 0;
       }
-      const stop = liveProgress<IncidentProgress>(
+      const stop = liveProgress(
         handle,
-        'incidentProgress',
+        incidentProgressQuery,
         (p) => `done ${p.done} / failed ${p.failed} / remaining ${p.remaining} (of ${p.total})`,
         v.json,
         1000,
       );
       try {
-        const report = (await handle.result()) as IncidentReport;
+        const report = await handle.result();
         if (v.json) console.log(JSON.stringify(report, null, 2));
         else printReport(report);
         return report.summary.failed ? 1 : 0;
@@ -132,7 +140,7 @@ export async function incident(
     case 'report': {
       if (!id) throw usageError('missing <id>', 'name the incident, e.g. rotor incident report inc-2041');
       try {
-        const report = await ctx.client.workflow.getHandle(`incident/${id}`).query<IncidentReport>('incidentReport');
+        const report = await ctx.client.workflow.getHandle(incidentWorkflowId(id)).query(incidentReportQuery);
         if (v.json) console.log(JSON.stringify(report, null, 2));
         else printReport(report);
         return report.summary.failed ? 1 : 0;
@@ -145,9 +153,9 @@ export async function incident(
     case 'unfreeze': {
       if (!id) throw usageError('missing <id>', 'name the incident whose freeze to lift');
       try {
-        await ctx.client.workflow.execute('unfreeze', {
+        await ctx.client.workflow.execute(unfreeze, {
           taskQueue: ctx.env.ROTOR_TASK_QUEUE,
-          workflowId: `unfreeze/${id}/${Date.now()}`,
+          workflowId: unfreezeWorkflowId(id, Date.now()),
           args: [{ incidentId: id, by: actor(v.by) }],
         });
       } catch (err) {

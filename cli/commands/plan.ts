@@ -1,6 +1,7 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
-import type { PlanResult, PlanStatus } from '../../workflows/rotate-plan.js';
+import { planStatusQuery, planWorkflowId } from '../../workflows/contracts.js';
+import { rotatePlan } from '../../workflows/rotate-plan.js';
 import { actor, type CliContext } from '../cli-context.js';
 import { CliError, usageError } from '../cli-error.js';
 import { liveProgress } from '../live-progress.js';
@@ -22,25 +23,25 @@ export async function plan(
   if (!inventory.plans.some((p) => p.id === args.plan)) throw usageError(`unknown plan "${args.plan}"`, `name one of: ${known}`);
   let handle;
   try {
-    handle = await ctx.client.workflow.start('rotatePlan', {
+    handle = await ctx.client.workflow.start(rotatePlan, {
       taskQueue: ctx.env.ROTOR_TASK_QUEUE,
-      workflowId: `plan/${args.plan}`,
+      workflowId: planWorkflowId(args.plan),
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
       args: [{ planId: args.plan, requestedBy: actor(args.by), ...(args.reason ? { reason: args.reason } : {}) }],
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError)
-      throw new CliError(`plan ${args.plan} is already running (workflow plan/${args.plan})`, 'wait for it to finish');
+      throw new CliError(`plan ${args.plan} is already running (workflow ${planWorkflowId(args.plan)})`, 'wait for it to finish');
     throw err;
   }
   if (!args.wait) {
     if (args.json) console.log(JSON.stringify({ started: true, workflowId: handle.workflowId }));
-    else console.log(`started plan/${args.plan}; follow it with 'rotor status' or in the Temporal UI`);
+    else console.log(`started ${handle.workflowId}; follow it with 'rotor status' or in the Temporal UI`);
     return 0;
   }
-  const stop = liveProgress<PlanStatus>(
+  const stop = liveProgress(
     handle,
-    'planStatus',
+    planStatusQuery,
     (s) =>
       `gate=${s.gate}  ${s.reports
         .filter((r) => r.gate === s.gate)
@@ -49,7 +50,7 @@ export async function plan(
     args.json,
   );
   try {
-    const result = (await handle.result()) as PlanResult;
+    const result = await handle.result();
     if (args.json) console.log(JSON.stringify(result, null, 2));
     else {
       console.log(`plan ${result.planId}: ${result.outcome}${result.reason ? ` (${result.reason})` : ''}`);

@@ -1,6 +1,8 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
-import type { RotationResult, RotationStatus } from '../../workflows/rotation-types.js';
+import { rotationWorkflowId, statusQuery } from '../../workflows/contracts.js';
+import { rotateSecret } from '../../workflows/rotate-secret.js';
+import type { RotationResult } from '../../workflows/rotation-types.js';
 import { actor, requireSecret, type CliContext } from '../cli-context.js';
 import { CliError } from '../cli-error.js';
 import { liveProgress } from '../live-progress.js';
@@ -19,18 +21,18 @@ export async function rotate(
   args: { secret?: string; wait: boolean; json: boolean; by?: string; reason?: string },
 ): Promise<number> {
   const spec = await requireSecret(ctx, args.secret);
-  let handle: WorkflowHandle;
+  let handle: WorkflowHandle<typeof rotateSecret>;
   try {
-    handle = await ctx.client.workflow.start('rotateSecret', {
+    handle = await ctx.client.workflow.start(rotateSecret, {
       taskQueue: ctx.env.ROTOR_TASK_QUEUE,
-      workflowId: `rotate/${spec.id}`,
+      workflowId: rotationWorkflowId(spec.id),
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
       args: [{ secretId: spec.id, requestedBy: actor(args.by), ...(args.reason ? { reason: args.reason } : {}) }],
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       throw new CliError(
-        `a rotation of ${spec.id} is already running (workflow rotate/${spec.id})`,
+        `a rotation of ${spec.id} is already running (workflow ${rotationWorkflowId(spec.id)})`,
         `follow it with 'rotor status' or wait for it to finish`,
       );
     }
@@ -38,23 +40,23 @@ export async function rotate(
   }
   if (!args.wait) {
     if (args.json) console.log(JSON.stringify({ started: true, workflowId: handle.workflowId }));
-    else console.log(`started rotate/${spec.id}; follow it with 'rotor status' or in the Temporal UI`);
+    else console.log(`started ${handle.workflowId}; follow it with 'rotor status' or in the Temporal UI`);
     return 0;
   }
   return follow(handle, args.json);
 }
 
 /** Prints a line whenever the phase or a consumer's state changes, then the outcome. */
-export async function follow(handle: WorkflowHandle, json: boolean): Promise<number> {
-  const stop = liveProgress<RotationStatus>(
+export async function follow(handle: WorkflowHandle<typeof rotateSecret>, json: boolean): Promise<number> {
+  const stop = liveProgress(
     handle,
-    'status',
+    statusQuery,
     (s) =>
       `phase=${s.phase}${s.toVersion ? ` v${s.fromVersion}→v${s.toVersion}` : ''}  ${s.consumers.map((c) => `${c.name}=${c.status}`).join(' ')}`,
     json,
   );
   try {
-    const result = (await handle.result()) as RotationResult;
+    const result = await handle.result();
     if (json) console.log(JSON.stringify(result, null, 2));
     else console.log(describe(result));
     return result.outcome === 'rotated' ? 0 : result.outcome === 'rolled_back' ? 3 : result.outcome === 'skipped' ? 0 : 1;

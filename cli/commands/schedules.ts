@@ -1,6 +1,7 @@
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { diffSchedules, reconcileSchedules } from '../../schedules/reconcile-schedules.js';
-import { scheduleIdFor, type ScheduleChange } from '../../schedules/schedule-changes.js';
+import type { ScheduleChange } from '../../schedules/schedule-changes.js';
+import { rotationScheduleId } from '../../workflows/contracts.js';
 import { actor, requireSecret, type CliContext } from '../cli-context.js';
 import { CliError, usageError } from '../cli-error.js';
 
@@ -30,7 +31,7 @@ export async function schedules(ctx: CliContext, args: { sub?: string; secret?: 
     case 'pause':
     case 'resume': {
       const spec = await requireSecret(ctx, args.secret);
-      const handle = ctx.client.schedule.getHandle(scheduleIdFor(spec.id));
+      const handle = ctx.client.schedule.getHandle(rotationScheduleId(spec.id));
       try {
         if (args.sub === 'pause') await handle.pause(`paused by ${actor(args.by)}`);
         else await handle.unpause(`resumed by ${actor(args.by)}`);
@@ -39,7 +40,7 @@ export async function schedules(ctx: CliContext, args: { sub?: string; secret?: 
           throw new CliError(`${spec.id} has no schedule`, `give it a cadence in the inventory and run 'rotor schedules sync'`);
         throw err;
       }
-      console.log(`${args.sub === 'pause' ? 'paused' : 'resumed'} schedule ${scheduleIdFor(spec.id)}`);
+      console.log(`${args.sub === 'pause' ? 'paused' : 'resumed'} schedule ${rotationScheduleId(spec.id)}`);
       return 0;
     }
     default:

@@ -1,3 +1,5 @@
+import { seedWorkflowId } from '../../workflows/contracts.js';
+import { seedSecret } from '../../workflows/seed-secret.js';
 import { actor, requireSecret, type CliContext } from '../cli-context.js';
 
 export const seedHelp = `usage: rotor seed [<secret> ...] [--by <name>]
@@ -10,12 +12,11 @@ export async function seed(ctx: CliContext, args: { secrets: string[]; by?: stri
   const ids = args.secrets.length ? args.secrets : (await ctx.inventory()).secrets.map((s) => s.id);
   for (const id of ids) {
     await requireSecret(ctx, id);
-    const result = await ctx.client.workflow.execute('seedSecret', {
+    const r = await ctx.client.workflow.execute(seedSecret, {
       taskQueue: ctx.env.ROTOR_TASK_QUEUE,
-      workflowId: `seed/${id}`,
+      workflowId: seedWorkflowId(id),
       args: [{ secretId: id, requestedBy: actor(args.by) }],
     });
-    const r = result as { version: number; created: boolean };
     console.log(`${id}: ${r.created ? 'seeded version' : 'already at version'} ${r.version}`);
   }
   return 0;

@@ -1,9 +1,11 @@
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import pg from 'pg';
+import { activeFreezes, freezeHolds, type IncidentFreeze } from '../../activities/incident/freeze-store.js';
 import { VaultSession } from '../../vault/vault-session.js';
 import type { RotationStatus } from '../../workflows/rotation-types.js';
 import { OUTCOME, PHASE } from '../../workflows/search-attributes.js';
 import type { CliContext } from '../cli-context.js';
+import { rotationScheduleId, rotationWorkflowId, statusQuery } from '../../workflows/contracts.js';
 
 export const statusHelp = `usage: rotor status [--json]
 
@@ -35,20 +37,13 @@ export interface SecretStatus {
   frozenBy: { incidentId: string; reason: string; startedBy: string; startedAt: string } | null;
 }
 
-interface ActiveFreeze {
-  incident_id: string;
-  reason: string;
-  started_by: string;
-  started_at: Date;
-  secret_ids: string[] | null;
-}
-
 async function lastRotation(ctx: CliContext, secretId: string): Promise<WorkflowExecutionInfo | undefined> {
-  for await (const execution of ctx.client.workflow.list({ query: `WorkflowId = "rotate/${secretId}"`, pageSize: 1 })) return execution;
+  for await (const execution of ctx.client.workflow.list({ query: `WorkflowId = "${rotationWorkflowId(secretId)}"`, pageSize: 1 }))
+    return execution;
   return undefined;
 }
 
-export async function collectStatus(ctx: CliContext, freezes: ActiveFreeze[]): Promise<SecretStatus[]> {
+export async function collectStatus(ctx: CliContext, freezes: IncidentFreeze[]): Promise<SecretStatus[]> {
   const inventory = await ctx.inventory();
   const vault = new VaultSession(ctx.env.ROTOR_VAULT_ADDR, ctx.env.ROTOR_VAULT_ROLE_ID, ctx.env.ROTOR_VAULT_SECRET_ID);
   return Promise.all(
@@ -59,14 +54,14 @@ export async function collectStatus(ctx: CliContext, freezes: ActiveFreeze[]): P
       if (last?.status.name === 'RUNNING') {
         const q = await ctx.client.workflow
           .getHandle(last.workflowId, last.runId)
-          .query<RotationStatus>('status')
+          .query(statusQuery)
           .catch(() => undefined);
         if (q) inFlight = { phase: q.phase, fromVersion: q.fromVersion, toVersion: q.toVersion, consumers: q.consumers };
       }
       let nextRun: string | null = null;
       let schedulePaused: boolean | null = null;
       try {
-        const schedule = await ctx.client.schedule.getHandle(`rotate/${s.id}`).describe();
+        const schedule = await ctx.client.schedule.getHandle(rotationScheduleId(s.id)).describe();
         nextRun = upcomingRun(schedule.info.nextActionTimes, Date.now());
         schedulePaused = schedule.state.paused;
       } catch {
@@ -106,32 +101,28 @@ export function upcomingRun(actionTimes: Date[], now: number): string | null {
 }
 
 /** Active incident freezes, shown above the secrets: they hold rotations and grants. */
-async function activeFreezes(ctx: CliContext): Promise<ActiveFreeze[]> {
+async function incidentFreezes(ctx: CliContext): Promise<IncidentFreeze[]> {
   const pool = new pg.Pool({ connectionString: ctx.env.ROTOR_DATABASE_URL, max: 1 });
   try {
-    return (
-      await pool.query<ActiveFreeze>(
-        'SELECT incident_id, reason, started_by, started_at, secret_ids FROM incident_freeze WHERE lifted_at IS NULL ORDER BY started_at',
-      )
-    ).rows;
+    return await activeFreezes(pool);
   } finally {
     await pool.end();
   }
 }
 
 /** The first active freeze that holds this secret (a freeze without secret ids holds them all). */
-function frozenBy(freezes: ActiveFreeze[], secretId: string): SecretStatus['frozenBy'] {
-  const f = freezes.find((f) => f.secret_ids === null || f.secret_ids.includes(secretId));
-  return f ? { incidentId: f.incident_id, reason: f.reason, startedBy: f.started_by, startedAt: f.started_at.toISOString() } : null;
+function frozenBy(freezes: IncidentFreeze[], secretId: string): SecretStatus['frozenBy'] {
+  const f = freezes.find((f) => freezeHolds(f, secretId));
+  return f ? { incidentId: f.incidentId, reason: f.reason, startedBy: f.startedBy, startedAt: f.startedAt.toISOString() } : null;
 }
 
 export async function status(ctx: CliContext, args: { json: boolean }): Promise<number> {
-  const freezes = await activeFreezes(ctx);
+  const freezes = await incidentFreezes(ctx);
   const rows = await collectStatus(ctx, freezes);
   if (!args.json) {
     for (const f of freezes) {
       console.log(
-        `INCIDENT FREEZE ${f.incident_id} since ${f.started_at.toISOString()} by ${f.started_by}: ${f.reason}${f.secret_ids ? ` (secrets: ${f.secret_ids.join(', ')})` : ' (everything)'}; lift with 'rotor incident unfreeze ${f.incident_id}'`,
+        `INCIDENT FREEZE ${f.incidentId} since ${f.startedAt.toISOString()} by ${f.startedBy}: ${f.reason}${f.secretIds ? ` (secrets: ${f.secretIds.join(', ')})` : ' (everything)'}; lift with 'rotor incident unfreeze ${f.incidentId}'`,
       );
     }
   }

@@ -2,6 +2,9 @@ import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { startConsumerService, type ConsumerService } from '../../demo/consumer-service.js';
 import type { RotationResult, RotationStatus } from '../../workflows/rotation-types.js';
 import type { TestStack } from './test-stack.js';
+import type { RotateSecretInput } from '../../config/workflow-inputs.js';
+import { rotationWorkflowId, statusQuery } from '../../workflows/contracts.js';
+import { rotateSecret } from '../../workflows/rotate-secret.js';
 
 export const DEMO_ADMIN_PATH = '_rotor/admin/demo-postgres';
 
@@ -62,17 +65,17 @@ export async function startConsumer(
   });
 }
 
-export function startRotation(stack: TestStack, secretId: string, extra: Record<string, unknown> = {}) {
-  return stack.client.workflow.start('rotateSecret', {
+export function startRotation(stack: TestStack, secretId: string, extra: Partial<RotateSecretInput> = {}) {
+  return stack.client.workflow.start(rotateSecret, {
     taskQueue: stack.taskQueue,
-    workflowId: `rotate/${secretId}`,
+    workflowId: rotationWorkflowId(secretId),
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
     args: [{ secretId, requestedBy: 'test', ...extra }],
   });
 }
 
 export async function rotate(stack: TestStack, secretId: string): Promise<RotationResult> {
-  return (await (await startRotation(stack, secretId)).result()) as RotationResult;
+  return (await startRotation(stack, secretId)).result();
 }
 
 /** Polls the workflow's status query until `predicate` holds. */
@@ -86,7 +89,7 @@ export async function waitForStatus(
   for (;;) {
     const status = await stack.client.workflow
       .getHandle(workflowId)
-      .query<RotationStatus>('status')
+      .query(statusQuery)
       .catch(() => undefined);
     if (status && predicate(status)) return status;
     if (Date.now() > deadline) throw new Error(`status of ${workflowId} never matched; last: ${JSON.stringify(status)}`);

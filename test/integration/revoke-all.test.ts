@@ -8,6 +8,7 @@ import { DEMO_ADMIN_PATH, kvVersion, postgresSecretYaml, seed } from '../helpers
 import { decodedHistoryText } from '../helpers/decoded-history.js';
 import { failureText } from '../helpers/failure-text.js';
 import { canLogin, startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
+import { rotationWorkflowId } from '../../workflows/contracts.js';
 
 const tagged = (id: string, consumers = '') => postgresSecretYaml(id, consumers).replace('    tags: [test]', '    tags: [test, blast]');
 const silent = `      - name: ops\n        confirm: { mode: manual, timeout: 2s }`;
@@ -144,13 +145,15 @@ describe('revokeAll: incident response against the real stack', () => {
         texts.push(await decodedHistoryText(stack.client, id, stack.env.ROTOR_CODEC_KEY));
       texts.push(JSON.stringify((await su.query("SELECT * FROM audit_log WHERE secret_id LIKE 'inc-%'")).rows));
       const haystack = texts.join('\n');
-      expect(haystack).toContain('emergencyCutover'); // the scan sees the batched steps
-      // With no consumer to wait for, the cutover activity retired the old version itself; a
-      // secret with a consumer waits for it between the two.
+      expect(haystack).toContain('emergencyPrepare'); // the scan sees the batched steps
+      // Promotion is a step of its own; with no consumer to wait for, it retired the old version
+      // too; a secret with a consumer waits for it between promotion and retirement.
       const activityTypes = async (id: string) =>
-        (await decodedHistoryText(stack.client, `rotate/${id}`, stack.env.ROTOR_CODEC_KEY)).match(/emergency(Cutover|Retire)/g);
-      expect(new Set(await activityTypes('inc-a'))).toEqual(new Set(['emergencyCutover']));
-      expect(new Set(await activityTypes('inc-b'))).toEqual(new Set(['emergencyCutover', 'emergencyRetire']));
+        (await decodedHistoryText(stack.client, rotationWorkflowId(id), stack.env.ROTOR_CODEC_KEY)).match(
+          /emergency(Cutover|Prepare|Promote|Retire)/g,
+        );
+      expect(new Set(await activityTypes('inc-a'))).toEqual(new Set(['emergencyPrepare', 'emergencyPromote']));
+      expect(new Set(await activityTypes('inc-b'))).toEqual(new Set(['emergencyPrepare', 'emergencyPromote', 'emergencyRetire']));
       for (const value of values) expect(haystack.includes(value), 'a secret value leaked').toBe(false);
       // Batched into one activity, an emergency rotation still leaves one audit row per step.
       const steps = await su.query<{ step: string; outcome: string }>(

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PlanResult } from '../../workflows/rotate-plan.js';
+import type { PlanResult } from '../../workflows/plan-types.js';
 import { kvVersion, postgresSecretYaml, seed } from '../helpers/rotation-fixtures.js';
 import { canLogin, startTestStack, type TestStack } from '../helpers/test-stack.js';
 

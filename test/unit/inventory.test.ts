@@ -95,7 +95,7 @@ describe('parseInventory: a valid inventory', () => {
       ['sessions', { mode: 'pg-sessions', timeout: 300_000 }],
     ]);
 
-    expect(approle?.provider).toEqual({ type: 'approle-secret-id', role: 'billing-service', mount: 'approle' });
+    expect(approle?.provider).toEqual({ type: 'approle-secret-id', role: 'billing-service', mount: 'approle', secretIdSource: 'rotor' });
     expect(approle?.tags).toEqual([]);
     expect(approle?.strategy).toBe('dual');
     expect(approle?.overlap).toBe(60_000);
@@ -113,7 +113,12 @@ describe('parseInventory: a valid inventory', () => {
   it('keeps explicit values over the defaults', () => {
     const raw = rawInventory();
     Object.assign(secretAt(raw, 0), { tags: ['pci', 'postgres'], strategy: 'dual', overlap: '15s' });
-    secretAt(raw, 1)['provider'] = { type: 'approle-secret-id', role: 'billing-service', mount: 'approle-consumers' };
+    secretAt(raw, 1)['provider'] = {
+      type: 'approle-secret-id',
+      role: 'billing-service',
+      mount: 'approle-consumers',
+      secretIdSource: 'vault',
+    };
     secretAt(raw, 1)['cadence'] = { cron: '0 3 * * *', jitter: '5m', paused: true };
     consumersOf(raw, 0)[0] = { name: 'billing', confirm: { mode: 'webhook', url: 'http://127.0.0.1:9101/reload', timeout: '1m' } };
     raw.plans = [{ id: 'checkout', secrets: ['payments-db', 'billing-approle'] }];
@@ -122,7 +127,12 @@ describe('parseInventory: a valid inventory', () => {
     expect(inv.secrets[0]?.tags).toEqual(['pci', 'postgres']);
     expect(inv.secrets[0]?.overlap).toBe(15_000);
     expect(inv.secrets[0]?.consumers[0]?.confirm).toEqual({ mode: 'webhook', url: 'http://127.0.0.1:9101/reload', timeout: 60_000 });
-    expect(inv.secrets[1]?.provider).toEqual({ type: 'approle-secret-id', role: 'billing-service', mount: 'approle-consumers' });
+    expect(inv.secrets[1]?.provider).toEqual({
+      type: 'approle-secret-id',
+      role: 'billing-service',
+      mount: 'approle-consumers',
+      secretIdSource: 'vault',
+    });
     expect(inv.secrets[1]?.cadence).toEqual({ cron: '0 3 * * *', jitter: 300_000, paused: true });
     expect(inv.plans).toEqual([{ id: 'checkout', secrets: ['payments-db', 'billing-approle'] }]);
   });

@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { scramVerifier } from '../../activities/providers/scram.js';
+import { scramVerifier } from './scram.js';
 
 /*
  * An independent SCRAM-SHA-256 (RFC 5802 / RFC 7677) written from the RFC, without pbkdf2Sync,

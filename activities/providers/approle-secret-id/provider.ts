@@ -1,0 +1,104 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { VaultClient } from '../../../vault/vault-client.js';
+import { VaultRequestError } from '../../../vault/vault-error.js';
+import type { VaultSession } from '../../../vault/vault-session.js';
+import {
+  CredentialRejectedError,
+  TargetUnavailableError,
+  type CredentialSource,
+  type Provider,
+  type ProviderDefinition,
+} from '../provider.js';
+import { approleCredential, approleSpec, SecretIdSource, type AppRoleCredential, type AppRoleSpec } from './schema.js';
+
+/**
+ * AppRole secret IDs: several are valid at once, so the new one is added beside the old and the
+ * old one is destroyed by accessor at the end. With `secretIdSource: rotor` the secret ID is
+ * chosen by rotor (custom-secret-id), so Vault KV learns it before the AppRole accepts it; with
+ * `vault` the AppRole generates it and rotor stages it in KV before anything else sees it.
+ */
+export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultAddress: string): Provider<AppRoleCredential> {
+  const base = `auth/${spec.mount}/role/${spec.role}`;
+
+  async function lookup(secretId: string): Promise<{ secret_id_accessor: string } | undefined> {
+    try {
+      const body = await session.run((v) =>
+        v.request<{ data?: { secret_id_accessor: string } } | undefined>('POST', `${base}/secret-id/lookup`, { secret_id: secretId }),
+      );
+      return body?.data ?? undefined;
+    } catch (err) {
+      if (err instanceof VaultRequestError && (err.status === 404 || err.status === 204)) return undefined;
+      throw err;
+    }
+  }
+
+  async function tryLogin(credential: AppRoleCredential): Promise<'ok' | 'refused'> {
+    const anonymous = new VaultClient(vaultAddress);
+    try {
+      const auth = await anonymous.approleLogin(credential.role_id, credential.secret_id, spec.mount);
+      // Do not leave a token behind for every test login.
+      await new VaultClient(vaultAddress, auth.client_token).request('POST', 'auth/token/revoke-self').catch(() => undefined);
+      return 'ok';
+    } catch (err) {
+      // Only Vault's own "invalid secret id" is proof of refusal; a 429 or 5xx says nothing (invariant revocation-verified).
+      if (err instanceof VaultRequestError && err.status === 400 && err.vaultErrors.some((e) => /invalid (role or )?secret id/i.test(e)))
+        return 'refused';
+      throw new TargetUnavailableError(`AppRole login to ${spec.role} failed: ${(err as Error).message}`);
+    }
+  }
+
+  const roleIdOf = async (current: AppRoleCredential | undefined): Promise<string> =>
+    current?.role_id ?? (await session.run((v) => v.request<{ data: { role_id: string } }>('GET', `${base}/role-id`))).data.role_id;
+
+  const source: CredentialSource<AppRoleCredential> =
+    spec.secretIdSource === SecretIdSource.VAULT
+      ? {
+          kind: 'mint',
+          async mint(current, stage) {
+            const role_id = await roleIdOf(current);
+            const minted = await session.run((v) => v.request<{ data: { secret_id: string } }>('POST', `${base}/secret-id`, {}));
+            await stage({ role_id, secret_id: minted.data.secret_id });
+          },
+        }
+      : {
+          kind: 'generate',
+          async generate(current) {
+            return { role_id: await roleIdOf(current), secret_id: randomUUID() };
+          },
+          async apply(credential) {
+            if (await lookup(credential.secret_id)) return; // a retried step: already accepted
+            await session.run((v) => v.request('POST', `${base}/custom-secret-id`, { secret_id: credential.secret_id }));
+          },
+        };
+
+  return {
+    // Each secret ID is its own principal; named by a digest so the name is never a secret.
+    principal: (credential) => `approle-secret-id:${spec.role}:${createHash('sha256').update(credential.secret_id).digest('hex')}`,
+
+    source,
+
+    async test(credential) {
+      if ((await tryLogin(credential)) === 'refused') {
+        throw new CredentialRejectedError(`AppRole "${spec.role}" refused the secret ID`);
+      }
+    },
+
+    async revoke(credential) {
+      const found = await lookup(credential.secret_id);
+      if (!found) return;
+      await session.run((v) => v.request('POST', `${base}/secret-id-accessor/destroy`, { secret_id_accessor: found.secret_id_accessor }));
+    },
+
+    async isRevoked(credential) {
+      return (await tryLogin(credential)) === 'refused';
+    },
+
+    async close() {},
+  };
+}
+
+export const approleDefinition: ProviderDefinition<'approle-secret-id'> = {
+  inventory: approleSpec,
+  credential: approleCredential,
+  create: async (ctx, spec) => approleProvider(spec, ctx.vault, ctx.env.ROTOR_VAULT_ADDR),
+};

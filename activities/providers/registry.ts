@@ -1,0 +1,15 @@
+import { approleDefinition } from './approle-secret-id/provider.js';
+import { postgresDefinition } from './postgres/provider.js';
+import type { ProviderDefinition } from './provider.js';
+import type { ProviderType } from './schemas.js';
+
+/** Every provider type's definition; the same keys as schemas.ts (a missing one is a type error). */
+export const registry: { readonly [T in ProviderType]: ProviderDefinition<T> } = {
+  postgres: postgresDefinition,
+  'approle-secret-id': approleDefinition,
+};
+
+/** The definition of one provider type. */
+export function definitionOf<T extends ProviderType>(type: T): ProviderDefinition<T> {
+  return registry[type];
+}

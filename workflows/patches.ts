@@ -1,0 +1,13 @@
+/**
+ * The `patched()` ids of rotor's workflows, one per change to what a workflow does, with the
+ * histories it keeps working (docs/versioning.md). Never rename or reuse an id; remove one only
+ * with `deprecatePatch` once no open workflow can hold the old commands.
+ */
+export const Patch = {
+  /**
+   * Emergency rotations run as their own workflow, with promotion a step of its own: revokeAll
+   * starts emergencyRotate, and a rotateSecret started with `emergency: true` runs the same steps.
+   * Without the marker (histories of v1) both run the single cutover activity they ran before.
+   */
+  EMERGENCY_ROTATE_WORKFLOW: 'emergency-rotate-workflow',
+} as const;
