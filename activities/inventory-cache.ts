@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import { ApplicationFailure } from '@temporalio/common';
 import { loadInventory } from '../config/load-inventory.js';
 import type { Inventory, SecretSpec } from '../config/inventory-schema.js';
+import { FailureType } from '../workflows/failure-types.js';
 
 let cached: { file: string; mtimeMs: number; inventory: Inventory; byId: Map<string, SecretSpec> } | undefined;
 
@@ -29,7 +30,7 @@ export async function secretSpec(file: string, secretId: string): Promise<Secret
   if (!spec) {
     throw ApplicationFailure.nonRetryable(
       `secretId "${secretId}" is not in the inventory (${file}); known: ${inventory.secrets.map((s) => s.id).join(', ')}`,
-      'UnknownSecret',
+      FailureType.UnknownSecret,
     );
   }
   return spec;

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityContext } from './activity-context.js';
+import { FailureType } from '../workflows/failure-types.js';
 
 export interface StackHealth {
   vault: { version: string; sealed: boolean };
@@ -12,7 +13,7 @@ export function stackHealthActivities(ctx: ActivityContext) {
     async checkStackHealth(): Promise<StackHealth> {
       const vault = await ctx.vault.get();
       const health = await vault.health();
-      if (health.sealed) throw ApplicationFailure.retryable('Vault is sealed', 'VaultSealed');
+      if (health.sealed) throw ApplicationFailure.retryable('Vault is sealed', FailureType.VaultSealed);
       const rows = await ctx.db.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name');
       return { vault: { version: health.version, sealed: health.sealed }, database: { migrations: rows.rows.map((r) => r.name) } };
     },

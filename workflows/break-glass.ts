@@ -30,8 +30,9 @@ import { approveUpdate, breakGlassStatusQuery, denyUpdate, endForIncidentUpdate,
 import { rotateSecret } from './rotate-secret.js';
 import { quick, revocation, target } from './rotation-activities.js';
 import { OUTCOME, PHASE, SECRET_ID } from './search-attributes.js';
+import { FailureType } from './failure-types.js';
 
-const refuse = (message: string, type: string) => ApplicationFailure.nonRetryable(message, type);
+const refuse = (message: string, type: FailureType) => ApplicationFailure.nonRetryable(message, type);
 
 /**
  * Emergency access: a request with a justification and a TTL; distinct approvers from the
@@ -42,7 +43,7 @@ const refuse = (message: string, type: string) => ApplicationFailure.nonRetryabl
  */
 export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<BreakGlassResult> {
   const parsed = breakGlassRequestInput.safeParse(rawInput ?? {});
-  if (!parsed.success) throw refuse(`invalid breakGlass input: ${describeIssues(parsed.error)}`, 'InvalidInput');
+  if (!parsed.success) throw refuse(`invalid breakGlass input: ${describeIssues(parsed.error)}`, FailureType.InvalidInput);
   const input = parsed.data;
   // Names the Vault role and lease path of this grant; deterministic (uuid4 is replay-safe).
   const requestId = uuid4().replace(/-/g, '').slice(0, 16);
@@ -90,14 +91,17 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
   const decided = () => status.denial !== undefined || status.approvals.length >= policy.approvals;
   const validateDecision = (approver: string) => {
     if (!status.open)
-      throw refuse(`request ${requestId} is not open for decisions yet (it is being set up); try again in a moment`, 'NotReady');
+      throw refuse(`request ${requestId} is not open for decisions yet (it is being set up); try again in a moment`, FailureType.NotReady);
     if (decided() || status.phase !== BreakGlassPhase.AWAITING_APPROVAL)
-      throw refuse(`request ${requestId} is already decided (${status.denial ? 'denied' : status.phase})`, 'AlreadyDecided');
-    if (approver === input.requester) throw refuse(`${approver} requested this access and cannot decide on it`, 'SelfApproval');
+      throw refuse(`request ${requestId} is already decided (${status.denial ? 'denied' : status.phase})`, FailureType.AlreadyDecided);
+    if (approver === input.requester) throw refuse(`${approver} requested this access and cannot decide on it`, FailureType.SelfApproval);
     if (!policy.approvers.includes(approver))
-      throw refuse(`${approver} is not in the approver group of ${policy.policyId} (${policy.approvers.join(', ')})`, 'NotAnApprover');
+      throw refuse(
+        `${approver} is not in the approver group of ${policy.policyId} (${policy.approvers.join(', ')})`,
+        FailureType.NotAnApprover,
+      );
     if (status.approvals.some((a) => a.approver === approver))
-      throw refuse(`${approver} already approved this request; approvals must come from distinct people`, 'DuplicateApproval');
+      throw refuse(`${approver} already approved this request; approvals must come from distinct people`, FailureType.DuplicateApproval);
   };
   setHandler(
     approveUpdate,
@@ -109,7 +113,7 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
     {
       validator: (raw) => {
         const d = approvalInput.safeParse(raw);
-        if (!d.success) throw refuse(`invalid approval: ${describeIssues(d.error)}`, 'InvalidInput');
+        if (!d.success) throw refuse(`invalid approval: ${describeIssues(d.error)}`, FailureType.InvalidInput);
         validateDecision(d.data.approver);
       },
     },
@@ -124,7 +128,7 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
     {
       validator: (raw) => {
         const d = denialInput.safeParse(raw);
-        if (!d.success) throw refuse(`invalid denial: ${describeIssues(d.error)}`, 'InvalidInput');
+        if (!d.success) throw refuse(`invalid denial: ${describeIssues(d.error)}`, FailureType.InvalidInput);
         validateDecision(d.data.approver);
       },
     },
@@ -138,11 +142,11 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
     {
       validator: (raw) => {
         const r = revokeGrantInput.safeParse(raw);
-        if (!r.success) throw refuse(`invalid revoke: ${describeIssues(r.error)}`, 'InvalidInput');
+        if (!r.success) throw refuse(`invalid revoke: ${describeIssues(r.error)}`, FailureType.InvalidInput);
         if (status.phase !== BreakGlassPhase.GRANTED || status.revokedBy)
-          throw refuse(`request ${requestId} has no active grant (phase ${status.phase})`, 'NoActiveGrant');
+          throw refuse(`request ${requestId} has no active grant (phase ${status.phase})`, FailureType.NoActiveGrant);
         if (r.data.by !== input.requester && !policy.approvers.includes(r.data.by))
-          throw refuse(`${r.data.by} may not revoke this grant: only the requester or an approver`, 'NotAllowed');
+          throw refuse(`${r.data.by} may not revoke this grant: only the requester or an approver`, FailureType.NotAllowed);
       },
     },
   );

@@ -5,6 +5,7 @@
  */
 export const FailureType = {
   AlreadyConfirmed: 'AlreadyConfirmed',
+  AlreadyDecided: 'AlreadyDecided',
   AlreadyLifted: 'AlreadyLifted',
   CasConflict: 'CasConflict',
   ConfirmationClosed: 'ConfirmationClosed',

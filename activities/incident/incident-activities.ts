@@ -9,6 +9,7 @@ import { AuditOutcome, type AuditEntry } from '../audit/audit-entry.js';
 import { audited } from '../audit/audited.js';
 import { currentInventory } from '../inventory-cache.js';
 import * as freezeStore from './freeze-store.js';
+import { FailureType } from '../../workflows/failure-types.js';
 
 export function incidentActivities(ctx: ActivityContext) {
   return {
@@ -20,11 +21,11 @@ export function incidentActivities(ctx: ActivityContext) {
       if (unknown.length)
         throw ApplicationFailure.nonRetryable(
           `scope.secretIds: unknown secret(s) ${unknown.join(', ')}; known: ${[...known].join(', ')}`,
-          'InvalidScope',
+          FailureType.InvalidScope,
         );
       const emptyTags = scope.tags.filter((t) => !inventory.secrets.some((s) => s.tags.includes(t)));
       if (emptyTags.length)
-        throw ApplicationFailure.nonRetryable(`scope.tags: no secret is tagged ${emptyTags.join(', ')}`, 'InvalidScope');
+        throw ApplicationFailure.nonRetryable(`scope.tags: no secret is tagged ${emptyTags.join(', ')}`, FailureType.InvalidScope);
       const secrets = inventory.secrets
         .filter((s) => scope.secretIds.includes(s.id) || s.tags.some((t) => scope.tags.includes(t)))
         .map((s) => s.id);
@@ -68,12 +69,13 @@ export function incidentActivities(ctx: ActivityContext) {
         async () => {
           const allowSelf = (await currentInventory(ctx.env.ROTOR_INVENTORY)).incident.allowSelfUnfreeze;
           const freeze = await freezeStore.freezeState(ctx.db, ref.incidentId);
-          if (!freeze) throw ApplicationFailure.nonRetryable(`no freeze for incident ${ref.incidentId}`, 'UnknownIncident');
-          if (freeze.liftedAt) throw ApplicationFailure.nonRetryable(`the freeze of ${ref.incidentId} was already lifted`, 'AlreadyLifted');
+          if (!freeze) throw ApplicationFailure.nonRetryable(`no freeze for incident ${ref.incidentId}`, FailureType.UnknownIncident);
+          if (freeze.liftedAt)
+            throw ApplicationFailure.nonRetryable(`the freeze of ${ref.incidentId} was already lifted`, FailureType.AlreadyLifted);
           if (freeze.startedBy === ref.by && !allowSelf) {
             throw ApplicationFailure.nonRetryable(
               `${ref.by} started incident ${ref.incidentId} and may not lift its freeze; a second person must (policy: incident.allowSelfUnfreeze)`,
-              'SelfUnfreeze',
+              FailureType.SelfUnfreeze,
             );
           }
           await freezeStore.liftFreeze(ctx.db, ref.incidentId, ref.by);
@@ -102,7 +104,10 @@ export function incidentActivities(ctx: ActivityContext) {
           }
           const left = (await ctx.vault.run((v) => v.listLeases(ref.prefix))).length;
           if (left > 0)
-            throw ApplicationFailure.retryable(`${left} lease(s) still under ${ref.prefix} after revocation`, 'RevocationNotVerified');
+            throw ApplicationFailure.retryable(
+              `${left} lease(s) still under ${ref.prefix} after revocation`,
+              FailureType.RevocationNotVerified,
+            );
           return {
             prefix: ref.prefix,
             status: 'done' as const,

@@ -7,6 +7,7 @@ import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import { secretSpec } from '../inventory-cache.js';
 import { withSecret } from './secret-handle.js';
+import { FailureType } from '../../workflows/failure-types.js';
 
 export type NotifyPurpose = 'cutover' | 'rollback';
 
@@ -22,7 +23,7 @@ async function pollUntil(probe: () => Promise<boolean>, describe: () => string, 
 async function consumerSpec(ctx: ActivityContext, secretId: string, name: string): Promise<ConsumerSpec> {
   const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, secretId);
   const consumer = spec.consumers.find((c) => c.name === name);
-  if (!consumer) throw ApplicationFailure.nonRetryable(`secret "${secretId}" has no consumer "${name}"`, 'UnknownConsumer');
+  if (!consumer) throw ApplicationFailure.nonRetryable(`secret "${secretId}" has no consumer "${name}"`, FailureType.UnknownConsumer);
   return consumer;
 }
 
@@ -49,7 +50,7 @@ export function consumerCutoverActivities(ctx: ActivityContext) {
         async () => {
           const consumer = await consumerSpec(ctx, ref.secretId, ref.consumer);
           if (consumer.confirm.mode !== 'webhook')
-            throw ApplicationFailure.nonRetryable(`consumer "${ref.consumer}" is not a webhook consumer`, 'WrongConfirmMode');
+            throw ApplicationFailure.nonRetryable(`consumer "${ref.consumer}" is not a webhook consumer`, FailureType.WrongConfirmMode);
           const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, ref.secretId);
           let response: Response;
           try {
@@ -69,14 +70,14 @@ export function consumerCutoverActivities(ctx: ActivityContext) {
           } catch (err) {
             throw ApplicationFailure.retryable(
               `consumer "${ref.consumer}" webhook unreachable: ${(err as Error).message}`,
-              'ConsumerUnreachable',
+              FailureType.ConsumerUnreachable,
             );
           }
           const body = (await response.json().catch(() => ({}))) as { version?: unknown; error?: unknown };
           if (!response.ok || body.version !== ref.version) {
             throw ApplicationFailure.retryable(
               `consumer "${ref.consumer}" did not confirm version ${ref.version} (HTTP ${response.status}${typeof body.error === 'string' ? `: ${body.error.slice(0, 200)}` : ''})`,
-              'ConsumerNotConfirmed',
+              FailureType.ConsumerNotConfirmed,
             );
           }
           return { confirmedVersion: ref.version };
@@ -93,7 +94,7 @@ export function consumerCutoverActivities(ctx: ActivityContext) {
         async () => {
           const consumer = await consumerSpec(ctx, ref.secretId, ref.consumer);
           if (consumer.confirm.mode !== 'health')
-            throw ApplicationFailure.nonRetryable(`consumer "${ref.consumer}" is not a health consumer`, 'WrongConfirmMode');
+            throw ApplicationFailure.nonRetryable(`consumer "${ref.consumer}" is not a health consumer`, FailureType.WrongConfirmMode);
           const url = consumer.confirm.url;
           let last: number | undefined;
           await pollUntil(
@@ -121,7 +122,8 @@ export function consumerCutoverActivities(ctx: ActivityContext) {
         () =>
           withSecret(ctx, ref.secretId, async (secret) => {
             const activeSessions = secret.provider.activeSessions;
-            if (!activeSessions) throw ApplicationFailure.nonRetryable('this provider cannot observe sessions', 'WrongConfirmMode');
+            if (!activeSessions)
+              throw ApplicationFailure.nonRetryable('this provider cannot observe sessions', FailureType.WrongConfirmMode);
             const old = (await secret.read(ref.oldVersion)).data;
             let remaining = -1;
             await pollUntil(

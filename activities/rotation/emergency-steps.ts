@@ -11,7 +11,6 @@ import { withFailedStep } from '../../workflows/step-failure.js';
 import type { ActivityContext } from '../activity-context.js';
 import { prepareRotationActivities } from './prepare-rotation.js';
 import { appendRotationEvent } from './rotation-events.js';
-import { lastPromotion } from './secret-metadata.js';
 import { toFailure } from './to-failure.js';
 import { stagedCredentialActivities } from './staged-credential.js';
 import { versionActivities } from './versions.js';
@@ -31,8 +30,9 @@ export function emergencyStepActivities(ctx: ActivityContext) {
    * Everything before promotion: the start row and the spec, pre-checks, then the prepare steps
    * (stage → apply → test). A failure after the spec carries its step (workflows/step-failure.ts).
    * A run that already promoted (its worker died before history recorded this activity's result,
-   * so the workflow runs it again) reports the version it promoted from rather than pre-checking
-   * against its own promotion: rotating away from that would leave the compromised version valid.
+   * so the workflow runs it again) reports the version it promoted from, read from the promotion's
+   * stamp, rather than its own promotion: rotating away from that would leave the compromised
+   * version valid.
    */
   async function emergencyPrepare(start: RotationRef & { reason: string | null; eventId: string }): Promise<EmergencyPrepareResult> {
     const spec = await prepare.beginRotation({ ...start, emergency: true });
@@ -40,11 +40,11 @@ export function emergencyStepActivities(ctx: ActivityContext) {
     let phase: Phase = Phase.PRECHECKS;
     let fromVersion: number | undefined;
     try {
-      const promoted = await lastPromotion(ctx, spec.path);
-      fromVersion =
-        promoted?.rotationId === ref.rotationId
-          ? promoted.previousVersion
-          : (await prepare.precheck({ ...ref, emergency: true })).currentVersion;
+      const { currentVersion, promotion } = await prepare.precheck({ ...ref, emergency: true });
+      // Already promoted by this rotation: what comes before promotion is done (and its staged
+      // copy may be gone); staging again would change the password of the role now current.
+      if (promotion?.rotationId === ref.rotationId) return { spec, fromVersion: promotion.previousVersion };
+      fromVersion = currentVersion;
       const steps = { stageCredential: staged.stageCredential, applyStaged: staged.applyStaged, testStaged: staged.testStaged };
       for (const step of PREPARE_STEPS) {
         phase = step.phase;

@@ -7,6 +7,8 @@ import { currentInventory, secretSpec } from '../inventory-cache.js';
 import { unhealthyConsumers } from './consumer-health.js';
 import { appendRotationEvent } from './rotation-events.js';
 import { withSecret } from './secret-handle.js';
+import { FailureType } from '../../workflows/failure-types.js';
+import type { Promotion } from './secret-metadata.js';
 
 export function prepareRotationActivities(ctx: ActivityContext) {
   return {
@@ -38,7 +40,7 @@ export function prepareRotationActivities(ctx: ActivityContext) {
       if (!plan) {
         throw ApplicationFailure.nonRetryable(
           `planId "${planId}" is not in the inventory; known plans: ${inventory.plans.map((p) => p.id).join(', ') || 'none'}`,
-          'UnknownPlan',
+          FailureType.UnknownPlan,
         );
       }
       return { secrets: plan.secrets };
@@ -48,7 +50,7 @@ export function prepareRotationActivities(ctx: ActivityContext) {
      * No incident freeze, the current version authenticates, consumers healthy; Vault is unsealed
      * if the current version can be read (a sealed Vault fails that read as VaultSealed).
      */
-    async precheck(ref: RotationRef & { emergency: boolean }): Promise<{ currentVersion: number }> {
+    async precheck(ref: RotationRef & { emergency: boolean }): Promise<{ currentVersion: number; promotion?: Promotion }> {
       return audited(
         ctx,
         { step: 'precheck', secretId: ref.secretId, actor: ref.actor },
@@ -57,11 +59,11 @@ export function prepareRotationActivities(ctx: ActivityContext) {
           if (active && !ref.emergency) {
             throw ApplicationFailure.nonRetryable(
               `incident ${active.incidentId} froze rotations (${active.reason}); only emergency rotations run until it is lifted`,
-              'IncidentFreeze',
+              FailureType.IncidentFreeze,
             );
           }
           return withSecret(ctx, ref.secretId, async (secret) => {
-            const currentVersion = await secret.currentVersion();
+            const { version: currentVersion, promotion } = await secret.current();
             const current = await secret.read(currentVersion);
             // In an incident the current credential is presumed compromised and may already be
             // changed or revoked by someone else: rotor rotates away from it whatever a login says,
@@ -69,9 +71,12 @@ export function prepareRotationActivities(ctx: ActivityContext) {
             if (!ref.emergency) await secret.provider.test(current.data);
             const unhealthy = await unhealthyConsumers(secret.spec.consumers);
             if (unhealthy.length && !ref.emergency) {
-              throw ApplicationFailure.retryable(`consumers not healthy before rotation: ${unhealthy.join('; ')}`, 'ConsumerUnhealthy');
+              throw ApplicationFailure.retryable(
+                `consumers not healthy before rotation: ${unhealthy.join('; ')}`,
+                FailureType.ConsumerUnhealthy,
+              );
             }
-            return { currentVersion };
+            return promotion ? { currentVersion, promotion } : { currentVersion };
           });
         },
         (r) => ({ fromVersion: r.currentVersion }),

@@ -8,6 +8,7 @@ import { parseCredential } from '../providers/parse-credential.js';
 import type { Credential, Provider, ProviderDefinition } from '../providers/provider.js';
 import { definitionOf } from '../providers/registry.js';
 import type { CredentialOf, ProviderSpecOf, ProviderType } from '../providers/schemas.js';
+import { promotionOf, type Promotion } from './secret-metadata.js';
 
 export function pendingPath(secretId: string, rotationId: string): string {
   return `_rotor/pending/${secretId}/${rotationId}`;
@@ -50,6 +51,8 @@ export interface SecretHandle<C extends Credential = Credential> {
   /** The staged credential of one rotation, if it was written (it lives at its pending path, always version 1). */
   readStaged(rotationId: string): Promise<C | undefined>;
   currentVersion(): Promise<number>;
+  /** The current version and, when a rotation's promotion made it current, that promotion (one metadata read). */
+  current(): Promise<{ version: number; promotion?: Promotion }>;
 }
 
 function handleFor<T extends ProviderType>(
@@ -81,6 +84,9 @@ function handleFor<T extends ProviderType>(
       return found && parse(found.data, `${mount}/${path}`);
     },
     async currentVersion() {
+      return (await this.current()).version;
+    },
+    async current() {
       const meta = await ctx.vault.run((v) => v.kvMetadata(mount, spec.path));
       if (!meta || meta.current_version === 0) {
         throw ApplicationFailure.nonRetryable(
@@ -88,7 +94,8 @@ function handleFor<T extends ProviderType>(
           FailureType.SecretNotSeeded,
         );
       }
-      return meta.current_version;
+      const promotion = promotionOf(meta);
+      return promotion ? { version: meta.current_version, promotion } : { version: meta.current_version };
     },
   };
 }

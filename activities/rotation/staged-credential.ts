@@ -156,7 +156,7 @@ export async function isCurrentPrincipal<C extends Credential>(secret: SecretHan
   return sameCredential(current.data, credential) || secret.provider.principal(current.data) === secret.provider.principal(credential);
 }
 
-const stagedMissing = (ctx: ActivityContext, ref: RotationRef) =>
+export const stagedMissing = (ctx: ActivityContext, ref: RotationRef) =>
   ApplicationFailure.nonRetryable(
     `no staged credential at ${ctx.env.ROTOR_VAULT_KV_MOUNT}/${pendingPath(ref.secretId, ref.rotationId)}`,
     FailureType.StagedMissing,
@@ -176,8 +176,3 @@ export async function readStagedCredential(ctx: ActivityContext, ref: RotationRe
   return (await readKvVersion(ctx, pendingPath(ref.secretId, ref.rotationId), 1))?.data;
 }
 
-export async function requireStagedCredential(ctx: ActivityContext, ref: RotationRef): Promise<Credential> {
-  const staged = await readStagedCredential(ctx, ref);
-  if (!staged) throw stagedMissing(ctx, ref);
-  return staged;
-}

@@ -6,7 +6,8 @@ import { unhealthyConsumers } from './consumer-health.js';
 import { VaultRequestError } from '../../vault/vault-error.js';
 import { withSecret } from './secret-handle.js';
 import { sameCredential } from './same-credential.js';
-import { isCurrentPrincipal, requireStagedCredential } from './staged-credential.js';
+import { isCurrentPrincipal, readStagedCredential, stagedMissing } from './staged-credential.js';
+import { FailureType } from '../../workflows/failure-types.js';
 
 /** Promotion, rollback, post-validation and revocation: everything that moves or ends a KV version. */
 export function versionActivities(ctx: ActivityContext) {
@@ -19,7 +20,8 @@ export function versionActivities(ctx: ActivityContext) {
   return {
     /**
      * Writes the staged credential as the new current version with check-and-set against the
-     * version read at pre-check: a concurrent writer makes this fail, never get overwritten.
+     * version read at pre-check: a concurrent writer makes this fail, never get overwritten. A
+     * repeat recognises its own earlier promotion, even after the rotation removed its staged copy.
      */
     async promote(ref: RotationRef & { expectedVersion: number }): Promise<{ promotedVersion: number }> {
       return audited(
@@ -27,7 +29,13 @@ export function versionActivities(ctx: ActivityContext) {
         { step: 'promote', secretId: ref.secretId, actor: ref.actor, fromVersion: ref.expectedVersion },
         () =>
           withSecret(ctx, ref.secretId, async (secret) => {
-            const staged = await requireStagedCredential(ctx, ref);
+            const staged = await readStagedCredential(ctx, ref);
+            if (!staged) {
+              const { version, promotion } = await secret.current();
+              const ours = promotion?.rotationId === ref.rotationId && promotion.previousVersion === ref.expectedVersion;
+              if (ours) return { promotedVersion: version };
+              throw stagedMissing(ctx, ref);
+            }
             let promotedVersion: number;
             try {
               const written = await ctx.vault.run((v) => v.kvWrite(mount, secret.spec.path, { ...staged }, ref.expectedVersion));
@@ -39,7 +47,7 @@ export function versionActivities(ctx: ActivityContext) {
               if (current !== ref.expectedVersion + 1 || !sameCredential((await secret.read(current)).data, staged)) {
                 throw ApplicationFailure.nonRetryable(
                   `check-and-set failed: expected version ${ref.expectedVersion} to be current, found ${current}; a concurrent writer changed ${mount}/${secret.spec.path}`,
-                  'CasConflict',
+                  FailureType.CasConflict,
                 );
               }
               promotedVersion = current; // our own write, from an attempt that died before reporting
@@ -80,7 +88,7 @@ export function versionActivities(ctx: ActivityContext) {
               if (!ours) {
                 throw ApplicationFailure.nonRetryable(
                   `rollback refused: expected version ${ref.promotedVersion} to be current, found ${current}; a concurrent writer changed ${mount}/${secret.spec.path} and is not overwritten`,
-                  'RollbackConflict',
+                  FailureType.RollbackConflict,
                 );
               }
               restoredVersion = current;
@@ -106,13 +114,13 @@ export function versionActivities(ctx: ActivityContext) {
           if (current !== ref.version) {
             throw ApplicationFailure.nonRetryable(
               `version ${current} is current, not the promoted ${ref.version}: a concurrent writer`,
-              'VersionChanged',
+              FailureType.VersionChanged,
             );
           }
           await secret.provider.test((await secret.read(current)).data);
           const unhealthy = await unhealthyConsumers(secret.spec.consumers);
           if (unhealthy.length)
-            throw ApplicationFailure.retryable(`consumers unhealthy after cutover: ${unhealthy.join('; ')}`, 'ConsumerUnhealthy');
+            throw ApplicationFailure.retryable(`consumers unhealthy after cutover: ${unhealthy.join('; ')}`, FailureType.ConsumerUnhealthy);
         }),
       );
     },
@@ -129,12 +137,15 @@ export function versionActivities(ctx: ActivityContext) {
           if (await isCurrentPrincipal(secret, old.data)) {
             throw ApplicationFailure.nonRetryable(
               `version ${ref.version} belongs to the principal consumers use now; not revoked`,
-              'WouldRevokeCurrent',
+              FailureType.WouldRevokeCurrent,
             );
           }
           await secret.provider.revoke(old.data, { terminateSessions: ref.terminateSessions });
           if (!(await secret.provider.isRevoked(old.data))) {
-            throw ApplicationFailure.retryable(`version ${ref.version} still authenticates after revocation`, 'RevocationNotVerified');
+            throw ApplicationFailure.retryable(
+              `version ${ref.version} still authenticates after revocation`,
+              FailureType.RevocationNotVerified,
+            );
           }
         }),
       );
