@@ -175,4 +175,3 @@ async function requireStaged<C extends Credential>(ctx: ActivityContext, secret:
 export async function readStagedCredential(ctx: ActivityContext, ref: RotationRef): Promise<Credential | undefined> {
   return (await readKvVersion(ctx, pendingPath(ref.secretId, ref.rotationId), 1))?.data;
 }
-
