@@ -16,8 +16,8 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import pg from 'pg';
 import { Session } from 'node:inspector/promises';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivityContext } from '../activities/activity-context.js';
 import { createActivities } from '../activities/index.js';
-import { KvVersionCache } from '../vault/kv-version-cache.js';
 import { postgresProvider } from '../activities/providers/postgres/provider.js';
 import type { PostgresAdmin } from '../activities/providers/postgres/schema.js';
 import { ProviderCaches } from '../activities/providers/provider-caches.js';
@@ -197,15 +197,7 @@ async function main(): Promise<void> {
     // --- baseline: the same activity functions (so the same Vault and PostgreSQL calls) per
     // secret, in the order an emergency rotation runs them, in a plain loop: no Temporal.
     const baselineDb = new pg.Pool({ connectionString: env.ROTOR_DATABASE_URL, max: 10 });
-    const activities = createActivities({
-      env,
-      vault: new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID),
-      kvCache: new KvVersionCache(),
-      providerCaches: new ProviderCaches(),
-      db: baselineDb,
-      logger: createLogger('warn'),
-      temporal: client,
-    });
+    const activities = createActivities(createActivityContext(env, { db: baselineDb, logger: createLogger('warn'), temporal: client }));
     const baseDurations: number[] = [];
     let baseFailed = 0;
     // Each call in its own activity context, as the worker runs it (audit keys use the activity id).

@@ -4,9 +4,7 @@ import { NativeConnection, Worker, type BundleOptions, type WorkerOptions } from
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
-import { ProviderCaches } from '../activities/providers/provider-caches.js';
-import { KvVersionCache } from '../vault/kv-version-cache.js';
-import { VaultSession } from '../vault/vault-session.js';
+import { createActivityContext } from '../activities/activity-context.js';
 import type { Environment } from '../config/environment.js';
 import { dataConverter } from './data-converter.js';
 import { installRuntimeLogger } from './logger.js';
@@ -39,15 +37,14 @@ export async function createWorker(
   const db = new pg.Pool({ connectionString: env.ROTOR_DATABASE_URL, max: 10 });
   // A pool error (server restart) must not crash the worker; the next query reconnects.
   db.on('error', (err) => logger.warn({ err: err.message }, 'rotor database pool error'));
-  const vault = new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID);
   const clientConnection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
   const temporal = new Client({
     connection: clientConnection,
     namespace: env.ROTOR_TEMPORAL_NAMESPACE,
     dataConverter: dataConverter(env.ROTOR_CODEC_KEY),
   });
-  const providerCaches = new ProviderCaches();
-  const activities = createActivities({ env, vault, kvCache: new KvVersionCache(), providerCaches, db, logger, temporal });
+  const ctx = createActivityContext(env, { db, logger, temporal });
+  const activities = createActivities(ctx);
   const worker = await Worker.create({
     connection,
     namespace: env.ROTOR_TEMPORAL_NAMESPACE,
@@ -64,7 +61,7 @@ export async function createWorker(
     async close() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await db.end().catch(() => undefined);
-      await providerCaches.close();
+      await ctx.providerCaches.close();
       await connection.close().catch(() => undefined);
       await clientConnection.close().catch(() => undefined);
     },

@@ -6,7 +6,6 @@ import { FailureType } from '../../workflows/failure-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import { activeFreezeOf } from '../incident/freeze-store.js';
-import { currentInventory, secretSpec } from '../inventory-cache.js';
 import { postgresTarget, type PostgresTarget } from '../providers/postgres/provider.js';
 
 interface GrantRef {
@@ -19,7 +18,7 @@ export function breakGlassActivities(ctx: ActivityContext) {
   const roleName = (requestId: string) => `breakglass-${requestId}`;
 
   async function policy(policyId: string) {
-    const inventory = await currentInventory(ctx.env.ROTOR_INVENTORY);
+    const inventory = await ctx.inventory.current();
     const found = inventory.breakGlass.find((p) => p.id === policyId);
     if (!found) {
       throw ApplicationFailure.nonRetryable(
@@ -32,7 +31,7 @@ export function breakGlassActivities(ctx: ActivityContext) {
 
   /** The target's admin credential and database, from Vault (never from config), read as rotations read it. */
   async function target(secretId: string): Promise<PostgresTarget> {
-    const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, secretId);
+    const spec = await ctx.inventory.secret(secretId);
     if (spec.provider.type !== 'postgres') {
       throw ApplicationFailure.nonRetryable(
         `break-glass needs a postgres secret, "${secretId}" is ${spec.provider.type}`,

@@ -7,7 +7,6 @@ import type { ActivityContext } from '../activity-context.js';
 import { appendAudit } from '../audit/append-audit.js';
 import { AuditOutcome, type AuditEntry } from '../audit/audit-entry.js';
 import { audited } from '../audit/audited.js';
-import { currentInventory } from '../inventory-cache.js';
 import * as freezeStore from './freeze-store.js';
 import { FailureType } from '../../workflows/failure-types.js';
 
@@ -15,7 +14,7 @@ export function incidentActivities(ctx: ActivityContext) {
   return {
     /** Exactly what an incident response would touch. Unknown ids and tags that match nothing are errors. */
     async resolveIncidentScope(scope: IncidentScope): Promise<ScopePlan> {
-      const inventory = await currentInventory(ctx.env.ROTOR_INVENTORY);
+      const inventory = await ctx.inventory.current();
       const known = new Set(inventory.secrets.map((s) => s.id));
       const unknown = scope.secretIds.filter((id) => !known.has(id));
       if (unknown.length)
@@ -67,7 +66,7 @@ export function incidentActivities(ctx: ActivityContext) {
         ctx,
         { step: 'incident_unfreeze', actor: ref.by },
         async () => {
-          const allowSelf = (await currentInventory(ctx.env.ROTOR_INVENTORY)).incident.allowSelfUnfreeze;
+          const allowSelf = (await ctx.inventory.current()).incident.allowSelfUnfreeze;
           const freeze = await freezeStore.freezeState(ctx.db, ref.incidentId);
           if (!freeze) throw ApplicationFailure.nonRetryable(`no freeze for incident ${ref.incidentId}`, FailureType.UnknownIncident);
           if (freeze.liftedAt)

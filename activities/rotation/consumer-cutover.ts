@@ -5,7 +5,6 @@ import type { ConsumerSpec } from '../../config/inventory-schema.js';
 import type { RotationRef } from '../../workflows/rotation-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
-import { secretSpec } from '../inventory-cache.js';
 import { withSecret } from './secret-handle.js';
 import { FailureType } from '../../workflows/failure-types.js';
 
@@ -21,7 +20,7 @@ async function pollUntil(probe: () => Promise<boolean>, describe: () => string, 
 }
 
 async function consumerSpec(ctx: ActivityContext, secretId: string, name: string): Promise<ConsumerSpec> {
-  const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, secretId);
+  const spec = await ctx.inventory.secret(secretId);
   const consumer = spec.consumers.find((c) => c.name === name);
   if (!consumer) throw ApplicationFailure.nonRetryable(`secret "${secretId}" has no consumer "${name}"`, FailureType.UnknownConsumer);
   return consumer;
@@ -51,7 +50,7 @@ export function consumerCutoverActivities(ctx: ActivityContext) {
           const consumer = await consumerSpec(ctx, ref.secretId, ref.consumer);
           if (consumer.confirm.mode !== 'webhook')
             throw ApplicationFailure.nonRetryable(`consumer "${ref.consumer}" is not a webhook consumer`, FailureType.WrongConfirmMode);
-          const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, ref.secretId);
+          const spec = await ctx.inventory.secret(ref.secretId);
           let response: Response;
           try {
             response = await fetch(consumer.confirm.url, {

@@ -3,7 +3,6 @@ import type { RotationRef, RotationSpec } from '../../workflows/rotation-types.j
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import { activeFreezeOf } from '../incident/freeze-store.js';
-import { currentInventory, secretSpec } from '../inventory-cache.js';
 import { unhealthyConsumers } from './consumer-health.js';
 import { appendRotationEvent } from './rotation-events.js';
 import { withSecret } from './secret-handle.js';
@@ -17,7 +16,7 @@ export function prepareRotationActivities(ctx: ActivityContext) {
      * the rotation started (one step, not two: every rotation begins with both).
      */
     async beginRotation(start: RotationRef & { emergency: boolean; reason: string | null; eventId: string }): Promise<RotationSpec> {
-      const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, start.secretId);
+      const spec = await ctx.inventory.secret(start.secretId);
       await appendRotationEvent(ctx, {
         ...start,
         step: 'rotation_started',
@@ -35,7 +34,7 @@ export function prepareRotationActivities(ctx: ActivityContext) {
 
     /** A plan's secrets in order; every one must be in the inventory. */
     async loadPlanSpec({ planId }: { planId: string }): Promise<{ secrets: string[] }> {
-      const inventory = await currentInventory(ctx.env.ROTOR_INVENTORY);
+      const inventory = await ctx.inventory.current();
       const plan = inventory.plans.find((p) => p.id === planId);
       if (!plan) {
         throw ApplicationFailure.nonRetryable(

@@ -3,7 +3,6 @@ import type { SecretSpec } from '../../config/inventory-schema.js';
 import type { KvRead } from '../../vault/vault-client.js';
 import { FailureType } from '../../workflows/failure-types.js';
 import type { ActivityContext } from '../activity-context.js';
-import { secretSpec } from '../inventory-cache.js';
 import { parseCredential } from '../providers/parse-credential.js';
 import type { Credential, Provider, ProviderDefinition } from '../providers/provider.js';
 import { definitionOf } from '../providers/registry.js';
@@ -111,7 +110,7 @@ async function openWith<T extends ProviderType>(
 }
 
 export async function openSecret(ctx: ActivityContext, secretId: string): Promise<SecretHandle<CredentialOf<ProviderType>>> {
-  const spec = await secretSpec(ctx.env.ROTOR_INVENTORY, secretId);
+  const spec = await ctx.inventory.secret(secretId);
   return openWith(ctx, spec, spec.provider);
 }
 

@@ -2,10 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivityContext } from '../../activities/activity-context.js';
 import { createActivities } from '../../activities/index.js';
-import { ProviderCaches } from '../../activities/providers/provider-caches.js';
-import { KvVersionCache } from '../../vault/kv-version-cache.js';
-import { VaultSession } from '../../vault/vault-session.js';
 import { rotationWorkflowId } from '../../workflows/contracts.js';
 import { kvVersion, postgresSecretYaml, seed } from '../helpers/rotation-fixtures.js';
 import { canLogin, createLogger, startTestStack, type TestStack } from '../helpers/test-stack.js';
@@ -25,15 +23,7 @@ describe('emergency rotation steps run again after promotion', () => {
     stack = await startTestStack('resume', `secrets:\n${postgresSecretYaml('resume-db')}${postgresSecretYaml('resume-solo')}`);
     for (const id of ['resume-db', 'resume-solo']) expect(await seed(stack, id)).toBe(1);
     db = new pg.Pool({ connectionString: stack.env.ROTOR_DATABASE_URL, max: 2 });
-    acts = createActivities({
-      env: stack.env,
-      vault: new VaultSession(stack.env.ROTOR_VAULT_ADDR, stack.env.ROTOR_VAULT_ROLE_ID, stack.env.ROTOR_VAULT_SECRET_ID),
-      kvCache: new KvVersionCache(),
-      providerCaches: new ProviderCaches(),
-      db,
-      logger: createLogger('warn'),
-      temporal: stack.client,
-    });
+    acts = createActivities(createActivityContext(stack.env, { db, logger: createLogger('warn'), temporal: stack.client }));
   });
   afterAll(async () => {
     await db?.end();

@@ -6,16 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, superuserClient, type TestStack } from '../../../test/helpers/test-stack.js';
 import { decodedHistoryText } from '../../../test/helpers/decoded-history.js';
 import { rotate, seed, startRotation, waitForStatus } from '../../../test/helpers/rotation-fixtures.js';
-import { KvVersionCache } from '../../../vault/kv-version-cache.js';
 import { VaultClient } from '../../../vault/vault-client.js';
 import { VaultRequestError } from '../../../vault/vault-error.js';
-import { VaultSession } from '../../../vault/vault-session.js';
 import type { RotationRef, RotationResult } from '../../../workflows/rotation-types.js';
 import { createLogger } from '../../../workers/logger.js';
-import type { ActivityContext } from '../../activity-context.js';
+import { createActivityContext, type ActivityContext } from '../../activity-context.js';
 import { pendingPath, withSecret } from '../../rotation/secret-handle.js';
 import { stagedCredentialActivities, stageNewCredential } from '../../rotation/staged-credential.js';
-import { ProviderCaches } from '../provider-caches.js';
 import type { AppRoleCredential } from './schema.js';
 
 const SECRETS = [
@@ -197,15 +194,7 @@ describe('approle-secret-id rotation against the real stack', () => {
     const env = stack.env;
     const db = new pg.Pool({ connectionString: env.ROTOR_DATABASE_URL, max: 2 });
     const logger = createLogger('debug', { write: (line: string) => void directLogLines.push(line) } as pino.DestinationStream);
-    const ctx: ActivityContext = {
-      env,
-      vault: new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID),
-      kvCache: new KvVersionCache(),
-      providerCaches: new ProviderCaches(),
-      db,
-      logger,
-      temporal: stack.client,
-    };
+    const ctx = createActivityContext(env, { db, logger, temporal: stack.client });
     direct = { ctx, db };
     const steps = stagedCredentialActivities(ctx);
     const ref: RotationRef = { secretId: MINTED.id, rotationId: randomUUID(), actor: 'test' };
