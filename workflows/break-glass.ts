@@ -31,6 +31,7 @@ import { rotateSecret } from './rotate-secret.js';
 import { quick, revocation, target } from './rotation-activities.js';
 import { OUTCOME, PHASE, SECRET_ID } from './search-attributes.js';
 import { FailureType } from './failure-types.js';
+import type { AuditDetail, AuditOutcome } from '../activities/audit/audit-entry.js';
 
 const refuse = (message: string, type: FailureType) => ApplicationFailure.nonRetryable(message, type);
 
@@ -60,12 +61,8 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
     rotateAfter: false,
   };
   const ref = { requestId, policyId: input.policyId, secretId: '' };
-  const event = (
-    step: string,
-    actor: string,
-    outcome: 'started' | 'succeeded' | 'failed' | 'refused' | 'skipped',
-    detail: Record<string, string | number | boolean | null> = {},
-  ) => CancellationScope.nonCancellable(() => quick.recordBreakGlassEvent({ ...ref, actor, step, outcome, detail, eventId: uuid4() }));
+  const event = (step: string, actor: string, outcome: AuditOutcome, detail: AuditDetail = {}) =>
+    CancellationScope.nonCancellable(() => quick.recordBreakGlassEvent({ ...ref, actor, step, outcome, detail, eventId: uuid4() }));
   const status: BreakGlassStatus = {
     requestId,
     policyId: input.policyId,

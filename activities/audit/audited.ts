@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { ActivityContext } from '../activity-context.js';
 import { toFailure } from '../rotation/to-failure.js';
 import { appendAudit } from './append-audit.js';
+import type { AuditDetail } from './audit-entry.js';
 
 export interface AuditScope {
   step: string;
@@ -20,7 +21,7 @@ export async function audited<T>(
   ctx: ActivityContext,
   scope: AuditScope,
   body: () => Promise<T>,
-  describe?: (result: T) => Partial<AuditScope> & { detail?: Record<string, string | number | boolean | null> },
+  describe?: (result: T) => Partial<AuditScope> & { detail?: AuditDetail },
 ): Promise<T> {
   const info = Context.current().info;
   // Standalone activities have no workflow; rotor only runs activities from workflows.

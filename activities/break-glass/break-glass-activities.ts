@@ -7,6 +7,7 @@ import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import { activeFreezeOf } from '../incident/freeze-store.js';
 import { postgresTarget, type PostgresTarget } from '../providers/postgres/provider.js';
+import type { AuditDetail, AuditOutcome } from '../audit/audit-entry.js';
 
 interface GrantRef {
   requestId: string;
@@ -177,8 +178,8 @@ export function breakGlassActivities(ctx: ActivityContext) {
       ref: GrantRef & {
         secretId: string;
         step: string;
-        outcome: 'started' | 'succeeded' | 'failed' | 'refused' | 'skipped';
-        detail: Record<string, string | number | boolean | null>;
+        outcome: AuditOutcome;
+        detail: AuditDetail;
         eventId: string;
       },
     ): Promise<void> {

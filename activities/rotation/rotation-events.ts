@@ -2,13 +2,14 @@ import { Context } from '@temporalio/activity';
 import type { RotationRef } from '../../workflows/rotation-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { appendAudit } from '../audit/append-audit.js';
+import type { AuditDetail, AuditOutcome } from '../audit/audit-entry.js';
 
 export interface RotationEvent extends RotationRef {
   step: 'rotation_started' | 'rotation_finished' | 'confirmation';
-  outcome: 'started' | 'succeeded' | 'failed' | 'refused' | 'skipped';
+  outcome: AuditOutcome;
   fromVersion?: number;
   toVersion?: number;
-  detail?: Record<string, string | number | boolean | null>;
+  detail?: AuditDetail;
 }
 
 /** Appends one workflow-level audit row for `event`; idempotent per event id. */

@@ -5,6 +5,7 @@ import type { TestStack } from './test-stack.js';
 import type { RotateSecretInput } from '../../config/workflow-inputs.js';
 import { rotationWorkflowId, statusQuery } from '../../workflows/contracts.js';
 import { rotateSecret } from '../../workflows/rotate-secret.js';
+import { seedSecret } from '../../workflows/seed-secret.js';
 
 export const DEMO_ADMIN_PATH = '_rotor/admin/demo-postgres';
 
@@ -27,7 +28,7 @@ export function postgresSecretYaml(secretId: string, consumers = '', overlap = '
 }
 
 export async function seed(stack: TestStack, secretId: string): Promise<number> {
-  const result = await stack.client.workflow.execute('seedSecret', {
+  const result = await stack.client.workflow.execute(seedSecret, {
     taskQueue: stack.taskQueue,
     workflowId: `seed/${secretId}/${stack.taskQueue}`,
     args: [{ secretId, requestedBy: 'test' }],

@@ -3,10 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VaultClient } from '../../vault/vault-client.js';
-import type { BreakGlassResult, BreakGlassStatus } from '../../workflows/break-glass-types.js';
+import type { BreakGlassResult } from '../../workflows/break-glass-types.js';
 import { decodedHistoryText } from '../helpers/decoded-history.js';
 import { postgresSecretYaml, seed } from '../helpers/rotation-fixtures.js';
 import { canLogin, startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
+import { approveUpdate, breakGlassStatusQuery } from '../../workflows/contracts.js';
+import { breakGlass } from '../../workflows/break-glass.js';
 
 interface Unwrapped {
   username: string;
@@ -72,7 +74,7 @@ breakGlass:
   const request = async (policyId: string, ttl: string, requester = 'alice'): Promise<WorkflowHandle> => {
     const workflowId = `break-glass/${policyId}/${Date.now()}`;
     workflowIds.push(workflowId);
-    const handle = await stack.client.workflow.start('breakGlass', {
+    const handle = await stack.client.workflow.start(breakGlass, {
       taskQueue: stack.taskQueue,
       workflowId,
       args: [{ policyId, requester, justification: 'payments are failing, need to inspect locks', ttl }],
@@ -85,7 +87,7 @@ breakGlass:
     }
     return handle;
   };
-  const statusOf = (h: WorkflowHandle) => h.query<BreakGlassStatus>('breakGlassStatus');
+  const statusOf = (h: WorkflowHandle) => h.query(breakGlassStatusQuery);
   const refusal = async (p: Promise<unknown>): Promise<string> => {
     const err = await p.then(
       () => undefined,
@@ -104,7 +106,7 @@ breakGlass:
 
   it('two of three distinct approvers grant a credential that logs in; it is refused after revocation, and the secret is rotated', async () => {
     const h = await request('bg-ops', '1h');
-    const approve = (approver: string) => h.executeUpdate('approve', { args: [{ approver }] });
+    const approve = (approver: string) => h.executeUpdate(approveUpdate, { args: [{ approver }] });
     expect(await refusal(approve('alice'))).toMatch(/alice requested this access and cannot decide on it/);
     expect(await refusal(approve('mallory'))).toMatch(/mallory is not in the approver group of bg-ops/);
     await approve('carol');
@@ -137,7 +139,7 @@ breakGlass:
 
   it('a grant ends by itself at its TTL and is verified gone', async () => {
     const h = await request('bg-short', '3s');
-    await h.executeUpdate('approve', { args: [{ approver: 'carol' }] });
+    await h.executeUpdate(approveUpdate, { args: [{ approver: 'carol' }] });
     const cred = await unwrap(h);
     expect(await canLogin(stack.file, cred.username, cred.password)).toBe(true);
     expect(await h.result()).toMatchObject({ outcome: 'revoked', revokedBy: 'ttl' });

@@ -8,7 +8,9 @@ import { DEMO_ADMIN_PATH, kvVersion, postgresSecretYaml, seed } from '../helpers
 import { decodedHistoryText } from '../helpers/decoded-history.js';
 import { failureText } from '../helpers/failure-text.js';
 import { canLogin, startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
-import { rotationWorkflowId } from '../../workflows/contracts.js';
+import { approveUpdate, breakGlassStatusQuery, rotationWorkflowId } from '../../workflows/contracts.js';
+import { revokeAll } from '../../workflows/revoke-all.js';
+import { breakGlass } from '../../workflows/break-glass.js';
 
 const tagged = (id: string, consumers = '') => postgresSecretYaml(id, consumers).replace('    tags: [test]', '    tags: [test, blast]');
 const silent = `      - name: ops\n        confirm: { mode: manual, timeout: 2s }`;
@@ -41,16 +43,15 @@ describe('revokeAll: incident response against the real stack', () => {
       database: 'demo',
     });
 
-    const handle = await stack.client.workflow.start('breakGlass', {
+    const handle = await stack.client.workflow.start(breakGlass, {
       taskQueue: stack.taskQueue,
       workflowId: `break-glass/inc-bg/${Date.now()}`,
       args: [{ policyId: 'inc-bg', requester: 'alice', justification: 'debugging before the incident', ttl: '30m' }],
     });
     let status: BreakGlassStatus | undefined;
-    for (let i = 0; i < 100 && !(status = await handle.query<BreakGlassStatus>('breakGlassStatus')).open; i++)
-      await new Promise((r) => setTimeout(r, 50));
-    await handle.executeUpdate('approve', { args: [{ approver: 'carol' }] });
-    for (let i = 0; i < 100 && (status = await handle.query<BreakGlassStatus>('breakGlassStatus')).phase !== 'granted'; i++)
+    for (let i = 0; i < 100 && !(status = await handle.query(breakGlassStatusQuery)).open; i++) await new Promise((r) => setTimeout(r, 50));
+    await handle.executeUpdate(approveUpdate, { args: [{ approver: 'carol' }] });
+    for (let i = 0; i < 100 && (status = await handle.query(breakGlassStatusQuery)).phase !== 'granted'; i++)
       await new Promise((r) => setTimeout(r, 100));
     const cred = await new VaultClient(stack.env.ROTOR_VAULT_ADDR).unwrap<{ username: string; password: string }>(status!.grant!.wrapToken);
     grant = { handle, ...cred, prefix: `${status!.grant!.leaseId.split('/').slice(0, 3).join('/')}/` };
@@ -67,7 +68,7 @@ describe('revokeAll: incident response against the real stack', () => {
   });
 
   const run = (incidentId: string, extra: Record<string, unknown> = {}) =>
-    stack.client.workflow.execute('revokeAll', {
+    stack.client.workflow.execute(revokeAll, {
       taskQueue: stack.taskQueue,
       workflowId: `incident/${incidentId}`,
       args: [
@@ -178,7 +179,7 @@ describe('revokeAll: incident response against the real stack', () => {
 
   it('the freeze refuses a break-glass request; only someone else lifts it, with the unfreeze workflow', async () => {
     const request = () =>
-      stack.client.workflow.execute('breakGlass', {
+      stack.client.workflow.execute(breakGlass, {
         taskQueue: stack.taskQueue,
         workflowId: `break-glass/inc-bg/after-${Date.now()}`,
         args: [{ policyId: 'inc-bg', requester: 'alice', justification: 'after the incident, still need access', ttl: '5m' }],
@@ -194,14 +195,13 @@ describe('revokeAll: incident response against the real stack', () => {
     expect(self).toBeInstanceOf(WorkflowFailedError);
     expect(failureText(self)).toMatch(/alice started incident inc-test-1 and may not lift its freeze/);
     expect(await unfreeze('bob')).toEqual({ incidentId: 'inc-test-1', liftedBy: 'bob' });
-    const handle = await stack.client.workflow.start('breakGlass', {
+    const handle = await stack.client.workflow.start(breakGlass, {
       taskQueue: stack.taskQueue,
       workflowId: `break-glass/inc-bg/lifted-${Date.now()}`,
       args: [{ policyId: 'inc-bg', requester: 'alice', justification: 'after the incident, still need access', ttl: '5m' }],
     });
-    for (let i = 0; i < 100 && !(await handle.query<BreakGlassStatus>('breakGlassStatus')).open; i++)
-      await new Promise((r) => setTimeout(r, 50));
-    expect((await handle.query<BreakGlassStatus>('breakGlassStatus')).phase).toBe('awaiting_approval'); // no longer refused
+    for (let i = 0; i < 100 && !(await handle.query(breakGlassStatusQuery)).open; i++) await new Promise((r) => setTimeout(r, 50));
+    expect((await handle.query(breakGlassStatusQuery)).phase).toBe('awaiting_approval'); // no longer refused
     await handle.executeUpdate('deny', { args: [{ approver: 'carol', comment: 'not needed any more' }] });
     expect(await handle.result()).toMatchObject({ outcome: 'denied' });
   });

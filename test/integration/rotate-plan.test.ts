@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PlanResult } from '../../workflows/plan-types.js';
 import { kvVersion, postgresSecretYaml, seed } from '../helpers/rotation-fixtures.js';
 import { canLogin, startTestStack, type TestStack } from '../helpers/test-stack.js';
+import { rotatePlan } from '../../workflows/rotate-plan.js';
 
 const silent = `      - name: ops\n        confirm: { mode: manual, timeout: 3s }`;
 const inventory = `secrets:
@@ -24,7 +25,7 @@ describe('rotatePlan: several secrets in lockstep', () => {
   });
 
   const runPlan = (planId: string) =>
-    stack.client.workflow.execute('rotatePlan', {
+    stack.client.workflow.execute(rotatePlan, {
       taskQueue: stack.taskQueue,
       workflowId: `plan/${planId}`,
       args: [{ planId, requestedBy: 'test' }],

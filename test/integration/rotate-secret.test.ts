@@ -15,6 +15,7 @@ import {
   waitForStatus,
 } from '../helpers/rotation-fixtures.js';
 import { canLogin, startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
+import { statusQuery } from '../../workflows/contracts.js';
 
 const SECRETS = ['happy-db', 'refuse-db', 'silent-db', 'sick-db', 'cas-db', 'denied-db', 'manual-db', 'side-db', 'sessions-db'] as const;
 type SecretId = (typeof SECRETS)[number];
@@ -255,7 +256,7 @@ describe('rotateSecret against the real stack', () => {
     const handle = await startRotation(stack, 'sessions-db');
     await waitForStatus(stack, handle.workflowId, (s) => s.phase === 'awaiting_confirmation');
     await new Promise((r) => setTimeout(r, 1500));
-    expect((await handle.query<{ consumers: { status: string }[] }>('status')).consumers[0]!.status).toBe('notified'); // still waiting
+    expect((await handle.query(statusQuery)).consumers[0]!.status).toBe('notified'); // still waiting
     await oldSession.end(); // the consumer reconnected with the new credential
     expect(await handle.result()).toMatchObject({ outcome: 'rotated' });
     remember((await kvVersion(stack, 'sessions-db')).data);

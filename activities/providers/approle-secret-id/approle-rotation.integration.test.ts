@@ -14,6 +14,7 @@ import { createActivityContext, type ActivityContext } from '../../activity-cont
 import { pendingPath, withSecret } from '../../rotation/secret-handle.js';
 import { stagedCredentialActivities, stageNewCredential } from '../../rotation/staged-credential.js';
 import type { AppRoleCredential } from './schema.js';
+import { rotationWorkflowId, statusQuery } from '../../../workflows/contracts.js';
 
 const SECRETS = [
   { id: 'billing-approle', role: 'billing-service', confirmTimeout: '2m', secretIdSource: 'rotor' },
@@ -121,7 +122,7 @@ describe('approle-secret-id rotation against the real stack', () => {
     expect(await logsIn(before.data)).toBe(true);
     expect(await logsIn(promoted.data)).toBe(true);
     expect(await accessors('billing-service')).toHaveLength(2);
-    expect((await handle.query<{ phase: string }>('status')).phase).toBe('awaiting_confirmation'); // still waiting
+    expect((await handle.query(statusQuery)).phase).toBe('awaiting_confirmation'); // still waiting
 
     expect(
       await handle.executeUpdate('confirmCutover', { args: [{ consumer: 'billing', version: waiting.toVersion, confirmedBy: 'alice' }] }),
@@ -240,7 +241,7 @@ describe('approle-secret-id rotation against the real stack', () => {
     const ids = SECRETS.map((s) => s.id);
     const texts = [stack.logLines.join('\n'), directLogLines.join('\n')];
     for (const id of ids) {
-      texts.push(await decodedHistoryText(stack.client, `rotate/${id}`, stack.env.ROTOR_CODEC_KEY));
+      texts.push(await decodedHistoryText(stack.client, rotationWorkflowId(id), stack.env.ROTOR_CODEC_KEY));
       texts.push(await decodedHistoryText(stack.client, `seed/${id}/${stack.taskQueue}`, stack.env.ROTOR_CODEC_KEY));
     }
     const su = await superuserClient(stack.file, 'rotor');
