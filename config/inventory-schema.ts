@@ -41,8 +41,16 @@ export const confirmation = z.discriminatedUnion('mode', [
   z.strictObject({ mode: z.literal('health'), url: httpUrl, timeout: duration.default(120_000) }),
   /** A person or an agent confirms through the `confirmCutover` update (UI, CLI, API). */
   z.strictObject({ mode: z.literal('manual'), timeout: duration.default(3_600_000) }),
-  /** PostgreSQL only: no session of the old role remains in pg_stat_activity. */
-  z.strictObject({ mode: z.literal('pg-sessions'), timeout: duration.default(300_000) }),
+  /**
+   * PostgreSQL only, observed in pg_stat_activity: the new role has been seen connected since
+   * promotion and no session of the old role remains (an idle consumer never confirms).
+   */
+  z.strictObject({
+    mode: z.literal('pg-sessions'),
+    timeout: duration.default(300_000),
+    /** Count only this consumer's sessions (its connections' application_name) when several share a role. */
+    applicationName: z.string().min(1, 'the application_name this consumer connects with, e.g. "billing"').max(63).optional(),
+  }),
 ]);
 
 export const consumer = z.strictObject({

@@ -48,14 +48,20 @@ export interface Provider<C extends Credential = Credential, S extends Credentia
   principal(credential: C): string;
   /** How a new credential comes to be. */
   readonly source: S;
-  /** Resolves when `credential` authenticates at the target; throws CredentialRejectedError otherwise. */
+  /**
+   * Target-specific pre-checks before a rotation away from `current`, e.g. that the credential to
+   * be staged will be able to do what `current` can (invariant one-working-credential); throws
+   * CredentialRejectedError naming the inventory field and the fix.
+   */
+  precheck?(current: C): Promise<void>;
+  /** Resolves when `credential` authenticates at the target (and does what it must); throws CredentialRejectedError otherwise. */
   test(credential: C): Promise<void>;
   /** Makes the target refuse `credential`; optionally ends sessions opened with it (emergency). */
   revoke(credential: C, options: { terminateSessions: boolean }): Promise<void>;
   /** True when the target refuses `credential` (checked by logging in, never assumed). */
   isRevoked(credential: C): Promise<boolean>;
-  /** Open sessions using `credential`, where the target can tell (PostgreSQL's pg_stat_activity). */
-  activeSessions?(credential: C): Promise<number>;
+  /** Open sessions using `credential` (only those of `applicationName`, when given), where the target can tell (pg_stat_activity). */
+  activeSessions?(credential: C, filter?: { applicationName?: string }): Promise<number>;
   close(): Promise<void>;
 }
 

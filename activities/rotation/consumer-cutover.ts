@@ -105,7 +105,11 @@ export function consumerCutoverActivities(ctx: ActivityContext) {
       );
     },
 
-    /** PostgreSQL observed cutover: no session of the old version's role remains. */
+    /**
+     * PostgreSQL observed cutover: a session of the new version's role has been seen since this
+     * wait began (after promotion) and no session of the old one remains. Both alone prove
+     * nothing: an idle pool has no session of either.
+     */
     async awaitSessionsDrained(
       ref: RotationRef & { consumer: string; oldVersion: number; newVersion: number },
     ): Promise<{ confirmedVersion: number }> {
@@ -123,11 +127,22 @@ export function consumerCutoverActivities(ctx: ActivityContext) {
             const activeSessions = secret.provider.activeSessions;
             if (!activeSessions)
               throw ApplicationFailure.nonRetryable('this provider cannot observe sessions', FailureType.WrongConfirmMode);
+            const consumer = await consumerSpec(ctx, ref.secretId, ref.consumer);
+            const filter = consumer.confirm.mode === 'pg-sessions' ? { applicationName: consumer.confirm.applicationName } : {};
             const old = (await secret.read(ref.oldVersion)).data;
+            const next = (await secret.read(ref.newVersion)).data;
             let remaining = -1;
+            let seenNew = false;
             await pollUntil(
-              async () => (remaining = await activeSessions(old)) === 0,
-              () => `${remaining} session(s) of the old credential remain`,
+              async () => {
+                seenNew ||= (await activeSessions(next, filter)) > 0;
+                remaining = await activeSessions(old, filter);
+                return seenNew && remaining === 0;
+              },
+              () =>
+                seenNew
+                  ? `${remaining} session(s) of the old credential remain`
+                  : `no session of the new credential seen yet${filter.applicationName ? ` (application_name ${filter.applicationName})` : ''}`,
             );
             return { confirmedVersion: ref.newVersion };
           }),

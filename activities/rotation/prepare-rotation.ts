@@ -68,6 +68,9 @@ export function prepareRotationActivities(ctx: ActivityContext) {
             // changed or revoked by someone else: rotor rotates away from it whatever a login says,
             // so it does not spend one. Otherwise a broken current credential stops here.
             if (!ref.emergency) await secret.provider.test(current.data);
+            // Also in an incident: a new credential that cannot do what the old one could is an
+            // outage for every consumer, and the operator must hear why before anything changes.
+            await secret.provider.precheck?.(current.data);
             const unhealthy = await unhealthyConsumers(secret.spec.consumers);
             if (unhealthy.length && !ref.emergency) {
               throw ApplicationFailure.retryable(

@@ -17,7 +17,18 @@ import {
 import { canLogin, startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
 import { statusQuery } from '../../workflows/contracts.js';
 
-const SECRETS = ['happy-db', 'refuse-db', 'silent-db', 'sick-db', 'cas-db', 'denied-db', 'manual-db', 'side-db', 'sessions-db'] as const;
+const SECRETS = [
+  'happy-db',
+  'refuse-db',
+  'silent-db',
+  'sick-db',
+  'cas-db',
+  'denied-db',
+  'manual-db',
+  'side-db',
+  'sessions-db',
+  'idle-db',
+] as const;
 type SecretId = (typeof SECRETS)[number];
 
 const webhook = (name: string, c: ConsumerService) =>
@@ -44,7 +55,10 @@ describe('rotateSecret against the real stack', () => {
       'denied-db': '',
       'manual-db': withConsumers ? manual('ops', '2m') : '',
       'side-db': '',
-      'sessions-db': withConsumers ? `      - name: reporting\n        confirm: { mode: pg-sessions, timeout: 20s }` : '',
+      'sessions-db': withConsumers
+        ? `      - name: reporting\n        confirm: { mode: pg-sessions, timeout: 20s, applicationName: reporting }`
+        : '',
+      'idle-db': withConsumers ? `      - name: nightly\n        confirm: { mode: pg-sessions, timeout: 3s }` : '',
     };
     return `secrets:\n${SECRETS.map((id) => postgresSecretYaml(id, spec[id])).join('')}`;
   };
@@ -91,8 +105,10 @@ describe('rotateSecret against the real stack', () => {
     const [, standby] = roleNames('refuse-db');
     const su = await superuserClient(stack.file, 'demo');
     try {
-      // The standby role exists but may not connect: the target will refuse the staged credential.
-      await su.query(`CREATE ROLE ${standby} LOGIN`);
+      // The standby role exists with the same privileges (so the pre-check passes), but its
+      // password has expired: the target refuses the staged credential.
+      await su.query(`CREATE ROLE ${standby} LOGIN VALID UNTIL '2000-01-01'`);
+      await su.query(`GRANT CONNECT ON DATABASE demo TO ${standby}`);
       const before = await kvVersion(stack, 'refuse-db');
       remember(before.data);
       const result = await rotate(stack, 'refuse-db');
@@ -241,25 +257,51 @@ describe('rotateSecret against the real stack', () => {
     remember((await kvVersion(stack, 'manual-db', 2)).data);
   });
 
-  it('observed cutover: waits until no session of the old role remains in pg_stat_activity', async () => {
+  it('observed cutover: confirms once the new role is seen connected and no session of the old role remains', async () => {
     const before = await kvVersion(stack, 'sessions-db');
     remember(before.data);
     const pg = (await import('pg')).default;
-    const oldSession = new pg.Client({
-      host: stack.file.postgres.host,
-      port: stack.file.postgres.port,
-      user: before.data.username,
-      password: before.data.password,
-      database: 'demo',
-    });
+    const session = (cred: { username: string; password: string }, applicationName: string) =>
+      new pg.Client({
+        host: stack.file.postgres.host,
+        port: stack.file.postgres.port,
+        user: cred.username,
+        password: cred.password,
+        database: 'demo',
+        application_name: applicationName,
+      });
+    const oldSession = session(before.data, 'reporting');
     await oldSession.connect();
     const handle = await startRotation(stack, 'sessions-db');
-    await waitForStatus(stack, handle.workflowId, (s) => s.phase === 'awaiting_confirmation');
+    const waiting = await waitForStatus(stack, handle.workflowId, (s) => s.phase === 'awaiting_confirmation');
+    await oldSession.end(); // the old role is gone, but nobody uses the new one yet: not a cutover
     await new Promise((r) => setTimeout(r, 1500));
-    expect((await handle.query(statusQuery)).consumers[0]!.status).toBe('notified'); // still waiting
-    await oldSession.end(); // the consumer reconnected with the new credential
-    expect(await handle.result()).toMatchObject({ outcome: 'rotated' });
-    remember((await kvVersion(stack, 'sessions-db')).data);
+    expect((await handle.query(statusQuery)).consumers[0]!.status).toBe('notified');
+    const promoted = await kvVersion(stack, 'sessions-db');
+    expect(promoted.version).toBe(waiting.toVersion);
+    const otherApp = session(promoted.data, 'someone-else'); // another application's session does not count
+    await otherApp.connect();
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await handle.query(statusQuery)).consumers[0]!.status).toBe('notified');
+    const newSession = session(promoted.data, 'reporting'); // the consumer reconnected with the new credential
+    await newSession.connect();
+    try {
+      expect(await handle.result()).toMatchObject({ outcome: 'rotated' });
+    } finally {
+      await newSession.end();
+      await otherApp.end();
+    }
+    remember(promoted.data);
+  });
+
+  it('observed cutover: an idle consumer (no session of either role) never confirms, and the rotation rolls back', async () => {
+    const before = await kvVersion(stack, 'idle-db');
+    remember(before.data);
+    const result = await rotate(stack, 'idle-db');
+    expect(result).toMatchObject({ outcome: 'rolled_back', failedPhase: 'awaiting_confirmation', fromVersion: 1 });
+    remember((await kvVersion(stack, 'idle-db', 2)).data);
+    expect((await kvVersion(stack, 'idle-db')).data).toEqual(before.data);
+    expect(await canLogin(stack.file, before.data.username, before.data.password)).toBe(true);
   });
 
   it('bad input fails fast with the field named, and unknown secrets are refused', async () => {

@@ -228,6 +228,21 @@ describe('parseInventory: rejected inventories name the field and what would be 
     expect(rejected(raw)).toEqual(['secrets[0].provider.users[1]: a lower-case PostgreSQL role name such as "app_a"']);
   });
 
+  it('a grantRole that is not a role name and an empty validationQuery: secrets[0].provider.grantRole / validationQuery', () => {
+    const raw = rawInventory();
+    secretAt(raw, 0)['provider'] = {
+      type: 'postgres',
+      adminPath: '_rotor/admin/pg',
+      users: ['app_a', 'app_b'],
+      grantRole: 'App Readers',
+      validationQuery: '  ',
+    };
+    expect(rejected(raw)).toEqual([
+      'secrets[0].provider.grantRole: a lower-case PostgreSQL role name such as "app_a"',
+      'secrets[0].provider.validationQuery: a SQL statement such as "SELECT 1 FROM orders LIMIT 1"',
+    ]);
+  });
+
   it('an empty adminPath', () => {
     const raw = rawInventory();
     secretAt(raw, 0)['provider'] = { type: 'postgres', adminPath: '', users: ['app_a', 'app_b'] };

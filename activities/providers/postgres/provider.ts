@@ -53,8 +53,46 @@ function adminPool(caches: ProviderCaches, target: { host: string; port: number;
 }
 
 /**
+ * What `active` can do in the current database and `standby` cannot: role memberships, database,
+ * schema, table and sequence privileges (column privileges and row-level policies are left to
+ * `provider.validationQuery`). At most 21 rows, each naming one privilege.
+ */
+const MISSING_PRIVILEGES = `
+  WITH pair AS (SELECT $1::name AS active, $2::name AS standby),
+  objects AS (
+    SELECT c.oid, c.relkind, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS name
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+      AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+  )
+  SELECT 'membership in role ' || quote_ident(r.rolname) AS missing
+    FROM pg_roles r, pair
+    WHERE r.oid IN (SELECT roleid FROM pg_auth_members) AND r.rolname NOT IN (pair.active, pair.standby)
+      AND pg_has_role(pair.active, r.oid, 'USAGE') AND NOT pg_has_role(pair.standby, r.oid, 'USAGE')
+  UNION ALL
+  SELECT p || ' on database ' || quote_ident(current_database())
+    FROM unnest(ARRAY['CONNECT', 'CREATE', 'TEMPORARY']) p, pair
+    WHERE has_database_privilege(pair.active, current_database(), p) AND NOT has_database_privilege(pair.standby, current_database(), p)
+  UNION ALL
+  SELECT p || ' on schema ' || quote_ident(n.nspname)
+    FROM pg_namespace n, unnest(ARRAY['USAGE', 'CREATE']) p, pair
+    WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+      AND has_schema_privilege(pair.active, n.oid, p) AND NOT has_schema_privilege(pair.standby, n.oid, p)
+  UNION ALL
+  SELECT p || ' on ' || o.name
+    FROM objects o, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p, pair
+    WHERE o.relkind <> 'S' AND has_table_privilege(pair.active, o.oid, p) AND NOT has_table_privilege(pair.standby, o.oid, p)
+  UNION ALL
+  SELECT p || ' on sequence ' || o.name
+    FROM objects o, unnest(ARRAY['USAGE', 'SELECT', 'UPDATE']) p, pair
+    WHERE o.relkind = 'S' AND has_sequence_privilege(pair.active, o.oid, p) AND NOT has_sequence_privilege(pair.standby, o.oid, p)
+  ORDER BY 1 LIMIT 21`;
+
+/**
  * Alternating users: the standby role gets the new password, so the old and the new credential
- * both log in during the overlap; revoking the old one removes its password.
+ * both log in during the overlap; revoking the old one removes its password. The standby can do
+ * what the active role can: a role rotor creates becomes a member of the active role (or of
+ * `grantRole`), and before each rotation the pre-check compares what the two can do.
  */
 export function postgresProvider(
   spec: PostgresSpec,
@@ -83,6 +121,11 @@ export function postgresProvider(
     }
   }
 
+  /** The user that gets the next credential when `username` holds the current one. */
+  const standbyOf = (username: string) => (username === spec.users[0] ? spec.users[1] : spec.users[0]);
+  const roleExists = async (c: pg.PoolClient, role: string) =>
+    ((await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount ?? 0) > 0;
+
   async function tryLogin(credential: PostgresCredential): Promise<'ok' | 'refused'> {
     const client = new pg.Client({ ...target, user: credential.username, password: credential.password });
     try {
@@ -94,6 +137,27 @@ export function postgresProvider(
       if (code && REFUSED.has(code)) return 'refused';
       throw new TargetUnavailableError(
         `cannot reach PostgreSQL at ${admin.host}:${admin.port}: ${scrub((err as Error).message, credential)}`,
+      );
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /** Runs the inventory's validation query as `credential`: a privilege the application needs, proven before promotion. */
+  async function validate(credential: PostgresCredential, query: string): Promise<void> {
+    const client = new pg.Client({ ...target, user: credential.username, password: credential.password });
+    try {
+      await client.connect();
+    } catch (err) {
+      throw new TargetUnavailableError(
+        `cannot reach PostgreSQL at ${admin.host}:${admin.port}: ${scrub((err as Error).message, credential)}`,
+      );
+    }
+    try {
+      await client.query(query);
+    } catch (err) {
+      throw new CredentialRejectedError(
+        `role "${credential.username}" logs in, but provider.validationQuery failed: ${scrub((err as Error).message, credential)}`,
       );
     } finally {
       await client.end().catch(() => undefined);
@@ -121,10 +185,12 @@ export function postgresProvider(
           await c.query('BEGIN');
           try {
             await c.query("SELECT pg_advisory_xact_lock(hashtext('rotor:postgres-provider:create-role'))");
-            const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [credential.username]);
-            if (exists.rowCount === 0) {
+            if (!(await roleExists(c, credential.username))) {
               await c.query(`CREATE ROLE ${role} LOGIN`);
               await c.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${role}`);
+              // What the old credential could do, the new one can (none yet when seeding the first user).
+              const parent = spec.grantRole ?? standbyOf(credential.username);
+              if (await roleExists(c, parent)) await c.query(`GRANT ${pg.escapeIdentifier(parent)} TO ${role}`);
             }
             await c.query(`ALTER ROLE ${role} WITH LOGIN PASSWORD ${pg.escapeLiteral(scramVerifier(credential.password))}`);
             await c.query('COMMIT');
@@ -138,10 +204,33 @@ export function postgresProvider(
       },
     },
 
+    async precheck(current) {
+      const active = current.username;
+      const standby = standbyOf(active);
+      await asAdmin(async (c) => {
+        if (spec.grantRole && !(await roleExists(c, spec.grantRole))) {
+          throw new CredentialRejectedError(
+            `provider.grantRole: role "${spec.grantRole}" does not exist on ${admin.host}:${admin.port}; create it or remove grantRole`,
+          );
+        }
+        if (!(await roleExists(c, standby))) return; // apply creates it as a member of the active role
+        const missing = (await c.query<{ missing: string }>(MISSING_PRIVILEGES, [active, standby])).rows.map((r) => r.missing);
+        if (missing.length) {
+          const listed = missing.length > 20 ? `${missing.slice(0, 20).join(', ')}, …` : missing.join(', ');
+          throw new CredentialRejectedError(
+            `provider.users: role "${standby}" would get the new password but lacks what "${active}" can do on database "${database}": ${listed}. ` +
+              `Grant it the same, or make it a member (GRANT ${active} TO ${standby}), ` +
+              `or name a group role both belong to in provider.grantRole`,
+          );
+        }
+      });
+    },
+
     async test(credential) {
       if ((await tryLogin(credential)) === 'refused') {
         throw new CredentialRejectedError(`PostgreSQL refused role "${credential.username}" on database "${database}"`);
       }
+      if (spec.validationQuery) await validate(credential, spec.validationQuery);
     },
 
     async revoke(credential, { terminateSessions }) {
@@ -160,11 +249,11 @@ export function postgresProvider(
       return (await tryLogin(credential)) === 'refused';
     },
 
-    async activeSessions(credential) {
+    async activeSessions(credential, { applicationName } = {}) {
       return asAdmin(async (c) => {
         const rows = await c.query<{ n: string }>(
-          'SELECT count(*) AS n FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()',
-          [credential.username],
+          'SELECT count(*) AS n FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid() AND ($2::text IS NULL OR application_name = $2)',
+          [credential.username, applicationName ?? null],
         );
         return Number(rows.rows[0]?.n ?? 0);
       });

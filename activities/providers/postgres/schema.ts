@@ -15,6 +15,22 @@ export const postgresSpec = z.strictObject({
   /** The two roles that take turns: the standby gets the new password, so both log in during the overlap. */
   users: z.tuple([pgIdentifier, pgIdentifier]).refine(([a, b]) => a !== b, 'the two alternating users must differ'),
   database: pgIdentifier.optional(),
+  /**
+   * A group role both users are members of. Without it, a role rotor creates is made a member of
+   * the other (active) user, so the new credential can do what the old one could.
+   */
+  grantRole: pgIdentifier.optional(),
+  /**
+   * SQL run as the new credential when it is tested and again at post-validation (e.g. "SELECT 1
+   * FROM orders LIMIT 1"): a privilege the application needs and the new role lacks aborts the
+   * rotation before promotion. A statement, not a secret: never put a value in it.
+   */
+  validationQuery: z
+    .string()
+    .trim()
+    .min(1, 'a SQL statement such as "SELECT 1 FROM orders LIMIT 1"')
+    .max(2000, 'at most 2000 characters')
+    .optional(),
 });
 
 /** What consumers read at the secret's KV path; extra string fields are kept as they are. */
