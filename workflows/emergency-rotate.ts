@@ -1,4 +1,4 @@
-import { ApplicationFailure, uuid4, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, uuid4, workflowInfo } from '@temporalio/workflow';
 import { describeIssues, emergencyRotateInput, type EmergencyRotateInput, type RotateSecretInput } from '../config/workflow-inputs.js';
 import { awaitConfirmations, CutoverFailed } from './consumer-cutover.js';
 import { rotationWorkflowId } from './contracts.js';
@@ -36,7 +36,9 @@ export async function emergencyRotate(rawInput: EmergencyRotateInput): Promise<R
       FailureType.InvalidInput,
     );
   }
-  return rotateInEmergency(input, prepareThenPromote);
+  // Incident response is not stopped half-way: cancelled after promotion, it would leave the
+  // compromised version valid with nothing trying to revoke it (invariant compromised-never-left-valid).
+  return CancellationScope.nonCancellable(() => rotateInEmergency(input, prepareThenPromote));
 }
 
 /** How an emergency rotation reaches promotion, and how it reads the step a failure happened in. */

@@ -24,6 +24,8 @@ export interface SecretReport {
   startedAt?: string;
   durationMs?: number;
   reason?: string;
+  /** The rotation that was running for this secret and was cancelled to make way (its workflow id). */
+  preempted?: string;
 }
 
 export interface LeaseReport {

@@ -10,4 +10,14 @@ export const Patch = {
    * Without the marker (histories of v1) both run the single cutover activity they ran before.
    */
   EMERGENCY_ROTATE_WORKFLOW: 'emergency-rotate-workflow',
+  /**
+   * revokeAll pre-empts a rotation already running for a secret in scope (cancels it, waits for it
+   * to close, then emergency-rotates) instead of reporting the secret failed.
+   */
+  PREEMPT_RUNNING_ROTATION: 'preempt-running-rotation',
+  /**
+   * A rotateSecret cancelled in its overlap revokes the old version at once (the new one is proven)
+   * instead of ending cancelled with both valid.
+   */
+  REVOKE_WHEN_CANCELLED_IN_OVERLAP: 'revoke-when-cancelled-in-overlap',
 } as const;

@@ -1,4 +1,15 @@
-import { ApplicationFailure, condition, ParentClosePolicy, patched, proxyActivities, setHandler, startChild } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  condition,
+  getExternalWorkflowHandle,
+  ParentClosePolicy,
+  patched,
+  proxyActivities,
+  setHandler,
+  sleep,
+  startChild,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import { describeIssues, revokeAllInput, unfreezeInput, type RevokeAllInput, type UnfreezeInput } from '../config/workflow-inputs.js';
 import { failureMessage } from './failure-message.js';
@@ -108,9 +119,14 @@ export async function revokeAll(raw: RevokeAllInput): Promise<IncidentReport> {
         ],
       };
       const args = { secretId: item.secretId, requestedBy: actor, reason: input.reason };
-      const child = patched(Patch.EMERGENCY_ROTATE_WORKFLOW)
-        ? await startChild(emergencyRotate, { ...options, args: [args] })
-        : await startChild(rotateSecret, { ...options, args: [{ ...args, emergency: true }] });
+      const start = () =>
+        patched(Patch.EMERGENCY_ROTATE_WORKFLOW)
+          ? startChild(emergencyRotate, { ...options, args: [args] })
+          : startChild(rotateSecret, { ...options, args: [{ ...args, emergency: true }] });
+      const child = await start().catch((err: unknown) => {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError) || !patched(Patch.PREEMPT_RUNNING_ROTATION)) throw err;
+        return preempt(item, start);
+      });
       const result = await child.result();
       item.outcome = result.outcome;
       if (result.outcome === 'rotated')
@@ -141,6 +157,31 @@ export async function revokeAll(raw: RevokeAllInput): Promise<IncidentReport> {
   summarize();
   await grants.recordIncidentReport(report);
   return report;
+}
+
+/** How long revokeAll waits for a pre-empted rotation to close (it discards or rolls back first). */
+const PREEMPT_WAIT_MS = 120_000;
+
+/**
+ * A rotation of the secret is already running (waiting in its overlap or for a person): cancel it,
+ * which makes it discard its staged credential, roll back, or (in its overlap) revoke the old
+ * version at once, then start the emergency rotation as soon as its id is free.
+ */
+async function preempt<T>(item: SecretReport, start: () => Promise<T>): Promise<T> {
+  const running = rotationWorkflowId(item.secretId);
+  item.preempted = running;
+  await getExternalWorkflowHandle(running).cancel();
+  const deadline = Date.now() + PREEMPT_WAIT_MS;
+  for (;;) {
+    await sleep('1 second');
+    try {
+      return await start();
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      if (Date.now() > deadline)
+        throw new Error(`the running rotation ${running} did not close within ${PREEMPT_WAIT_MS / 1000}s of being cancelled`);
+    }
+  }
 }
 
 /** Lifts an incident freeze: a separate, audited act by someone other than who started it. */

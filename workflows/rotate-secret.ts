@@ -1,4 +1,13 @@
-import { ApplicationFailure, CancellationScope, executeChild, patched, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  executeChild,
+  isCancellation,
+  patched,
+  sleep,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { describeIssues, rotateSecretInput, type RotateSecretInput } from '../config/workflow-inputs.js';
 import { awaitConfirmations, CutoverFailed, rollBack } from './consumer-cutover.js';
@@ -95,16 +104,30 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   }
 
   // 4. overlap: both credentials log in; then revoke the old one and verify it is refused
+  let cancelled = false;
   if (spec.overlapMs > 0) {
     run.phase(Phase.OVERLAP);
-    await sleep(spec.overlapMs);
+    await sleep(spec.overlapMs).catch((err: unknown) => {
+      // Cancelled in the overlap (an incident pre-empts the rotation): the new version is proven, so the old one goes now.
+      if (!isCancellation(err) || !patched(Patch.REVOKE_WHEN_CANCELLED_IN_OVERLAP)) throw err;
+      cancelled = true;
+    });
   }
-  run.phase(Phase.REVOKING);
-  await revocation
-    .revokeVersion({ ...ref, version: fromVersion, terminateSessions: false })
-    .catch((err: unknown) => run.revocationFailed(err, promotedVersion, fromVersion, failureType(err)));
-  await quick.discardStaged({ ...ref, revoke: false });
-  return run.finish({ outcome: 'rotated', secretId: input.secretId, fromVersion, toVersion: promotedVersion, consumers: state.consumers });
+  const retire = async () => {
+    run.phase(Phase.REVOKING);
+    await revocation
+      .revokeVersion({ ...ref, version: fromVersion, terminateSessions: false })
+      .catch((err: unknown) => run.revocationFailed(err, promotedVersion, fromVersion, failureType(err)));
+    await quick.discardStaged({ ...ref, revoke: false });
+    return run.finish({
+      outcome: 'rotated',
+      secretId: input.secretId,
+      fromVersion,
+      toVersion: promotedVersion,
+      consumers: state.consumers,
+    });
+  };
+  return cancelled ? CancellationScope.nonCancellable(retire) : retire();
 }
 
 /**

@@ -55,7 +55,7 @@ function printReport(r: IncidentReport): void {
   for (const s of r.secrets) {
     const versions = s.toVersion ? ` v${s.fromVersion}→v${s.toVersion}` : '';
     console.log(
-      `  secret ${s.secretId.padEnd(39)} ${s.status.padEnd(7)}${versions}${s.durationMs ? ` ${s.durationMs}ms` : ''}${s.reason ? `  ${s.reason}` : ''}`,
+      `  secret ${s.secretId.padEnd(39)} ${s.status.padEnd(7)}${versions}${s.durationMs ? ` ${s.durationMs}ms` : ''}${s.preempted ? `  pre-empted ${s.preempted}` : ''}${s.reason ? `  ${s.reason}` : ''}`,
     );
   }
   console.log(`  done ${r.summary.done}, failed ${r.summary.failed}, planned ${r.summary.planned}`);
