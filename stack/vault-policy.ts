@@ -1,7 +1,9 @@
 /**
  * The worker's least-privilege policy: KV data under the rotor mount, metadata deletion only for
  * staged (pending) credentials, AppRole secret-id management for consumers, lease revocation,
- * database creds for break-glass and response wrapping. No sys/mounts, no policy writes.
+ * database creds for break-glass and response wrapping, and token lookup/revocation by accessor
+ * (an emergency AppRole rotation ends the tokens of a compromised secret ID). No sys/mounts, no
+ * policy writes.
  */
 export const WORKER_POLICY = `
 path "rotor/data/*" { capabilities = ["create", "read", "update"] }
@@ -24,4 +26,7 @@ path "sys/leases/revoke-prefix/database/creds/*" { capabilities = ["update", "su
 path "sys/leases/revoke-force/database/creds/*" { capabilities = ["update", "sudo"] }
 path "sys/leases/lookup/database/creds/*" { capabilities = ["list", "sudo"] }
 path "sys/wrapping/wrap" { capabilities = ["update"] }
+path "auth/token/accessors" { capabilities = ["list", "sudo"] }
+path "auth/token/lookup-accessor" { capabilities = ["update"] }
+path "auth/token/revoke-accessor" { capabilities = ["update"] }
 `;

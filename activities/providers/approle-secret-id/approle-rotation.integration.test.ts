@@ -14,13 +14,16 @@ import { createActivityContext, type ActivityContext } from '../../activity-cont
 import { pendingPath, withSecret } from '../../rotation/secret-handle.js';
 import { stagedCredentialActivities, stageNewCredential } from '../../rotation/staged-credential.js';
 import type { AppRoleCredential } from './schema.js';
-import { rotationWorkflowId, statusQuery } from '../../../workflows/contracts.js';
+import { incidentWorkflowId, rotationWorkflowId, statusQuery, unfreezeWorkflowId } from '../../../workflows/contracts.js';
+import { revokeAll, unfreeze } from '../../../workflows/revoke-all.js';
 
 const SECRETS = [
   { id: 'billing-approle', role: 'billing-service', confirmTimeout: '2m', secretIdSource: 'rotor' },
   { id: 'billing-approle-2', role: 'billing-service-2', confirmTimeout: '3s', secretIdSource: 'rotor' },
   // Vault generates this one's secret IDs (POST auth/approle/role/<role>/secret-id); rotor stages each at once.
   { id: 'billing-approle-minted', role: 'billing-service-minted', confirmTimeout: '2m', secretIdSource: 'vault' },
+  // Leaked in an incident: revoke-all must end the tokens already issued with it.
+  { id: 'billing-approle-leaked', role: 'billing-service-leaked', confirmTimeout: '2s', secretIdSource: 'rotor' },
 ] as const;
 type SecretId = (typeof SECRETS)[number]['id'];
 const MINTED = SECRETS[2];
@@ -233,6 +236,50 @@ describe('approle-secret-id rotation against the real stack', () => {
     expect(await logsIn(staged.data)).toBe(false);
     expect(await logsIn(current.data)).toBe(true);
     expect(await accessors(MINTED.role)).toHaveLength(1);
+  });
+
+  it('revoke-all ends the tokens issued with a compromised secret ID, not only the secret ID', async () => {
+    const LEAKED = SECRETS[3];
+    const before = await kvVersion(LEAKED.id);
+    const vault = (token?: string) => new VaultClient(stack.env.ROTOR_VAULT_ADDR, token);
+    const tokenWorks = (token: string) =>
+      vault(token)
+        .request('GET', 'auth/token/lookup-self')
+        .then(() => true)
+        .catch((err: unknown) => {
+          if (err instanceof VaultRequestError && err.status === 403) return false;
+          throw err;
+        });
+    // An attacker logged in with the leaked secret ID; a bystander holds a token of another secret.
+    const stolen = (await vault().approleLogin(before.data.role_id, before.data.secret_id)).client_token;
+    const bystanderCred = (await kvVersion('billing-approle')).data;
+    const bystander = (await vault().approleLogin(bystanderCred.role_id, bystanderCred.secret_id)).client_token;
+    expect(await tokenWorks(stolen)).toBe(true);
+
+    const incidentId = 'inc-approle-leak';
+    const report = await stack.client.workflow.execute(revokeAll, {
+      taskQueue: stack.taskQueue,
+      workflowId: incidentWorkflowId(incidentId),
+      args: [
+        {
+          incidentId,
+          reason: 'secret ID pasted in a public issue',
+          requestedBy: 'alice',
+          scope: { secretIds: [LEAKED.id] },
+          freeze: 'in-scope',
+        },
+      ],
+    });
+    expect(report.secrets[0]).toMatchObject({ secretId: LEAKED.id, status: 'done', fromVersion: 1, toVersion: 2 });
+    expect(await tokenWorks(stolen)).toBe(false); // refused at Vault, not merely unlisted
+    expect(await tokenWorks(bystander)).toBe(true);
+    expect(await logsIn(before.data)).toBe(false);
+    expect(await logsIn((await kvVersion(LEAKED.id)).data)).toBe(true);
+    await stack.client.workflow.execute(unfreeze, {
+      taskQueue: stack.taskQueue,
+      workflowId: unfreezeWorkflowId(incidentId, Date.now()),
+      args: [{ incidentId, by: 'bob' }],
+    });
   });
 
   it('no secret ID appears in workflow history, worker logs or audit rows', async () => {

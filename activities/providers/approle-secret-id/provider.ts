@@ -11,6 +11,9 @@ import {
 } from '../provider.js';
 import { approleCredential, approleSpec, SecretIdSource, type AppRoleCredential, type AppRoleSpec } from './schema.js';
 
+/** The secret-ID (and so token) metadata key that ties tokens to the secret ID they were issued with. */
+const TOKEN_TAG = 'rotor_token_tag';
+
 /**
  * AppRole secret IDs: several are valid at once, so the new one is added beside the old and the
  * old one is destroyed by accessor at the end. With `secretIdSource: rotor` the secret ID is
@@ -20,10 +23,14 @@ import { approleCredential, approleSpec, SecretIdSource, type AppRoleCredential,
 export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultAddress: string): Provider<AppRoleCredential> {
   const base = `auth/${spec.mount}/role/${spec.role}`;
 
-  async function lookup(secretId: string): Promise<{ secret_id_accessor: string } | undefined> {
+  async function lookup(secretId: string): Promise<{ secret_id_accessor: string; metadata?: Record<string, string> | null } | undefined> {
     try {
       const body = await session.run((v) =>
-        v.request<{ data?: { secret_id_accessor: string } } | undefined>('POST', `${base}/secret-id/lookup`, { secret_id: secretId }),
+        v.request<{ data?: { secret_id_accessor: string; metadata?: Record<string, string> | null } } | undefined>(
+          'POST',
+          `${base}/secret-id/lookup`,
+          { secret_id: secretId },
+        ),
       );
       return body?.data ?? undefined;
     } catch (err) {
@@ -47,6 +54,41 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
     }
   }
 
+  /**
+   * Every secret ID rotor creates carries a random tag in its metadata; Vault copies secret-ID
+   * metadata onto the tokens issued with it, which is how an emergency revocation finds them.
+   */
+  const tagged = () => ({ metadata: JSON.stringify({ [TOKEN_TAG]: randomUUID() }) });
+
+  /**
+   * Revokes every token issued with the secret ID tagged `tag` and proves each is gone (a lookup
+   * of its accessor is refused). Vault has no index from secret ID to tokens: this lists every
+   * token accessor (sudo), which incident response can afford.
+   */
+  async function revokeTokensTagged(tag: string): Promise<void> {
+    const listed = await session.run((v) => v.request<{ data: { keys: string[] } }>('LIST', 'auth/token/accessors'));
+    for (const accessor of listed.data.keys) {
+      const meta = await tokenMeta(accessor);
+      if (meta?.[TOKEN_TAG] !== tag) continue;
+      await session.run((v) => v.request('POST', 'auth/token/revoke-accessor', { accessor }));
+      if (await tokenMeta(accessor))
+        throw new TargetUnavailableError(`a token issued with the secret ID of ${spec.role} still exists after revocation`);
+    }
+  }
+
+  /** A token's metadata by accessor, or undefined once the token is gone. */
+  async function tokenMeta(accessor: string): Promise<Record<string, string> | undefined> {
+    try {
+      const body = await session.run((v) =>
+        v.request<{ data: { meta: Record<string, string> | null } }>('POST', 'auth/token/lookup-accessor', { accessor }),
+      );
+      return body.data.meta ?? {};
+    } catch (err) {
+      if (err instanceof VaultRequestError && (err.status === 400 || err.status === 403 || err.status === 404)) return undefined;
+      throw err;
+    }
+  }
+
   const roleIdOf = async (current: AppRoleCredential | undefined): Promise<string> =>
     current?.role_id ?? (await session.run((v) => v.request<{ data: { role_id: string } }>('GET', `${base}/role-id`))).data.role_id;
 
@@ -56,7 +98,7 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
           kind: 'mint',
           async mint(current, stage) {
             const role_id = await roleIdOf(current);
-            const minted = await session.run((v) => v.request<{ data: { secret_id: string } }>('POST', `${base}/secret-id`, {}));
+            const minted = await session.run((v) => v.request<{ data: { secret_id: string } }>('POST', `${base}/secret-id`, tagged()));
             await stage({ role_id, secret_id: minted.data.secret_id });
           },
         }
@@ -67,7 +109,7 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
           },
           async apply(credential) {
             if (await lookup(credential.secret_id)) return; // a retried step: already accepted
-            await session.run((v) => v.request('POST', `${base}/custom-secret-id`, { secret_id: credential.secret_id }));
+            await session.run((v) => v.request('POST', `${base}/custom-secret-id`, { secret_id: credential.secret_id, ...tagged() }));
           },
         };
 
@@ -83,9 +125,12 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
       }
     },
 
-    async revoke(credential) {
+    async revoke(credential, { terminateSessions }) {
       const found = await lookup(credential.secret_id);
       if (!found) return;
+      // In an emergency the tokens already issued with it go too: destroying a secret ID ends no token.
+      const tag = found.metadata?.[TOKEN_TAG];
+      if (terminateSessions && tag) await revokeTokensTagged(tag);
       await session.run((v) => v.request('POST', `${base}/secret-id-accessor/destroy`, { secret_id_accessor: found.secret_id_accessor }));
     },
 
