@@ -1,7 +1,9 @@
-import { condition, upsertSearchAttributes } from '@temporalio/workflow';
+import { condition, patched, upsertSearchAttributes } from '@temporalio/workflow';
 import { failureMessage, isTimeout } from './failure-message.js';
-import { bestEffort, confirmation, revocation, target } from './rotation-activities.js';
-import { Phase, type RotationRef, type RotationSpec, type RotationStatus } from './rotation-types.js';
+import { tellRestoredV1 } from './legacy/tell-restored-v1.js';
+import { Patch } from './patches.js';
+import { confirmation, revocation, target } from './rotation-activities.js';
+import { Phase, type PendingRevocation, type RotationRef, type RotationSpec, type RotationStatus } from './rotation-types.js';
 import { PHASE } from './search-attributes.js';
 
 /** A failure after promotion: the previous version must come back (or, in an emergency, be reported). */
@@ -68,8 +70,11 @@ export async function awaitConfirmations(
 }
 
 /**
- * Re-promotes `previousVersion` (invariant rollback-to-a-version), tells consumers (best effort),
- * revokes the staged credential. Returns the version that is current again.
+ * Re-promotes `previousVersion` (invariant rollback-to-a-version), tells every consumer, and
+ * revokes the staged credential once no consumer uses it any more (invariant
+ * one-working-credential): each consumer that had confirmed the new version must confirm the
+ * restored one through its own mode first. One that does not within its timeout is returned as a
+ * pending revocation, and the staged credential stays valid for it.
  */
 export async function rollBack(
   ref: RotationRef,
@@ -77,22 +82,75 @@ export async function rollBack(
   spec: RotationSpec,
   previousVersion: number,
   promotedVersion: number,
-): Promise<number> {
+): Promise<{ restoredVersion: number; pendingRevocation?: PendingRevocation }> {
   state.phase = Phase.ROLLING_BACK;
   upsertSearchAttributes([{ key: PHASE, value: Phase.ROLLING_BACK }]);
   const { restoredVersion } = await target.rollbackToVersion({ ...ref, previousVersion, promotedVersion });
   state.toVersion = restoredVersion;
+  if (!patched(Patch.ROLLBACK_WAITS_FOR_CONSUMERS)) {
+    await tellRestoredV1(ref, spec, restoredVersion);
+  } else {
+    const stranded = await awaitRestored(ref, state, spec, promotedVersion, restoredVersion);
+    if (stranded.length) return { restoredVersion, pendingRevocation: { version: promotedVersion, consumers: stranded } };
+  }
+  await revocation.discardStaged({ ...ref, revoke: true });
+  return { restoredVersion };
+}
+
+/**
+ * Tells each consumer about the restored version. One still on the previous version only needs to
+ * hear it; one that had moved to the new version must confirm, as it confirmed the cutover (a
+ * manual consumer through the confirmCutover update with the restored version). Returns the
+ * consumers that had moved and did not confirm.
+ */
+async function awaitRestored(
+  ref: RotationRef,
+  state: RotationStatus,
+  spec: RotationSpec,
+  promotedVersion: number,
+  restoredVersion: number,
+): Promise<string[]> {
+  const stranded: string[] = [];
   await Promise.all(
     spec.consumers.map(async (c) => {
+      const consumer = state.consumers.find((s) => s.name === c.name)!;
+      if (consumer.status !== 'confirmed') {
+        await tellRestoredV1(ref, { ...spec, consumers: [c] }, restoredVersion);
+        return;
+      }
+      Object.assign(consumer, { status: 'notified', restoring: true, detail: `must confirm the restored version ${restoredVersion}` });
       try {
-        if (c.mode === 'webhook')
-          await bestEffort.notifyConsumer({ ...ref, consumer: c.name, version: restoredVersion, purpose: 'rollback' });
-        if (c.mode === 'health') await bestEffort.awaitHealthVersion({ ...ref, consumer: c.name, version: restoredVersion });
-      } catch {
-        // Best effort: the restored version is current in Vault whatever the consumer says.
+        const act = confirmation(c.timeoutMs);
+        switch (c.mode) {
+          case 'webhook':
+            await act.notifyConsumer({ ...ref, consumer: c.name, version: restoredVersion, purpose: 'rollback' });
+            break;
+          case 'health':
+            await act.awaitHealthVersion({ ...ref, consumer: c.name, version: restoredVersion });
+            break;
+          case 'pg-sessions':
+            await act.awaitSessionsDrained({ ...ref, consumer: c.name, oldVersion: promotedVersion, newVersion: restoredVersion });
+            break;
+          case 'manual':
+            if (!(await condition(() => consumer.status === 'confirmed', c.timeoutMs)))
+              throw new Error(`no confirmation within ${c.timeoutMs / 1000}s`);
+            break;
+        }
+        Object.assign(consumer, {
+          status: 'confirmed',
+          confirmedVersion: restoredVersion,
+          confirmedBy: c.mode === 'manual' ? consumer.confirmedBy : `rotor (${c.mode})`,
+          restoring: false,
+          detail: undefined,
+        });
+      } catch (err) {
+        Object.assign(consumer, {
+          status: isTimeout(err) || c.mode === 'manual' ? 'timed_out' : 'failed',
+          detail: `did not confirm the restored version ${restoredVersion}: ${failureMessage(err)}; version ${promotedVersion} stays valid for it`,
+        });
+        stranded.push(c.name);
       }
     }),
   );
-  await revocation.discardStaged({ ...ref, revoke: true });
-  return restoredVersion;
+  return stranded;
 }

@@ -20,4 +20,10 @@ export const Patch = {
    * instead of ending cancelled with both valid.
    */
   REVOKE_WHEN_CANCELLED_IN_OVERLAP: 'revoke-when-cancelled-in-overlap',
+  /**
+   * Rollback waits for every consumer that had confirmed the new version to confirm the restored
+   * one, each through its own mode, before it revokes the staged credential; one that does not is
+   * listed as a pending revocation and keeps working. Without the marker: best-effort notices.
+   */
+  ROLLBACK_WAITS_FOR_CONSUMERS: 'rollback-waits-for-consumers',
 } as const;

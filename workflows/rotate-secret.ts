@@ -88,9 +88,9 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     await gates.reach('validated');
   } catch (err) {
     const failedPhase = err instanceof CutoverFailed ? err.phase : state.phase;
-    const restoredVersion = await CancellationScope.nonCancellable(() => rollBack(ref, state, spec, fromVersion, promotedVersion)).catch(
-      run.failing,
-    );
+    const { restoredVersion, pendingRevocation } = await CancellationScope.nonCancellable(() =>
+      rollBack(ref, state, spec, fromVersion, promotedVersion),
+    ).catch(run.failing);
     return run.finish({
       outcome: 'rolled_back',
       secretId: input.secretId,
@@ -100,6 +100,7 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
       failedPhase,
       reason: failureMessage(err),
       consumers: state.consumers,
+      ...(pendingRevocation ? { pendingRevocation } : {}),
     });
   }
 

@@ -99,6 +99,10 @@ export class RotationRun {
         this.event('rotation_finished', result.outcome === 'rotated' ? 'succeeded' : 'failed', {
           outcome: result.outcome,
           reason: 'reason' in result ? result.reason : null,
+          // The audit log records a staged credential a rollback had to leave valid, and for whom.
+          ...(result.outcome === 'rolled_back' && result.pendingRevocation
+            ? { pendingRevocationOf: result.pendingRevocation.version, pendingFor: result.pendingRevocation.consumers.join(',') }
+            : {}),
         }),
       );
     }
@@ -153,12 +157,16 @@ function validateConfirmation(state: RotationStatus, raw: ConfirmCutoverInput): 
       FailureType.AlreadyConfirmed,
     );
   }
-  if (state.phase !== Phase.AWAITING_CONFIRMATION)
+  // A rollback asks the consumers that had moved to the new version to confirm the restored one.
+  const restoring = state.phase === Phase.ROLLING_BACK && consumer.restoring === true;
+  if (state.phase !== Phase.AWAITING_CONFIRMATION && !restoring)
     throw refuse(`rotation of ${state.secretId} is not awaiting confirmation (phase: ${state.phase})`, FailureType.NotAwaitingConfirmation);
   if (consumer.mode !== 'manual')
     throw refuse(`consumer "${consumer.name}" confirms by ${consumer.mode}, not manually`, FailureType.WrongConfirmMode);
-  if (confirm.version !== state.toVersion)
-    throw refuse(`version ${confirm.version} is not the promoted version ${state.toVersion}`, FailureType.WrongVersion);
+  if (confirm.version !== state.toVersion) {
+    const expected = restoring ? `the restored version ${state.toVersion}` : `the promoted version ${state.toVersion}`;
+    throw refuse(`version ${confirm.version} is not ${expected}`, FailureType.WrongVersion);
+  }
   if (consumer.status !== 'waiting' && consumer.status !== 'notified')
     throw refuse(`consumer "${consumer.name}" can no longer confirm (${consumer.status})`, FailureType.ConfirmationClosed);
 }

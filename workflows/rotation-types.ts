@@ -52,6 +52,14 @@ export interface ConsumerState {
   confirmedVersion?: number;
   confirmedBy?: string;
   detail?: string;
+  /** During a rollback: this consumer had confirmed the new version and must confirm the restored one. */
+  restoring?: boolean;
+}
+
+/** A staged credential a rollback could not revoke yet: these consumers had moved to it and did not confirm the restored version. */
+export interface PendingRevocation {
+  version: number;
+  consumers: string[];
 }
 
 export interface RotationStatus {
@@ -78,6 +86,8 @@ export type RotationResult =
       failedPhase: Phase;
       reason: string;
       consumers: ConsumerState[];
+      /** Set when a consumer still uses the attempted version: it stays valid until that consumer moves back. */
+      pendingRevocation?: PendingRevocation;
     }
   | { outcome: 'aborted'; secretId: string; currentVersion?: number; failedPhase: Phase; reason: string }
   | { outcome: 'skipped'; secretId: string; reason: string; runningWorkflowId: string };

@@ -77,7 +77,12 @@ export function describe(result: RotationResult): string {
     case 'rotated':
       return `rotated ${result.secretId}: version ${result.fromVersion} → ${result.toVersion}; consumers: ${result.consumers.map((c) => `${c.name} ${c.status}`).join(', ') || 'none'}`;
     case 'rolled_back':
-      return `ROLLED BACK ${result.secretId}: version ${result.attemptedVersion} failed in ${result.failedPhase} (${result.reason}); version ${result.fromVersion} is current again as ${result.restoredVersion}`;
+      return (
+        `ROLLED BACK ${result.secretId}: version ${result.attemptedVersion} failed in ${result.failedPhase} (${result.reason}); version ${result.fromVersion} is current again as ${result.restoredVersion}` +
+        (result.pendingRevocation
+          ? `; version ${result.pendingRevocation.version} stays valid for ${result.pendingRevocation.consumers.join(', ')}, which did not confirm the restored version: move them back, then rotate or revoke it`
+          : '')
+      );
     case 'aborted':
       return `ABORTED ${result.secretId} in ${result.failedPhase}: ${result.reason}; nothing consumers see changed`;
     case 'skipped':
