@@ -18,6 +18,15 @@ export interface ConsumerServiceOptions {
   port?: number;
   /** Instead of waiting for a webhook, follow Vault's current version (checked this often). */
   followVaultEveryMs?: number;
+  /** Keeps the pool busy as an application would: this query, this often, counting failures. */
+  load?: { query: string; everyMs: number };
+}
+
+/** What the load loop saw: queries that worked, and those that failed (with the last error). */
+export interface LoadStats {
+  ok: number;
+  failed: number;
+  lastError?: string;
 }
 
 interface DbCredential {
@@ -38,6 +47,8 @@ export interface ConsumerService {
   failAfterNextReload(): void;
   /** When false, /reload answers 503 and keeps the old version (a consumer that never cuts over). */
   setReloads(accept: boolean): void;
+  /** The load loop's counts so far (zeros without `load`). */
+  loadStats(): LoadStats;
   close(): Promise<void>;
 }
 
@@ -112,6 +123,21 @@ export async function startConsumerService(options: ConsumerServiceOptions): Pro
           .catch(() => undefined);
       }, options.followVaultEveryMs)
     : undefined;
+  const stats: LoadStats = { ok: 0, failed: 0 };
+  const load = options.load;
+  let loading = Boolean(load);
+  const loadLoop = (async () => {
+    while (loading && load) {
+      try {
+        await current.pool.query(load.query);
+        stats.ok++;
+      } catch (err) {
+        stats.failed++;
+        stats.lastError = (err as Error).message.slice(0, 200);
+      }
+      await new Promise((r) => setTimeout(r, load.everyMs));
+    }
+  })();
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -121,8 +147,11 @@ export async function startConsumerService(options: ConsumerServiceOptions): Pro
     setHealthy: (value) => void (healthy = value),
     setReloads: (value) => void (acceptReloads = value),
     failAfterNextReload: () => void (failAfterReload = true),
+    loadStats: () => ({ ...stats }),
     async close() {
       clearInterval(follower);
+      loading = false;
+      await loadLoop;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;

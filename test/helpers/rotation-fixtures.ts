@@ -55,6 +55,7 @@ export async function startConsumer(
   secretId: string,
   name: string,
   followVaultEveryMs?: number,
+  load?: { query: string; everyMs: number },
 ): Promise<ConsumerService> {
   return startConsumerService({
     name,
@@ -63,6 +64,7 @@ export async function startConsumer(
     mount: 'rotor',
     path: `apps/${secretId}`,
     followVaultEveryMs,
+    ...(load ? { load } : {}),
   });
 }
 
