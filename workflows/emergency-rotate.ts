@@ -114,12 +114,5 @@ export async function rotateInEmergency(
       .filter(Boolean)
       .join('; ');
   }
-  return run.finish({
-    outcome: 'rotated',
-    secretId: input.secretId,
-    fromVersion,
-    toVersion: promotedVersion,
-    consumers: state.consumers,
-    ...(state.emergencyNote ? { emergencyNote: state.emergencyNote } : {}),
-  });
+  return run.rotated(fromVersion, promotedVersion, state.emergencyNote);
 }

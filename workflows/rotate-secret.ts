@@ -120,13 +120,7 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
       .revokeVersion({ ...ref, version: fromVersion, terminateSessions: false })
       .catch((err: unknown) => run.revocationFailed(err, promotedVersion, fromVersion, failureType(err)));
     await quick.discardStaged({ ...ref, revoke: false });
-    return run.finish({
-      outcome: 'rotated',
-      secretId: input.secretId,
-      fromVersion,
-      toVersion: promotedVersion,
-      consumers: state.consumers,
-    });
+    return run.rotated(fromVersion, promotedVersion);
   };
   return cancelled ? CancellationScope.nonCancellable(retire) : retire();
 }

@@ -115,6 +115,19 @@ export class RotationRun {
     throw err;
   };
 
+  /** The new version is current and the old one revoked. */
+  rotated(fromVersion: number, toVersion: number, emergencyNote?: string): Promise<RotationResult> {
+    const { secretId } = this.ref;
+    return this.finish({
+      outcome: 'rotated',
+      secretId,
+      fromVersion,
+      toVersion,
+      consumers: this.state.consumers,
+      ...(emergencyNote ? { emergencyNote } : {}),
+    });
+  }
+
   aborted(err: unknown, failedPhase: Phase = Phase.PRECHECKS, currentVersion?: number): Promise<RotationResult> {
     return this.finish({ outcome: 'aborted', secretId: this.ref.secretId, currentVersion, failedPhase, reason: failureMessage(err) });
   }
