@@ -82,12 +82,15 @@ export async function rollBack(
   spec: RotationSpec,
   previousVersion: number,
   promotedVersion: number,
+  { preempted }: { preempted: boolean },
 ): Promise<{ restoredVersion: number; pendingRevocation?: PendingRevocation }> {
   state.phase = Phase.ROLLING_BACK;
   upsertSearchAttributes([{ key: PHASE, value: Phase.ROLLING_BACK }]);
   const { restoredVersion } = await target.rollbackToVersion({ ...ref, previousVersion, promotedVersion });
   state.toVersion = restoredVersion;
-  if (!patched(Patch.ROLLBACK_WAITS_FOR_CONSUMERS)) {
+  // Pre-empted by an incident: the emergency rotation that waits for this one tells every
+  // consumer of its own new version within seconds, so nobody waits here for consumers to move back.
+  if (!patched(Patch.ROLLBACK_WAITS_FOR_CONSUMERS) || preempted) {
     await tellRestoredV1(ref, spec, restoredVersion);
   } else {
     const stranded = await awaitRestored(ref, state, spec, promotedVersion, restoredVersion);

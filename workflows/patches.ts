@@ -26,4 +26,6 @@ export const Patch = {
    * listed as a pending revocation and keeps working. Without the marker: best-effort notices.
    */
   ROLLBACK_WAITS_FOR_CONSUMERS: 'rollback-waits-for-consumers',
+  /** Revoking the old version (after the overlap) runs to its end even if the rotation is cancelled meanwhile. */
+  RETIRE_NOT_CANCELLABLE: 'retire-not-cancellable',
 } as const;

@@ -170,7 +170,10 @@ const PREEMPT_WAIT_MS = 120_000;
 async function preempt<T>(item: SecretReport, start: () => Promise<T>): Promise<T> {
   const running = rotationWorkflowId(item.secretId);
   item.preempted = running;
-  await getExternalWorkflowHandle(running).cancel();
+  // It may have closed since the start was refused: then there is nothing to cancel.
+  await getExternalWorkflowHandle(running)
+    .cancel()
+    .catch(() => undefined);
   const deadline = Date.now() + PREEMPT_WAIT_MS;
   for (;;) {
     await sleep('1 second');

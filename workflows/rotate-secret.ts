@@ -42,7 +42,10 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   }
   const input = parsed.data;
   if (workflowInfo().workflowId !== rotationWorkflowId(input.secretId)) return claimRotationId(input);
-  if (input.emergency) return rotateInEmergency(input, patched(Patch.EMERGENCY_ROTATE_WORKFLOW) ? prepareThenPromote : cutoverV1);
+  if (input.emergency) {
+    if (!patched(Patch.EMERGENCY_ROTATE_WORKFLOW)) return rotateInEmergency(input, cutoverV1);
+    return CancellationScope.nonCancellable(() => rotateInEmergency(input, prepareThenPromote));
+  }
 
   const gates = planGates(input.secretId, input.plan?.parentWorkflowId);
   const run = new RotationRun(input, gates, revocation, false);
@@ -88,8 +91,9 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     await gates.reach('validated');
   } catch (err) {
     const failedPhase = err instanceof CutoverFailed ? err.phase : state.phase;
+    const preempted = CancellationScope.current().consideredCancelled;
     const { restoredVersion, pendingRevocation } = await CancellationScope.nonCancellable(() =>
-      rollBack(ref, state, spec, fromVersion, promotedVersion),
+      rollBack(ref, state, spec, fromVersion, promotedVersion, { preempted }),
     ).catch(run.failing);
     return run.finish({
       outcome: 'rolled_back',
@@ -122,7 +126,9 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     await quick.discardStaged({ ...ref, revoke: false });
     return run.rotated(fromVersion, promotedVersion);
   };
-  return cancelled ? CancellationScope.nonCancellable(retire) : retire();
+  // A cancellation (an incident pre-empting) must not stop a revocation half-way: the emergency
+  // rotation that follows rotates away from the new version and would never revoke this one.
+  return cancelled || patched(Patch.RETIRE_NOT_CANCELLABLE) ? CancellationScope.nonCancellable(retire) : retire();
 }
 
 /**

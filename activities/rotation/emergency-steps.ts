@@ -12,7 +12,9 @@ import type { ActivityContext } from '../activity-context.js';
 import { prepareRotationActivities } from './prepare-rotation.js';
 import { appendRotationEvent } from './rotation-events.js';
 import { toFailure } from './to-failure.js';
-import { stagedCredentialActivities } from './staged-credential.js';
+import { readStagedCredential, stagedCredentialActivities } from './staged-credential.js';
+import { readKvVersion } from './secret-handle.js';
+import { sameCredential } from './same-credential.js';
 import { versionActivities } from './versions.js';
 
 /**
@@ -49,11 +51,22 @@ export function emergencyStepActivities(ctx: ActivityContext) {
       for (const step of PREPARE_STEPS) {
         phase = step.phase;
         await steps[step.step]({ ...ref, fromVersion });
+        // The same, when the worker died between the promotion's write and its stamp: the staged
+        // credential (an earlier attempt's, which staging keeps) is already the current version.
+        if (step.step === 'stageCredential' && (await isCurrent(ref, spec.path, currentVersion)))
+          return { spec, fromVersion: currentVersion - 1 };
       }
     } catch (err) {
       throw withFailedStep(toFailure(err), { phase, fromVersion });
     }
     return { spec, fromVersion };
+  }
+
+  /** True when this rotation's staged credential is `version` of `path` (both reads come from the worker's cache when fresh). */
+  async function isCurrent(ref: RotationRef, path: string, version: number): Promise<boolean> {
+    const stagedCredential = await readStagedCredential(ctx, ref);
+    const current = await readKvVersion(ctx, path, version);
+    return Boolean(stagedCredential && current && sameCredential(current.data, stagedCredential));
   }
 
   /**

@@ -80,7 +80,7 @@ export function describe(result: RotationResult): string {
       return (
         `ROLLED BACK ${result.secretId}: version ${result.attemptedVersion} failed in ${result.failedPhase} (${result.reason}); version ${result.fromVersion} is current again as ${result.restoredVersion}` +
         (result.pendingRevocation
-          ? `; version ${result.pendingRevocation.version} stays valid for ${result.pendingRevocation.consumers.join(', ')}, which did not confirm the restored version: move them back, then rotate or revoke it`
+          ? `; version ${result.pendingRevocation.version} stays valid for ${result.pendingRevocation.consumers.join(', ')}, which did not confirm the restored version: once they use version ${result.restoredVersion}, rotate again to revoke it`
           : '')
       );
     case 'aborted':

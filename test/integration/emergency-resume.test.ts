@@ -20,8 +20,11 @@ describe('emergency rotation steps run again after promotion', () => {
   let acts: ReturnType<typeof createActivities>;
 
   beforeAll(async () => {
-    stack = await startTestStack('resume', `secrets:\n${postgresSecretYaml('resume-db')}${postgresSecretYaml('resume-solo')}`);
-    for (const id of ['resume-db', 'resume-solo']) expect(await seed(stack, id)).toBe(1);
+    stack = await startTestStack(
+      'resume',
+      `secrets:\n${postgresSecretYaml('resume-db')}${postgresSecretYaml('resume-solo')}${postgresSecretYaml('resume-stamp')}`,
+    );
+    for (const id of ['resume-db', 'resume-solo', 'resume-stamp']) expect(await seed(stack, id)).toBe(1);
     db = new pg.Pool({ connectionString: stack.env.ROTOR_DATABASE_URL, max: 2 });
     acts = createActivities(createActivityContext(stack.env, { db, logger: createLogger('warn'), temporal: stack.client }));
   });
@@ -73,6 +76,28 @@ describe('emergency rotation steps run again after promotion', () => {
       const promoted = await run(acts.emergencyPromote, { ...ref, fromVersion: prepared.fromVersion, retire: { finishEventId } });
       expect(promoted).toMatchObject({ promotedVersion: 2, retired: true });
     }
+    const current = await kvVersion(stack, ref.secretId);
+    expect(current.version).toBe(2);
+    expect(await canLogin(stack.file, current.data.username, current.data.password)).toBe(true);
+    expect(await canLogin(stack.file, compromised.data.username, compromised.data.password)).toBe(false);
+  });
+
+  it('a worker that died between the promotion write and its stamp: the repeat still finds its own promotion', async () => {
+    const ref = { secretId: 'resume-stamp', rotationId: randomUUID(), actor: 'test (incident inc-resume)' };
+    const run = inRotation(ref.secretId, ref.rotationId);
+    const compromised = await kvVersion(stack, ref.secretId);
+
+    const first = await run(acts.emergencyPrepare, { ...ref, reason: 'resume test', eventId: randomUUID() });
+    // The promotion's KV write, as promote makes it (cas = the version it replaces), and then the worker dies: no stamp.
+    const staged = await stack.rootVault.kvRead<Record<string, string>>('rotor', `_rotor/pending/${ref.secretId}/${ref.rotationId}`);
+    await stack.rootVault.kvWrite('rotor', `apps/${ref.secretId}`, staged!.data, first.fromVersion);
+    expect((await stack.rootVault.kvMetadata('rotor', `apps/${ref.secretId}`))?.custom_metadata?.rotor_rotation_id).toBeUndefined();
+
+    const again = await run(acts.emergencyPrepare, { ...ref, reason: 'resume test', eventId: randomUUID() });
+    expect(again.fromVersion).toBe(1);
+    const promoted = await run(acts.emergencyPromote, { ...ref, fromVersion: again.fromVersion });
+    expect(promoted.promotedVersion).toBe(2);
+    await run(acts.emergencyRetire, { ...ref, version: again.fromVersion, validateVersion: promoted.promotedVersion });
     const current = await kvVersion(stack, ref.secretId);
     expect(current.version).toBe(2);
     expect(await canLogin(stack.file, current.data.username, current.data.password)).toBe(true);

@@ -84,7 +84,8 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
       );
       return body.data.meta ?? {};
     } catch (err) {
-      if (err instanceof VaultRequestError && (err.status === 400 || err.status === 403 || err.status === 404)) return undefined;
+      // Only Vault's "invalid accessor" proves the token gone; a 403 is a policy problem, not proof.
+      if (err instanceof VaultRequestError && err.status === 400) return undefined;
       throw err;
     }
   }
@@ -128,10 +129,11 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
     async revoke(credential, { terminateSessions }) {
       const found = await lookup(credential.secret_id);
       if (!found) return;
-      // In an emergency the tokens already issued with it go too: destroying a secret ID ends no token.
+      await session.run((v) => v.request('POST', `${base}/secret-id-accessor/destroy`, { secret_id_accessor: found.secret_id_accessor }));
+      // In an emergency the tokens already issued with it go too (destroying a secret ID ends no
+      // token), after the destroy, so no login can slip in between the listing and the destroy.
       const tag = found.metadata?.[TOKEN_TAG];
       if (terminateSessions && tag) await revokeTokensTagged(tag);
-      await session.run((v) => v.request('POST', `${base}/secret-id-accessor/destroy`, { secret_id_accessor: found.secret_id_accessor }));
     },
 
     async isRevoked(credential) {
