@@ -11,23 +11,26 @@ import { canLogin, startTestStack, type TestStack } from '../helpers/test-stack.
  */
 const INCIDENT = 'inc-preempt';
 const manual = `      - name: ops\n        confirm: { mode: manual, timeout: 1h }`;
-const inventory = `secrets:\n${postgresSecretYaml('pre-overlap', '', '1h')}${postgresSecretYaml('pre-manual', manual, '1h')}`;
+const twoPeople = `${manual}\n      - name: late\n        confirm: { mode: manual, timeout: 1h }`;
+const inventory = `secrets:\n${postgresSecretYaml('pre-overlap', '', '1h')}${postgresSecretYaml('pre-manual', manual, '1h')}${postgresSecretYaml('pre-moved', twoPeople, '1h')}`;
 
 describe('revokeAll pre-empts a running rotation', () => {
   let stack: TestStack;
 
   beforeAll(async () => {
     stack = await startTestStack('preempt', inventory);
-    for (const id of ['pre-overlap', 'pre-manual']) expect(await seed(stack, id)).toBe(1);
+    for (const id of ['pre-overlap', 'pre-manual', 'pre-moved']) expect(await seed(stack, id)).toBe(1);
   });
   afterAll(async () => {
-    await stack?.client.workflow
-      .execute(unfreeze, {
-        taskQueue: stack.taskQueue,
-        workflowId: unfreezeWorkflowId(INCIDENT, Date.now()),
-        args: [{ incidentId: INCIDENT, by: 'bob' }],
-      })
-      .catch(() => undefined);
+    for (const incidentId of [INCIDENT, `${INCIDENT}-2`]) {
+      await stack?.client.workflow
+        .execute(unfreeze, {
+          taskQueue: stack.taskQueue,
+          workflowId: unfreezeWorkflowId(incidentId, Date.now()),
+          args: [{ incidentId, by: 'bob' }],
+        })
+        .catch(() => undefined);
+    }
     await stack?.close();
   });
 
@@ -80,5 +83,44 @@ describe('revokeAll pre-empts a running rotation', () => {
     for (const c of [original.overlap, overlapNew, original.manual, manualNew]) expect(await logsIn(c)).toBe(false);
     expect(await logsIn((await kvVersion(stack, 'pre-overlap')).data)).toBe(true);
     expect(await logsIn((await kvVersion(stack, 'pre-manual')).data)).toBe(true);
+  });
+
+  it('a pre-empted rollback does not wait for a consumer that had moved to the new version: the incident goes on at once', async () => {
+    const logsIn = (c: DbCredential) => canLogin(stack.file, c.username, c.password);
+    const original = (await kvVersion(stack, 'pre-moved')).data;
+    const rotation = await startRotation(stack, 'pre-moved');
+    await waitForStatus(stack, rotation.workflowId, (s) => s.phase === 'awaiting_confirmation');
+    const moved = (await kvVersion(stack, 'pre-moved')).data;
+    await rotation.executeUpdate(confirmCutoverUpdate, { args: [{ consumer: 'ops', version: 2, confirmedBy: 'carol' }] }); // ops moved; late has not
+
+    const incidentId = `${INCIDENT}-2`;
+    const incident = await stack.client.workflow.start(revokeAll, {
+      taskQueue: stack.taskQueue,
+      workflowId: incidentWorkflowId(incidentId),
+      args: [
+        {
+          incidentId,
+          reason: 'leaked while half the consumers moved',
+          requestedBy: 'alice',
+          scope: { secretIds: ['pre-moved'] },
+          freeze: 'in-scope',
+        },
+      ],
+    });
+    // Without the pre-emption rule the rollback would wait up to an hour for ops to move back.
+    const emergency = await waitForStatus(
+      stack,
+      rotationWorkflowId('pre-moved'),
+      (s) => s.emergency && s.phase === 'awaiting_confirmation',
+    );
+    for (const consumer of ['ops', 'late'])
+      await stack.client.workflow
+        .getHandle(rotationWorkflowId('pre-moved'))
+        .executeUpdate(confirmCutoverUpdate, { args: [{ consumer, version: emergency.toVersion!, confirmedBy: 'carol' }] });
+    const report = await incident.result();
+    expect(report.secrets[0]).toMatchObject({ status: 'done', preempted: 'rotate/pre-moved', fromVersion: 3, toVersion: 4 });
+    expect(await rotation.result()).toMatchObject({ outcome: 'rolled_back', attemptedVersion: 2, restoredVersion: 3 });
+    for (const c of [original, moved]) expect(await logsIn(c)).toBe(false);
+    expect(await logsIn((await kvVersion(stack, 'pre-moved')).data)).toBe(true);
   });
 });
