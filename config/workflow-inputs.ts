@@ -127,7 +127,8 @@ export type RevokeAllInput = z.input<typeof revokeAllInput>;
 
 export const unfreezeInput = lazy(() =>
   z.strictObject({
-    incidentId: incidentIdSchema('the incident whose freeze to lift'),
+    // Not the incident pattern: unfreeze histories recorded with any non-empty id must replay as they ran.
+    incidentId: z.string().min(1, 'the incident whose freeze to lift'),
     by: z.string().min(1, 'name who lifts the freeze').max(200),
   }),
 );

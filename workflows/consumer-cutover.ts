@@ -3,7 +3,14 @@ import { failureMessage, isTimeout } from './failure-message.js';
 import { tellRestoredV1 } from './legacy/tell-restored-v1.js';
 import { Patch } from './patches.js';
 import { confirmation, revocation, target } from './rotation-activities.js';
-import { Phase, type PendingRevocation, type RotationRef, type RotationSpec, type RotationStatus } from './rotation-types.js';
+import {
+  Phase,
+  type ConsumerState,
+  type PendingRevocation,
+  type RotationRef,
+  type RotationSpec,
+  type RotationStatus,
+} from './rotation-types.js';
 import { PHASE } from './search-attributes.js';
 
 /** A failure after promotion: the previous version must come back (or, in an emergency, be reported). */
@@ -34,35 +41,16 @@ export async function awaitConfirmations(
     spec.consumers.map(async (c) => {
       const consumer = state.consumers.find((s) => s.name === c.name)!;
       consumer.status = 'notified';
+      const waitMs = Math.min(c.timeoutMs, maxWaitMs);
       try {
-        const waitMs = Math.min(c.timeoutMs, maxWaitMs);
-        const act = confirmation(waitMs);
-        switch (c.mode) {
-          case 'webhook':
-            await act.notifyConsumer({ ...ref, consumer: c.name, version: newVersion, purpose: 'cutover' });
-            break;
-          case 'health':
-            await act.awaitHealthVersion({ ...ref, consumer: c.name, version: newVersion });
-            break;
-          case 'pg-sessions':
-            await act.awaitSessionsDrained({ ...ref, consumer: c.name, oldVersion, newVersion });
-            break;
-          case 'manual':
-            if (!(await condition(() => consumer.status === 'confirmed', waitMs))) {
-              consumer.status = 'timed_out';
-              consumer.detail = `no confirmation within ${waitMs / 1000}s`;
-              failures.push(`${c.name}: ${consumer.detail}`);
-            }
-            return;
-        }
-        consumer.status = 'confirmed';
-        consumer.confirmedVersion = newVersion;
-        consumer.confirmedBy = `rotor (${c.mode})`;
+        if (await confirmThroughMode(ref, c, consumer, { from: oldVersion, to: newVersion, purpose: 'cutover' }, waitMs)) return;
+        consumer.status = 'timed_out';
+        consumer.detail = noConfirmation(waitMs);
       } catch (err) {
         consumer.status = isTimeout(err) ? 'timed_out' : 'failed';
         consumer.detail = failureMessage(err);
-        failures.push(`${c.name}: ${consumer.detail}`);
       }
+      failures.push(`${c.name}: ${consumer.detail}`);
     }),
   );
   if (failures.length)
@@ -122,38 +110,54 @@ async function awaitRestored(
         return;
       }
       Object.assign(consumer, { status: 'notified', restoring: true, detail: `must confirm the restored version ${restoredVersion}` });
+      let why: string;
       try {
-        const act = confirmation(c.timeoutMs);
-        switch (c.mode) {
-          case 'webhook':
-            await act.notifyConsumer({ ...ref, consumer: c.name, version: restoredVersion, purpose: 'rollback' });
-            break;
-          case 'health':
-            await act.awaitHealthVersion({ ...ref, consumer: c.name, version: restoredVersion });
-            break;
-          case 'pg-sessions':
-            await act.awaitSessionsDrained({ ...ref, consumer: c.name, oldVersion: promotedVersion, newVersion: restoredVersion });
-            break;
-          case 'manual':
-            if (!(await condition(() => consumer.status === 'confirmed', c.timeoutMs)))
-              throw new Error(`no confirmation within ${c.timeoutMs / 1000}s`);
-            break;
+        const move = { from: promotedVersion, to: restoredVersion, purpose: 'rollback' } as const;
+        if (await confirmThroughMode(ref, c, consumer, move, c.timeoutMs)) {
+          Object.assign(consumer, { restoring: false, detail: undefined });
+          return;
         }
-        Object.assign(consumer, {
-          status: 'confirmed',
-          confirmedVersion: restoredVersion,
-          confirmedBy: c.mode === 'manual' ? consumer.confirmedBy : `rotor (${c.mode})`,
-          restoring: false,
-          detail: undefined,
-        });
+        consumer.status = 'timed_out';
+        why = noConfirmation(c.timeoutMs);
       } catch (err) {
-        Object.assign(consumer, {
-          status: isTimeout(err) || c.mode === 'manual' ? 'timed_out' : 'failed',
-          detail: `did not confirm the restored version ${restoredVersion}: ${failureMessage(err)}; version ${promotedVersion} stays valid for it`,
-        });
-        stranded.push(c.name);
+        consumer.status = isTimeout(err) ? 'timed_out' : 'failed';
+        why = failureMessage(err);
       }
+      consumer.detail = `did not confirm the restored version ${restoredVersion}: ${why}; version ${promotedVersion} stays valid for it`;
+      stranded.push(c.name);
     }),
   );
   return stranded;
+}
+
+const noConfirmation = (waitMs: number) => `no confirmation within ${waitMs / 1000}s`;
+
+/**
+ * Waits for one consumer to confirm version `move.to` through its own mode, at most `waitMs`.
+ * False when a manual consumer did not confirm in time; throws when the mode's activity failed or
+ * timed out. On success the consumer's state says so (a manual one's update already did).
+ */
+async function confirmThroughMode(
+  ref: RotationRef,
+  c: RotationSpec['consumers'][number],
+  consumer: ConsumerState,
+  move: { from: number; to: number; purpose: 'cutover' | 'rollback' },
+  waitMs: number,
+): Promise<boolean> {
+  const act = confirmation(waitMs);
+  switch (c.mode) {
+    case 'webhook':
+      await act.notifyConsumer({ ...ref, consumer: c.name, version: move.to, purpose: move.purpose });
+      break;
+    case 'health':
+      await act.awaitHealthVersion({ ...ref, consumer: c.name, version: move.to });
+      break;
+    case 'pg-sessions':
+      await act.awaitSessionsDrained({ ...ref, consumer: c.name, oldVersion: move.from, newVersion: move.to });
+      break;
+    case 'manual':
+      return condition(() => consumer.status === 'confirmed', waitMs);
+  }
+  Object.assign(consumer, { status: 'confirmed', confirmedVersion: move.to, confirmedBy: `rotor (${c.mode})` });
+  return true;
 }

@@ -7,6 +7,15 @@ export interface Promotion {
   promotedVersion: number;
 }
 
+/** The KV metadata promotion stamps on the secret (read back by `promotionOf`). */
+export function promotionStamp(p: Promotion): Record<string, string> {
+  return {
+    rotor_rotation_id: p.rotationId,
+    rotor_previous_version: String(p.previousVersion),
+    rotor_promoted_version: String(p.promotedVersion),
+  };
+}
+
 /** The rotation whose promotion is the current version, if rotor promoted it (a rollback is none). */
 export function promotionOf(meta: KvMetadata): Promotion | undefined {
   const stamp = meta.custom_metadata;

@@ -8,6 +8,7 @@ import { withSecret } from './secret-handle.js';
 import { sameCredential } from './same-credential.js';
 import { isCurrentPrincipal, readStagedCredential, stagedMissing } from './staged-credential.js';
 import { FailureType } from '../../workflows/failure-types.js';
+import { promotionStamp } from './secret-metadata.js';
 
 /** Promotion, rollback, post-validation and revocation: everything that moves or ends a KV version. */
 export function versionActivities(ctx: ActivityContext) {
@@ -52,11 +53,10 @@ export function versionActivities(ctx: ActivityContext) {
               }
               promotedVersion = current; // our own write, from an attempt that died before reporting
             }
-            await stampMetadata(secret.spec.path, {
-              rotor_rotation_id: ref.rotationId,
-              rotor_previous_version: String(ref.expectedVersion),
-              rotor_promoted_version: String(promotedVersion),
-            });
+            await stampMetadata(
+              secret.spec.path,
+              promotionStamp({ rotationId: ref.rotationId, previousVersion: ref.expectedVersion, promotedVersion }),
+            );
             return { promotedVersion };
           }),
         (r) => ({ toVersion: r.promotedVersion }),

@@ -15,6 +15,12 @@ import { approleCredential, approleSpec, SecretIdSource, type AppRoleCredential,
 const TOKEN_TAG = 'rotor_token_tag';
 
 /**
+ * The tag of a secret ID rotor chose: a digest, so revocation can derive it even after the secret
+ * ID is destroyed (a minted one gets a random tag, known only while the secret ID exists).
+ */
+const tagOf = (secretId: string) => createHash('sha256').update(`rotor-token-tag:${secretId}`).digest('hex').slice(0, 32);
+
+/**
  * AppRole secret IDs: several are valid at once, so the new one is added beside the old and the
  * old one is destroyed by accessor at the end. With `secretIdSource: rotor` the secret ID is
  * chosen by rotor (custom-secret-id), so Vault KV learns it before the AppRole accepts it; with
@@ -55,10 +61,11 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
   }
 
   /**
-   * Every secret ID rotor creates carries a random tag in its metadata; Vault copies secret-ID
-   * metadata onto the tokens issued with it, which is how an emergency revocation finds them.
+   * Every secret ID rotor creates carries a tag in its metadata (`tagOf` or, minted, a random one);
+   * Vault copies secret-ID metadata onto the tokens issued with it, which is how an emergency
+   * revocation finds them.
    */
-  const tagged = () => ({ metadata: JSON.stringify({ [TOKEN_TAG]: randomUUID() }) });
+  const tagged = (tag: string) => ({ metadata: JSON.stringify({ [TOKEN_TAG]: tag }) });
 
   /**
    * Revokes every token issued with the secret ID tagged `tag` and proves each is gone (a lookup
@@ -99,7 +106,9 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
           kind: 'mint',
           async mint(current, stage) {
             const role_id = await roleIdOf(current);
-            const minted = await session.run((v) => v.request<{ data: { secret_id: string } }>('POST', `${base}/secret-id`, tagged()));
+            const minted = await session.run((v) =>
+              v.request<{ data: { secret_id: string } }>('POST', `${base}/secret-id`, tagged(randomUUID())),
+            );
             await stage({ role_id, secret_id: minted.data.secret_id });
           },
         }
@@ -110,7 +119,9 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
           },
           async apply(credential) {
             if (await lookup(credential.secret_id)) return; // a retried step: already accepted
-            await session.run((v) => v.request('POST', `${base}/custom-secret-id`, { secret_id: credential.secret_id, ...tagged() }));
+            await session.run((v) =>
+              v.request('POST', `${base}/custom-secret-id`, { secret_id: credential.secret_id, ...tagged(tagOf(credential.secret_id)) }),
+            );
           },
         };
 
@@ -128,12 +139,12 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
 
     async revoke(credential, { terminateSessions }) {
       const found = await lookup(credential.secret_id);
-      if (!found) return;
-      await session.run((v) => v.request('POST', `${base}/secret-id-accessor/destroy`, { secret_id_accessor: found.secret_id_accessor }));
+      if (found)
+        await session.run((v) => v.request('POST', `${base}/secret-id-accessor/destroy`, { secret_id_accessor: found.secret_id_accessor }));
       // In an emergency the tokens already issued with it go too (destroying a secret ID ends no
-      // token), after the destroy, so no login can slip in between the listing and the destroy.
-      const tag = found.metadata?.[TOKEN_TAG];
-      if (terminateSessions && tag) await revokeTokensTagged(tag);
+      // token), after the destroy, so no login slips in between. A retry after the destroy finds no
+      // metadata: the tag of a secret ID rotor chose is derived from it, so the retry still works.
+      if (terminateSessions) await revokeTokensTagged(found?.metadata?.[TOKEN_TAG] ?? tagOf(credential.secret_id));
     },
 
     async isRevoked(credential) {
