@@ -22,7 +22,7 @@ commands:
   schedules sync|diff|pause|resume   reconcile rotation cadences with Temporal Schedules
   seed [<secret> ...]                give new secrets their first version
   break-glass request|approve|deny|revoke|unwrap|list   emergency access with approval
-  incident revoke-all|report|unfreeze   incident response: freeze, revoke, emergency-rotate
+  incident revoke-all|report|unfreeze|end-revocation   incident response: freeze, revoke, emergency-rotate
   audit verify                       check the audit log's hash chain
 
 Every command takes --help. Configuration comes from ROTOR_* variables, or from the local

@@ -93,6 +93,12 @@ export type ApprovalInput = z.infer<typeof approvalInput>;
 export type DenialInput = z.infer<typeof denialInput>;
 export type RevokeGrantInput = z.infer<typeof revokeGrantInput>;
 
+/** A person ends an emergency revocation that keeps failing (the old credential is handled by hand). */
+export const endRevocationInput = lazy(() =>
+  z.strictObject({ by: who, reason: z.string().min(10, 'say how the old credential was dealt with (at least 10 characters)').max(500) }),
+);
+export type EndRevocationInput = z.infer<typeof endRevocationInput>;
+
 const leasePrefix = z
   .string()
   .regex(

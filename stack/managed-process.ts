@@ -11,16 +11,27 @@ export interface ManagedProcess {
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  /**
+   * The child's stdin is a pipe whose other end only we hold: when we die, even by SIGKILL, the
+   * kernel closes it and the child reads end-of-file (see worker-exits-with-launcher.mjs).
+   */
+  lifeline?: boolean;
+}
+
 export function startProcess(
   name: string,
   command: string,
   args: string[],
   logFile: string,
   env: NodeJS.ProcessEnv = process.env,
+  options: StartOptions = {},
 ): ManagedProcess {
   const out = openSync(logFile, 'a');
   // Own process group so Ctrl-C in the terminal reaches us first and we stop children in order.
-  const child = spawn(command, args, { stdio: ['ignore', out, out], env, detached: true });
+  const child = spawn(command, args, { stdio: [options.lifeline ? 'pipe' : 'ignore', out, out], env, detached: true });
+  // Nothing is ever written to the lifeline; an error on it only means the child is gone.
+  child.stdin?.on('error', () => undefined);
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => resolve(code));
     child.once('error', () => resolve(-1));

@@ -67,4 +67,13 @@ if (existsSync(report)) {
   const r = JSON.parse(readFileSync(report, 'utf8'));
   console.log(`\nvitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
 }
+if (code !== 0) process.exit(code);
+// The whole suite (no file filter) also runs the bounded fault-injection subset on a stack of its
+// own: `npm run chaos -- --ci`. `npm run chaos -- [rounds]` runs every scenario.
+if (args.length === 0) {
+  console.log('[rotor] fault injection (npm run chaos -- --ci) ...');
+  const chaos = run(['--import', 'tsx', 'test/chaos/main.ts', '--ci']);
+  console.log(`chaos: ${chaos === 0 ? 'no invariant violated' : 'FAILED (see the table above)'}`);
+  process.exit(chaos);
+}
 process.exit(code);

@@ -1,8 +1,8 @@
 import { createServer } from 'node:net';
 import { StackError } from './stack-error.js';
 
-/** `local` is what `npm start` runs; `test` and `bench` use other ports so they run beside it. */
-export type StackMode = 'local' | 'test' | 'bench';
+/** `local` is what `npm start` runs; `test`, `bench` and `chaos` (npm run chaos) use other ports so they run beside it. */
+export type StackMode = 'local' | 'test' | 'bench' | 'chaos';
 
 export interface Ports {
   temporal: number;
@@ -17,6 +17,7 @@ export interface Ports {
 const defaults: Record<StackMode, Ports> = {
   local: { temporal: 7233, temporalUi: 8233, temporalHttp: 7243, temporalMetrics: 7253, vault: 8200, postgres: 5544, codec: 8288 },
   bench: { temporal: 37233, temporalUi: 38233, temporalHttp: 37243, temporalMetrics: 37253, vault: 38200, postgres: 35544, codec: 38288 },
+  chaos: { temporal: 27233, temporalUi: 28233, temporalHttp: 27243, temporalMetrics: 27253, vault: 28200, postgres: 25544, codec: 28288 },
   test: { temporal: 17233, temporalUi: 18233, temporalHttp: 17243, temporalMetrics: 17253, vault: 18200, postgres: 15544, codec: 18288 },
 };
 

@@ -37,6 +37,11 @@ async function runAs(): Promise<RunAs> {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
+/** Stops this state dir's postmaster (fast shutdown: sessions are ended), as a launcher or an outage test does. */
+export async function stopPostgres(pgBin: string, stateDir: string): Promise<void> {
+  await runCommand(join(pgBin, 'pg_ctl'), ['-D', join(stateDir, 'postgres'), '-m', 'fast', '-w', 'stop'], await runAs());
+}
+
 /** A postmaster of this state dir left over from a launcher that was killed: stop it (it holds our port). */
 export async function stopLeftoverPostgres(pgBin: string, stateDir: string): Promise<void> {
   const dataDir = join(stateDir, 'postgres');

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import type { Inventory } from '../config/inventory-schema.js';
 import { loadInventory } from '../config/load-inventory.js';
@@ -7,6 +8,7 @@ import { dataConverter } from '../workers/data-converter.js';
 import { startDemoConsumers } from './demo-consumers.js';
 import { startProcess, type ManagedProcess } from './managed-process.js';
 import { info, step } from './progress.js';
+import { recordProcess } from './recorded-processes.js';
 import { StackError } from './stack-error.js';
 import { REPO_ROOT } from '../config/repo-root.js';
 import { up, type Stack } from './up.js';
@@ -15,29 +17,50 @@ import { seedSecret } from '../workflows/seed-secret.js';
 import { stackHealth } from '../workflows/stack-health.js';
 import { WORKER_NODE_FLAGS } from './worker-node-flags.mjs';
 
+/** Makes the worker exit when this launcher dies, even by SIGKILL (it reads the lifeline's end). */
+const EXIT_WITH_LAUNCHER = pathToFileURL(join(REPO_ROOT, 'stack/worker-exits-with-launcher.mjs')).href;
+
 async function startWorker(stack: Stack): Promise<ManagedProcess> {
   const logFile = join(stack.stateDir, 'worker.log');
   const worker = startProcess(
     'worker',
     process.execPath,
-    [...WORKER_NODE_FLAGS, '--import', 'tsx', join(REPO_ROOT, 'workers/main.ts')],
+    [
+      ...WORKER_NODE_FLAGS,
+      '--import',
+      'tsx',
+      '--import',
+      EXIT_WITH_LAUNCHER,
+      join(REPO_ROOT, 'workers/main.ts'),
+      // Unused by the worker: it names the state dir so a later launcher knows the pid is ours to stop.
+      `--state-dir=${stack.stateDir}`,
+    ],
     logFile,
     {
       ...process.env,
       ...stack.env,
     },
+    { lifeline: true },
   );
-  // Prove the chain end to end: a workflow through this worker touching Vault and PostgreSQL.
-  const connection = await Connection.connect({ address: stack.env.ROTOR_TEMPORAL_ADDRESS! });
+  let connection: Connection | undefined;
+  // Cancels the health workflow's long poll before the connection closes: left running, its retry
+  // would hit the closed channel and crash the launcher before it could stop the servers.
+  const abandon = new AbortController();
   try {
+    // At once, not after the health check: a launcher killed from here on leaves a worker to stop.
+    if (worker.child.pid !== undefined) await recordProcess(stack.stateDir, 'worker', worker.child.pid);
+    // Prove the chain end to end: a workflow through this worker touching Vault and PostgreSQL.
+    connection = await Connection.connect({ address: stack.env.ROTOR_TEMPORAL_ADDRESS! });
     const client = new Client({ connection, dataConverter: dataConverter(stack.env.ROTOR_CODEC_KEY!) });
     const result = await Promise.race([
-      client.workflow.execute(stackHealth, {
-        taskQueue: stack.env.ROTOR_TASK_QUEUE!,
-        workflowId: stackHealthWorkflowId(Date.now()),
-        args: [{}],
-        workflowExecutionTimeout: '2 minutes',
-      }),
+      connection.withAbortSignal(abandon.signal, () =>
+        client.workflow.execute(stackHealth, {
+          taskQueue: stack.env.ROTOR_TASK_QUEUE!,
+          workflowId: stackHealthWorkflowId(Date.now()),
+          args: [{}],
+          workflowExecutionTimeout: '2 minutes',
+        }),
+      ),
       worker.exited.then((code) => {
         throw new StackError(`the worker exited with code ${code} while starting`, 'read the worker log', logFile);
       }),
@@ -47,7 +70,8 @@ async function startWorker(stack: Stack): Promise<ManagedProcess> {
     await worker.stop();
     throw err;
   } finally {
-    await connection.close();
+    abandon.abort();
+    await connection?.close();
   }
   return worker;
 }

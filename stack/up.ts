@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { bootstrapPostgres } from './bootstrap-postgres.js';
 import { bootstrapVault, KV_MOUNT } from './bootstrap-vault.js';
 import type { ManagedProcess } from './managed-process.js';
 import { assertPortsFree, portsFor, type Ports, type StackMode } from './ports.js';
 import { startPostgres, stopLeftoverPostgres, type PostgresServer } from './postgres-server.js';
+import { running, stopLeftoverProcesses } from './recorded-processes.js';
 import { info, step } from './progress.js';
 import { startTemporal } from './temporal-server.js';
 import { ensureTools } from './tools.js';
@@ -32,6 +32,7 @@ export interface Stack {
 
 /** What tests and the CLI read to find a running stack; 0600 because it holds local-only tokens. */
 export interface StackFile extends Omit<Stack, 'stop'> {
+  /** Servers (and `npm start`'s worker, see recorded-processes.ts) a later launcher stops if we were killed. */
   pids: Record<string, number>;
 }
 
@@ -51,7 +52,7 @@ async function claimStateDir(stateDir: string): Promise<void> {
   const lock = join(stateDir, 'launcher.pid');
   if (existsSync(lock)) {
     const owner = Number((await readFile(lock, 'utf8')).trim());
-    if (owner && owner !== process.pid && existsSync(`/proc/${owner}`)) {
+    if (owner && owner !== process.pid && (await running(owner))) {
       throw new StackError(
         `another rotor launcher (pid ${owner}) is using ${stateDir}`,
         `wait for it to finish or stop it (kill ${owner}); to run beside it use another ROTOR_STATE_DIR and other ports (ROTOR_*_PORT)`,
@@ -59,30 +60,6 @@ async function claimStateDir(stateDir: string): Promise<void> {
     }
   }
   await writeFile(lock, String(process.pid));
-}
-
-/** Processes of an earlier launcher that was killed before it could stop them. */
-async function stopStaleProcesses(stateDir: string): Promise<void> {
-  const file = join(stateDir, 'stack.json');
-  if (!existsSync(file)) return;
-  const { pids } = JSON.parse(await readFile(file, 'utf8')) as Partial<StackFile>;
-  for (const [name, pid] of Object.entries(pids ?? {})) {
-    let cmdline = '';
-    try {
-      cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ');
-    } catch {
-      continue;
-    }
-    // Only a process that names our own state dir is ours to stop; a recycled pid is left alone.
-    if (!cmdline.includes(stateDir)) continue;
-    info(`stopping ${name} (pid ${pid}) left over from an earlier run`);
-    try {
-      process.kill(-pid, 'SIGTERM');
-    } catch {
-      process.kill(pid, 'SIGTERM');
-    }
-    for (let i = 0; i < 40 && existsSync(`/proc/${pid}`); i++) await sleep(250);
-  }
 }
 
 /**
@@ -95,7 +72,7 @@ export async function up(mode: StackMode): Promise<Stack> {
   const stateDir = stateDirFor(mode);
   await mkdir(stateDir, { recursive: true, mode: 0o755 });
   await claimStateDir(stateDir);
-  await stopStaleProcesses(stateDir);
+  await stopLeftoverProcesses(stateDir);
   // Before the port check (a killed launcher's postmaster holds our port), and only here: startPostgres relies on it.
   await stopLeftoverPostgres(tools.pgBin, stateDir);
   await assertPortsFree(ports);

@@ -21,6 +21,33 @@ export const WORKFLOW_BUNDLER_OPTIONS: Pick<BundleOptions, 'preloadModules'> = {
   preloadModules: [fileURLToPath(new URL('../workflows/zod-preload.ts', import.meta.url))],
 };
 
+/**
+ * Limits on every session of rotor's own database (audit log, incident freeze), sent as startup
+ * parameters. Every audit append of every worker takes one global lock (AUDIT_ADVISORY_LOCK,
+ * activities/audit/append-audit.ts) for milliseconds; without limits one hung transaction holding
+ * it stalls every audited step everywhere.
+ * - `lock_timeout` 5 s (covers `pg_advisory_xact_lock` waits): a longer wait means a session is
+ *   stuck holding the lock; the append fails and its activity is retried with backoff.
+ * - `statement_timeout` 20 s: under the 30 s start-to-close of the quickest activities, so a stuck
+ *   statement is a reported, retryable failure rather than an activity timeout.
+ * - `idle_in_transaction_session_timeout` 10 s: rotor's transactions do no work between statements,
+ *   so a session idle inside one belongs to a stalled worker (paused, cut off); ending it frees the
+ *   audit lock for everyone else.
+ */
+export const ROTOR_DATABASE_SESSION_LIMITS = {
+  lock_timeout: 5_000,
+  statement_timeout: 20_000,
+  idle_in_transaction_session_timeout: 10_000,
+} as const;
+
+/** The worker's pool on rotor's own database, with the session limits above. */
+export function rotorDatabasePool(connectionString: string, logger: Logger, max = 10): pg.Pool {
+  const db = new pg.Pool({ connectionString, max, ...ROTOR_DATABASE_SESSION_LIMITS });
+  // A pool error (server restart) must not crash the worker; the next query reconnects.
+  db.on('error', (err) => logger.warn({ err: err.message }, 'rotor database pool error'));
+  return db;
+}
+
 export interface RotorWorker {
   worker: Worker;
   /** Shuts the worker down (if running) and closes its connections. */
@@ -34,9 +61,7 @@ export async function createWorker(
 ): Promise<RotorWorker> {
   installRuntimeLogger(logger);
   const connection = await NativeConnection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
-  const db = new pg.Pool({ connectionString: env.ROTOR_DATABASE_URL, max: 10 });
-  // A pool error (server restart) must not crash the worker; the next query reconnects.
-  db.on('error', (err) => logger.warn({ err: err.message }, 'rotor database pool error'));
+  const db = rotorDatabasePool(env.ROTOR_DATABASE_URL, logger);
   const clientConnection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
   const temporal = new Client({
     connection: clientConnection,

@@ -4,6 +4,7 @@ import {
   CancellationScope,
   condition,
   executeChild,
+  patched,
   setHandler,
   upsertSearchAttributes,
   uuid4,
@@ -31,6 +32,8 @@ import { rotateSecret } from './rotate-secret.js';
 import { quick, revocation, target } from './rotation-activities.js';
 import { OUTCOME, PHASE, SECRET_ID } from './search-attributes.js';
 import { FailureType } from './failure-types.js';
+import { Patch } from './patches.js';
+import { ArrivalOrderV1 } from './legacy/grant-race-v1.js';
 import type { AuditDetail, AuditOutcome } from '../activities/audit/audit-entry.js';
 
 const refuse = (message: string, type: FailureType) => ApplicationFailure.nonRetryable(message, type);
@@ -61,8 +64,26 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
     rotateAfter: false,
   };
   const ref = { requestId, policyId: input.policyId, secretId: '' };
-  const event = (step: string, actor: string, outcome: AuditOutcome, detail: AuditDetail = {}) =>
-    CancellationScope.nonCancellable(() => quick.recordBreakGlassEvent({ ...ref, actor, step, outcome, detail, eventId: uuid4() }));
+  // When each decision's audit row was written. A decision is answered in that order; in a history
+  // written before Patch.DECISIONS_ANSWERED_BEFORE_GRANT the freeze check before a grant takes its
+  // place in the same order (workflows/legacy/grant-race-v1.ts). Issues no command.
+  const arrivals = new ArrivalOrderV1();
+  const event = (step: string, actor: string, outcome: AuditOutcome, detail: AuditDetail = {}, key?: string) =>
+    CancellationScope.nonCancellable(() => {
+      const written = quick.recordBreakGlassEvent({ ...ref, actor, step, outcome, detail, eventId: uuid4() });
+      return key === undefined ? written : arrivals.arrival(key, written);
+    });
+  let decisions = 0;
+  /** A decision's audit row, then its turn to be answered. */
+  const recordDecision = async (step: string, actor: string, outcome: AuditOutcome, detail: AuditDetail) => {
+    const key = `decision:${++decisions}`;
+    try {
+      await event(step, actor, outcome, detail, key);
+      await arrivals.turn(key);
+    } finally {
+      arrivals.done(key);
+    }
+  };
   const status: BreakGlassStatus = {
     requestId,
     policyId: input.policyId,
@@ -104,7 +125,10 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
     approveUpdate,
     async (d) => {
       status.approvals.push({ approver: d.approver, ...(d.comment ? { comment: d.comment } : {}) });
-      await event('break_glass_approved', d.approver, 'succeeded', { approvals: status.approvals.length, required: policy.approvals });
+      await recordDecision('break_glass_approved', d.approver, 'succeeded', {
+        approvals: status.approvals.length,
+        required: policy.approvals,
+      });
       return status;
     },
     {
@@ -119,7 +143,7 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
     denyUpdate,
     async (d) => {
       status.denial = { approver: d.approver, comment: d.comment };
-      await event('break_glass_denied', d.approver, 'refused', { reason: d.comment });
+      await recordDecision('break_glass_denied', d.approver, 'refused', { reason: d.comment });
       return status;
     },
     {
@@ -182,6 +206,12 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
     await event('break_glass_expired', 'rotor', 'refused', { approvals: status.approvals.length, required: policy.approvals });
     return end({ outcome: 'expired', requestId, policyId: input.policyId, approvals: status.approvals.length, required: policy.approvals });
   }
+  // The deciding update is still writing its audit row: answer it (and any other decision still
+  // being recorded) before acting on the decision, so that nothing the workflow does next races
+  // an update handler's local activity. Before this patch the two raced, and a history's order of
+  // update completion and issueGrant depended on which local activity came back first.
+  const answerFirst = patched(Patch.DECISIONS_ANSWERED_BEFORE_GRANT);
+  if (answerFirst) await condition(allHandlersFinished);
   if (status.denial)
     return end({
       outcome: 'denied',
@@ -190,12 +220,20 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
       deniedBy: status.denial.approver,
       reason: status.denial.comment ?? '',
     });
-  const stillFrozen = await quick.activeFreeze({ secretId: policy.secretId });
-  if (stillFrozen) return refused(`incident ${stillFrozen.incidentId} froze new grants: ${stillFrozen.reason}`);
+  const freezeCheck = quick.activeFreeze({ secretId: policy.secretId });
+  // v1: the freeze check's result waits for the decisions whose audit rows came back before it.
+  const stillFrozen = await (answerFirst ? freezeCheck : arrivals.arrival('freeze-check', freezeCheck));
+  if (!answerFirst) await arrivals.turn('freeze-check');
+  if (stillFrozen) {
+    arrivals.done('freeze-check');
+    return refused(`incident ${stillFrozen.incidentId} froze new grants: ${stillFrozen.reason}`);
+  }
 
   // --- granted: until the TTL or an explicit revoke, whichever comes first ---
   const approvers = status.approvals.map((a: Decision) => a.approver).join(',');
-  status.grant = await target.issueGrant({ ...ref, actor: `${input.requester} (approved by ${approvers})`, ttlMs });
+  const issuing = target.issueGrant({ ...ref, actor: `${input.requester} (approved by ${approvers})`, ttlMs });
+  arrivals.done('freeze-check'); // issueGrant is scheduled: v1 decisions that came back after the freeze check may answer
+  status.grant = await issuing;
   setPhase(BreakGlassPhase.GRANTED);
   try {
     await condition(() => status.revokedBy !== undefined, ttlMs);

@@ -7,7 +7,7 @@
  * change them (docs/versioning.md).
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { ApprovalInput, ConfirmCutoverInput, DenialInput, RevokeGrantInput } from '../config/workflow-inputs.js';
+import type { ApprovalInput, ConfirmCutoverInput, DenialInput, EndRevocationInput, RevokeGrantInput } from '../config/workflow-inputs.js';
 import type { BreakGlassStatus } from './break-glass-types.js';
 import type { IncidentProgress, IncidentReport } from './incident-types.js';
 import type { GateDecision, GateReport, PlanStatus } from './plan-types.js';
@@ -34,6 +34,8 @@ export const breakGlassWorkflowId = (policyId: string, at: Date): string =>
 
 export const statusQuery = defineQuery<RotationStatus>('status');
 export const confirmCutoverUpdate = defineUpdate<ConsumerState, [ConfirmCutoverInput]>('confirmCutover');
+/** Ends an emergency revocation that keeps failing: a person took over the old credential. */
+export const endRevocationUpdate = defineUpdate<RotationStatus, [EndRevocationInput]>('endRevocation');
 
 // --- rotatePlan and its children's lockstep ---
 

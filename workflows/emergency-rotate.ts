@@ -1,11 +1,13 @@
-import { ApplicationFailure, CancellationScope, uuid4, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, patched, uuid4, workflowInfo } from '@temporalio/workflow';
 import { describeIssues, emergencyRotateInput, type EmergencyRotateInput, type RotateSecretInput } from '../config/workflow-inputs.js';
 import { awaitConfirmations, CutoverFailed } from './consumer-cutover.js';
 import { rotationWorkflowId } from './contracts.js';
 import { failureMessage, failureType } from './failure-message.js';
 import { FailureType } from './failure-types.js';
 import { planGates } from './plan-gates.js';
-import { emergencyTarget } from './rotation-activities.js';
+import { Patch } from './patches.js';
+import { revokeUntilRefused } from './persistent-revocation.js';
+import { emergencyTarget, verification } from './rotation-activities.js';
 import { RotationRun } from './rotation-state.js';
 import { Phase, type EmergencyCutoverResult, type RetireResult, type RotationResult } from './rotation-types.js';
 import { failedStepOf, type FailedStep } from './step-failure.js';
@@ -57,7 +59,15 @@ export const prepareThenPromote: CutoverStep = {
     const prepared = await emergencyTarget.emergencyPrepare({ ...run.ref, reason, eventId: uuid4() });
     run.state.phase = Phase.PROMOTING;
     const retire = prepared.spec.consumers.length === 0 ? { finishEventId: run.finishEventId } : undefined;
-    return { ...prepared, ...(await emergencyTarget.emergencyPromote({ ...run.ref, fromVersion: prepared.fromVersion, retire })) };
+    try {
+      return { ...prepared, ...(await emergencyTarget.emergencyPromote({ ...run.ref, fromVersion: prepared.fromVersion, retire })) };
+    } catch (err) {
+      // A promotion that failed after its KV write promoted: the compromised version must still go.
+      if (!patched(Patch.EMERGENCY_REVOCATION_PERSISTS)) throw err;
+      const { promotedVersion } = await verification.findPromotion({ ...run.ref, expectedVersion: prepared.fromVersion });
+      if (promotedVersion === null) throw err;
+      return { ...prepared, promotedVersion, retired: false };
+    }
   },
   failedStep: failedStepOf,
 };
@@ -96,17 +106,33 @@ export async function rotateInEmergency(
   // 3. the compromised version: post-validate the new one once, revoke, end sessions, verify refused
   run.phase(Phase.REVOKING);
   let retired: RetireResult;
+  // Promotion may have post-validated already (it retires when nobody has to be told): not twice.
+  const retireInput = { ...ref, version: fromVersion, toVersion: promotedVersion, finishEventId: run.finishEventId };
   try {
     retired = promoted.retired
       ? promoted
-      : await emergencyTarget.emergencyRetire({
-          ...ref,
-          version: fromVersion,
-          validateVersion: promotedVersion,
-          finishEventId: run.finishEventId,
-        });
+      : {
+          ...(promoted.validated ? { validationFailure: promoted.validationFailure } : {}),
+          ...(await emergencyTarget.emergencyRetire({
+            ...retireInput,
+            ...(promoted.validated ? {} : { validateVersion: promotedVersion }),
+          })),
+        };
   } catch (err) {
-    return run.revocationFailed(err, promotedVersion, fromVersion, failureType(err));
+    if (!patched(Patch.EMERGENCY_REVOCATION_PERSISTS)) return run.revocationFailed(err, promotedVersion, fromVersion, failureType(err));
+    // Post-validation ran in the fast attempts: only the revocation is retried.
+    const persisted = await revokeUntilRefused(run, err, retireInput).catch((final: unknown) =>
+      run.revocationFailed(final, promotedVersion, fromVersion, failureType(final)),
+    );
+    if (persisted.outcome === 'ended') {
+      return run.revocationFailed(
+        `ended by ${persisted.by}: ${persisted.reason}`,
+        promotedVersion,
+        fromVersion,
+        FailureType.RevocationEndedByPerson,
+      );
+    }
+    retired = { ...(promoted.retired ? {} : { validationFailure: promoted.validationFailure }), ...persisted.retired };
   }
   run.finishRecorded = true;
   if (retired.validationFailure) {

@@ -28,6 +28,8 @@ export const FailureType = {
   NotifyFailed: 'NotifyFailed',
   RevocationFailed: 'RevocationFailed',
   RevocationNotVerified: 'RevocationNotVerified',
+  /** A person ended an emergency revocation that kept failing (the endRevocation update). */
+  RevocationEndedByPerson: 'RevocationEndedByPerson',
   RollbackConflict: 'RollbackConflict',
   SecretNotSeeded: 'SecretNotSeeded',
   SelfApproval: 'SelfApproval',

@@ -28,4 +28,24 @@ export const Patch = {
   ROLLBACK_WAITS_FOR_CONSUMERS: 'rollback-waits-for-consumers',
   /** Revoking the old version (after the overlap) runs to its end even if the rotation is cancelled meanwhile. */
   RETIRE_NOT_CANCELLABLE: 'retire-not-cancellable',
+  /**
+   * A promotion that failed (its stamp or audit row failed on every attempt, or the worker died)
+   * asks Vault whether its KV write happened; if so the rotation rolls back, as after any failure
+   * after promotion, instead of discarding a staged credential that is already current.
+   */
+  PROMOTION_FAILURE_CHECKS_KV: 'promotion-failure-checks-kv',
+  /**
+   * An emergency rotation whose revocation of the old version fails its fast attempts keeps trying
+   * (workflows/persistent-revocation.ts) until it is verified refused or a person ends it, instead of
+   * failing; and a promotion that failed after its KV write goes on to revoke, instead of aborting.
+   */
+  EMERGENCY_REVOCATION_PERSISTS: 'emergency-revocation-persists',
+  /**
+   * breakGlass answers every decision update (its audit row written) before it acts on the
+   * decision: the freeze check and issueGrant no longer race the deciding approval's handler, whose
+   * local activity decided whether history held the update's completion or issueGrant first.
+   * Without the marker (histories of v1) the two go in the order their local activities came back
+   * (workflows/legacy/grant-race-v1.ts), as they ran.
+   */
+  DECISIONS_ANSWERED_BEFORE_GRANT: 'decisions-answered-before-grant',
 } as const;

@@ -18,7 +18,7 @@ import { FailureType } from './failure-types.js';
 import { cutoverV1 } from './legacy/emergency-cutover-v1.js';
 import { Patch } from './patches.js';
 import { planGates } from './plan-gates.js';
-import { quick, revocation, target, validation } from './rotation-activities.js';
+import { quick, revocation, target, validation, verification } from './rotation-activities.js';
 import { RotationRun } from './rotation-state.js';
 import { Phase, PREPARE_STEPS, type RotationResult } from './rotation-types.js';
 
@@ -62,35 +62,8 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
   }
   state.fromVersion = fromVersion;
 
-  // 2. stage (Vault learns it first) → apply → test → promote with CAS; a failure discards the staged credential
-  let promotedVersion: number;
-  try {
-    await gates.reach('prechecked');
-    for (const { phase, step } of PREPARE_STEPS) {
-      run.phase(phase);
-      await prepare[step]({ ...ref, fromVersion });
-    }
-    await gates.reach('staged');
-    run.phase(Phase.PROMOTING);
-    promotedVersion = (await quick.promote({ ...ref, expectedVersion: fromVersion })).promotedVersion;
-  } catch (err) {
-    return run.discardAndAbort(err, state.phase, fromVersion);
-  }
-  state.toVersion = promotedVersion;
-
-  // 3. every consumer confirms, then post-validation; a failure re-promotes fromVersion
-  try {
-    await gates.reach('promoted');
-    run.phase(Phase.AWAITING_CONFIRMATION);
-    await awaitConfirmations(ref, state, spec, fromVersion, promotedVersion);
-    await gates.reach('confirmed');
-    run.phase(Phase.POST_VALIDATION);
-    await validation.postValidate({ ...ref, version: promotedVersion }).catch((err: unknown) => {
-      throw new CutoverFailed(Phase.POST_VALIDATION, `post-validation failed: ${failureMessage(err)}`);
-    });
-    await gates.reach('validated');
-  } catch (err) {
-    const failedPhase = err instanceof CutoverFailed ? err.phase : state.phase;
+  // A failure after promotion re-promotes fromVersion and tells every consumer.
+  const rollBackAndFinish = async (err: unknown, failedPhase: Phase, promotedVersion: number): Promise<RotationResult> => {
     const preempted = CancellationScope.current().consideredCancelled;
     const { restoredVersion, pendingRevocation } = await CancellationScope.nonCancellable(() =>
       rollBack(ref, state, spec, fromVersion, promotedVersion, { preempted }),
@@ -106,6 +79,45 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
       consumers: state.consumers,
       ...(pendingRevocation ? { pendingRevocation } : {}),
     });
+  };
+
+  // 2. stage (Vault learns it first) → apply → test → promote with CAS; a failure discards the staged credential
+  let promotedVersion: number;
+  try {
+    await gates.reach('prechecked');
+    for (const { phase, step } of PREPARE_STEPS) {
+      run.phase(phase);
+      await prepare[step]({ ...ref, fromVersion });
+    }
+    await gates.reach('staged');
+    run.phase(Phase.PROMOTING);
+    promotedVersion = (await quick.promote({ ...ref, expectedVersion: fromVersion })).promotedVersion;
+  } catch (err) {
+    // A promotion that failed after its KV write is a failure after promotion.
+    const written =
+      state.phase === Phase.PROMOTING && patched(Patch.PROMOTION_FAILURE_CHECKS_KV)
+        ? (await CancellationScope.nonCancellable(() => verification.findPromotion({ ...ref, expectedVersion: fromVersion })))
+            .promotedVersion
+        : null;
+    if (written === null) return run.discardAndAbort(err, state.phase, fromVersion);
+    state.toVersion = written;
+    return rollBackAndFinish(err, Phase.PROMOTING, written);
+  }
+  state.toVersion = promotedVersion;
+
+  // 3. every consumer confirms, then post-validation; a failure re-promotes fromVersion
+  try {
+    await gates.reach('promoted');
+    run.phase(Phase.AWAITING_CONFIRMATION);
+    await awaitConfirmations(ref, state, spec, fromVersion, promotedVersion);
+    await gates.reach('confirmed');
+    run.phase(Phase.POST_VALIDATION);
+    await validation.postValidate({ ...ref, version: promotedVersion }).catch((err: unknown) => {
+      throw new CutoverFailed(Phase.POST_VALIDATION, `post-validation failed: ${failureMessage(err)}`);
+    });
+    await gates.reach('validated');
+  } catch (err) {
+    return rollBackAndFinish(err, err instanceof CutoverFailed ? err.phase : state.phase, promotedVersion);
   }
 
   // 4. overlap: both credentials log in; then revoke the old one and verify it is refused

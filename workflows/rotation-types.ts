@@ -72,6 +72,11 @@ export interface RotationStatus {
   consumers: ConsumerState[];
   /** Emergency rotations only: what did not go to plan after promotion (reported, not rolled back). */
   emergencyNote?: string;
+  /**
+   * Emergency rotations only: revoking the old version failed and is retried until it is refused
+   * (each attempt's failure: the pending activity in `temporal workflow describe`, and audit rows).
+   */
+  revocationRetrying?: { since: string; firstFailure: string };
 }
 
 /** How a rotation ended. Values never appear here: versions and paths only. */
@@ -115,7 +120,11 @@ export interface EmergencyPrepareResult {
 }
 
 /** The promoted version, and whether the old one is already retired (only when nobody had to be told). */
-export type EmergencyPromoteResult = { promotedVersion: number } & ({ retired: false } | ({ retired: true } & RetireResult));
+/** `validated` when promotion also post-validated, then failed to revoke: the retire step need not validate again. */
+export type EmergencyPromoteResult = { promotedVersion: number } & (
+  | ({ retired: false; validated?: boolean } & RetireResult)
+  | ({ retired: true } & RetireResult)
+);
 
 /** emergencyCutover (v1 histories only, see workflows/legacy/): prepare and promote in one activity. */
 export type EmergencyCutoverResult = EmergencyPrepareResult & EmergencyPromoteResult;

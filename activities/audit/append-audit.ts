@@ -156,9 +156,20 @@ async function appendBatch(db: pg.Pool, batch: Pending[]): Promise<({ seq: numbe
     await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
       broken = rollbackErr instanceof Error ? rollbackErr : new Error('ROLLBACK failed');
     });
-    throw err;
+    throw lockWaitOnAudit(err) ?? err;
   } finally {
     // A connection whose rollback failed is destroyed rather than returned to the pool mid-transaction.
     client.release(broken);
   }
+}
+
+/** A lock or statement timeout (workers/create-worker.ts sets both) named for what it waited on. */
+function lockWaitOnAudit(err: unknown): Error | undefined {
+  const code = (err as { code?: string }).code;
+  if (code === '55P03')
+    return new Error(
+      `the audit log's append lock (advisory lock ${AUDIT_ADVISORY_LOCK}) or table is held by another session (lock_timeout); retried`,
+    );
+  if (code === '57014') return new Error('an audit append was cancelled (statement_timeout, or an operator); retried');
+  return undefined;
 }

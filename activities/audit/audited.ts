@@ -1,8 +1,12 @@
 import { Context } from '@temporalio/activity';
 import type { ActivityContext } from '../activity-context.js';
+import { failpoint } from '../failpoint.js';
 import { toFailure } from '../rotation/to-failure.js';
 import { appendAudit } from './append-audit.js';
 import type { AuditDetail } from './audit-entry.js';
+
+/** Well inside the activities' heartbeat timeout (workflows/rotation-activities.ts). */
+const HEARTBEAT_EVERY_MS = 2_000;
 
 export interface AuditScope {
   step: string;
@@ -30,8 +34,12 @@ export async function audited<T>(
   const base = `${workflowId}/${runId}/${info.activityId}/${scope.step}`;
   // Every log line carries the workflow and rotation ids; values never reach here, only references.
   const log = ctx.logger.child({ workflowId, runId, secretId: scope.secretId, step: scope.step, attempt: info.attempt });
+  // A worker that dies mid-step is noticed within the heartbeat timeout, not the start-to-close.
+  const beat = info.isLocal ? undefined : setInterval(() => Context.current().heartbeat(), HEARTBEAT_EVERY_MS);
   try {
+    await failpoint(`${scope.step}.start`);
     const result = await body();
+    await failpoint(`${scope.step}.done`);
     const extra = describe?.(result) ?? {};
     log.info(
       { outcome: 'succeeded', fromVersion: extra.fromVersion ?? scope.fromVersion, toVersion: extra.toVersion ?? scope.toVersion },
@@ -66,5 +74,7 @@ export async function audited<T>(
       detail: { error: (err as Error).message?.slice(0, 500) ?? String(err), attempt: info.attempt },
     }).catch((auditErr: unknown) => ctx.logger.error({ err: (auditErr as Error).message, step: scope.step }, 'audit append failed'));
     throw err;
+  } finally {
+    clearInterval(beat);
   }
 }

@@ -6,7 +6,7 @@ import { FailureType } from '../../workflows/failure-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import { activeFreezeOf } from '../incident/freeze-store.js';
-import { postgresTarget, type PostgresTarget } from '../providers/postgres/provider.js';
+import { postgresTarget, TARGET_SESSION_LIMITS, type PostgresTarget } from '../providers/postgres/provider.js';
 import type { AuditDetail, AuditOutcome } from '../audit/audit-entry.js';
 
 interface GrantRef {
@@ -157,6 +157,7 @@ export function breakGlassActivities(ctx: ActivityContext) {
           password: admin.password,
           database,
           connectionTimeoutMillis: 5000,
+          ...TARGET_SESSION_LIMITS, // as every target session: no wait on another session's lock without end
         });
         await client.connect();
         try {

@@ -69,20 +69,32 @@ export async function startFreeze(
   );
 }
 
-/** Who started the incident's freeze and whether it was lifted; null when there is none. */
-export async function freezeState(db: Queryable, incidentId: string): Promise<{ startedBy: string; liftedAt: Date | null } | null> {
-  const rows = await db.query<{ started_by: string; lifted_at: Date | null }>(
-    'SELECT started_by, lifted_at FROM incident_freeze WHERE incident_id = $1',
+/** Who started the incident's freeze, and who lifted it when (null: still active); null when there is none. */
+export async function freezeState(
+  db: Queryable,
+  incidentId: string,
+): Promise<{ startedBy: string; liftedAt: Date | null; liftedBy: string | null } | null> {
+  const rows = await db.query<{ started_by: string; lifted_at: Date | null; lifted_by: string | null }>(
+    'SELECT started_by, lifted_at, lifted_by FROM incident_freeze WHERE incident_id = $1',
     [incidentId],
   );
   const row = rows.rows[0];
-  return row ? { startedBy: row.started_by, liftedAt: row.lifted_at } : null;
+  return row ? { startedBy: row.started_by, liftedAt: row.lifted_at, liftedBy: row.lifted_by } : null;
 }
 
-/** Lifts the freeze if it is still active (who may lift it is the caller's policy, see liftFreeze). */
-export async function liftFreeze(db: Queryable, incidentId: string, by: string): Promise<void> {
-  await db.query('UPDATE incident_freeze SET lifted_at = now(), lifted_by = $2 WHERE incident_id = $1 AND lifted_at IS NULL', [
-    incidentId,
-    by,
-  ]);
+/**
+ * Lifts the freeze if it is still active (who may lift it is the caller's policy, see liftFreeze)
+ * and returns who lifted it and when: `by` now, or whoever lifted it first (a concurrent lift, or
+ * this same lift made by an attempt that did not live to report it). Null when there is no freeze.
+ */
+export async function liftFreeze(db: Queryable, incidentId: string, by: string): Promise<{ liftedBy: string; liftedAt: Date } | null> {
+  const lifted = await db.query<{ lifted_by: string; lifted_at: Date }>(
+    'UPDATE incident_freeze SET lifted_at = now(), lifted_by = $2 WHERE incident_id = $1 AND lifted_at IS NULL RETURNING lifted_by, lifted_at',
+    [incidentId, by],
+  );
+  const row = lifted.rows[0];
+  if (row) return { liftedBy: row.lifted_by, liftedAt: row.lifted_at };
+  const state = await freezeState(db, incidentId);
+  // lifted_by is null only when someone lifted it by hand in SQL without saying who.
+  return state?.liftedAt ? { liftedBy: state.liftedBy ?? 'unknown', liftedAt: state.liftedAt } : null;
 }

@@ -60,7 +60,12 @@ export function incidentActivities(ctx: ActivityContext) {
       );
     },
 
-    /** A separate, audited act, refused to whoever started the incident unless `allowSelf`. */
+    /**
+     * A separate, audited act, refused to whoever started the incident unless `allowSelf`.
+     * Idempotent for its lifter: a freeze `by` already lifted (this step's earlier attempt, whose
+     * worker died before reporting, or the same person asking again) is success with the same
+     * result, and `audited` writes the step's success row once. Lifted by someone else: AlreadyLifted.
+     */
     async liftFreeze(ref: { incidentId: string; by: string }): Promise<{ startedBy: string }> {
       return audited(
         ctx,
@@ -69,19 +74,28 @@ export function incidentActivities(ctx: ActivityContext) {
           const allowSelf = (await ctx.inventory.current()).incident.allowSelfUnfreeze;
           const freeze = await freezeStore.freezeState(ctx.db, ref.incidentId);
           if (!freeze) throw ApplicationFailure.nonRetryable(`no freeze for incident ${ref.incidentId}`, FailureType.UnknownIncident);
-          if (freeze.liftedAt)
-            throw ApplicationFailure.nonRetryable(`the freeze of ${ref.incidentId} was already lifted`, FailureType.AlreadyLifted);
+          const alreadyLifted = (liftedBy: string | null, liftedAt: Date) =>
+            ApplicationFailure.nonRetryable(
+              `the freeze of ${ref.incidentId} was already lifted by ${liftedBy ?? 'someone'} at ${liftedAt.toISOString()}`,
+              FailureType.AlreadyLifted,
+            );
+          // Lifted by `by`: the policy was checked when it was lifted; report that lift again.
+          if (freeze.liftedAt && freeze.liftedBy === ref.by) return { startedBy: freeze.startedBy, liftedAt: freeze.liftedAt };
+          if (freeze.liftedAt) throw alreadyLifted(freeze.liftedBy, freeze.liftedAt);
           if (freeze.startedBy === ref.by && !allowSelf) {
             throw ApplicationFailure.nonRetryable(
               `${ref.by} started incident ${ref.incidentId} and may not lift its freeze; a second person must (policy: incident.allowSelfUnfreeze)`,
               FailureType.SelfUnfreeze,
             );
           }
-          await freezeStore.liftFreeze(ctx.db, ref.incidentId, ref.by);
-          return { startedBy: freeze.startedBy };
+          const lifted = await freezeStore.liftFreeze(ctx.db, ref.incidentId, ref.by);
+          if (!lifted) throw ApplicationFailure.nonRetryable(`no freeze for incident ${ref.incidentId}`, FailureType.UnknownIncident);
+          if (lifted.liftedBy !== ref.by) throw alreadyLifted(lifted.liftedBy, lifted.liftedAt); // someone else, concurrently
+          return { startedBy: freeze.startedBy, liftedAt: lifted.liftedAt };
         },
-        () => ({ detail: { incidentId: ref.incidentId } }),
-      );
+        // liftedAt tells a repeat of one lift from a second lift in the audit log.
+        ({ liftedAt }) => ({ detail: { incidentId: ref.incidentId, liftedAt: liftedAt.toISOString() } }),
+      ).then(({ startedBy }) => ({ startedBy }));
     },
 
     /** Revokes every lease under the prefix synchronously, then proves none is left. */
@@ -120,17 +134,32 @@ export function incidentActivities(ctx: ActivityContext) {
       );
     },
 
-    /** Ends a break-glass grant through its own workflow, which revokes and verifies at the target. */
+    /**
+     * Ends a break-glass grant through its own workflow, which revokes and verifies at the target.
+     * A retried step whose earlier attempt ended the grant (its worker died before reporting) finds
+     * that workflow closed, as does one whose grant ended on its own meanwhile: its result says how
+     * the grant ended, the same as the first attempt saw, and `audited` writes the success row once.
+     */
     async endBreakGlassGrant(ref: { incidentId: string; workflowId: string; actor: string }): Promise<{ outcome: string }> {
-      const handle = ctx.temporal.workflow.getHandle(ref.workflowId);
-      await handle.executeUpdate('endForIncident', { args: [{ incidentId: ref.incidentId }] });
-      const wait = handle.result() as Promise<BreakGlassResult>;
-      const beat = setInterval(() => Context.current().heartbeat(), 2000);
-      try {
-        return { outcome: (await wait).outcome };
-      } finally {
-        clearInterval(beat);
-      }
+      return audited(
+        ctx,
+        { step: 'incident_end_break_glass', actor: ref.actor },
+        async () => {
+          const handle = ctx.temporal.workflow.getHandle(ref.workflowId);
+          try {
+            await handle.executeUpdate('endForIncident', { args: [{ incidentId: ref.incidentId }] });
+          } catch (err) {
+            const closed = await handle.describe().then(
+              (d) => d.status.name !== 'RUNNING',
+              () => false,
+            );
+            if (!closed) throw err;
+          }
+          // `audited` heartbeats while this waits for the grant's workflow to close.
+          return { outcome: ((await handle.result()) as BreakGlassResult).outcome };
+        },
+        (r) => ({ detail: { incidentId: ref.incidentId, grantWorkflow: ref.workflowId, outcome: r.outcome } }),
+      );
     },
 
     /**

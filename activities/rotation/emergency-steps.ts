@@ -84,38 +84,40 @@ export function emergencyStepActivities(ctx: ActivityContext) {
       throw withFailedStep(toFailure(err), { phase: Phase.PROMOTING, fromVersion: ref.fromVersion });
     }
     if (!ref.retire) return { promotedVersion, retired: false };
+    const validated = await validateOnce(ref, promotedVersion);
     try {
-      const retired = await emergencyRetire({
-        ...ref,
-        version: ref.fromVersion,
-        validateVersion: promotedVersion,
-        finishEventId: ref.retire.finishEventId,
-      });
-      return { promotedVersion, retired: true, ...retired };
+      await emergencyRetire({ ...ref, version: ref.fromVersion, toVersion: promotedVersion, finishEventId: ref.retire.finishEventId });
+      return { promotedVersion, retired: true, ...validated };
     } catch (err) {
       ctx.logger.warn(
         { secretId: ref.secretId, err: (toFailure(err) as Error).message },
         'retiring the old version after promotion failed; the workflow retries it',
       );
-      return { promotedVersion, retired: false };
+      return { promotedVersion, retired: false, validated: true, ...validated };
+    }
+  }
+
+  /** Post-validation of the new version in an emergency: its failure is reported, never a reason to stop. */
+  async function validateOnce(ref: RotationRef, version: number): Promise<RetireResult> {
+    try {
+      await versions.postValidate({ ...ref, version });
+      return {};
+    } catch (err) {
+      return { validationFailure: (err as Error).message };
     }
   }
 
   /**
    * Post-validates the promoted version once (with `validateVersion`), then revokes the old
    * version (its sessions ended), verifies it is refused, removes the staged copy and (with
-   * `finishEventId`) records that the rotation finished. In an emergency the old credential goes
-   * whatever post-validation says, so its failure is returned for the report, not thrown.
+   * `finishEventId`) records that the rotation finished (`toVersion`: the new version, when it is
+   * not validated here). In an emergency the old credential goes whatever post-validation says, so
+   * its failure is returned for the report, not thrown.
    */
   async function emergencyRetire(
-    ref: RotationRef & { version: number; validateVersion?: number; finishEventId?: string },
+    ref: RotationRef & { version: number; validateVersion?: number; finishEventId?: string; toVersion?: number },
   ): Promise<RetireResult> {
-    let validationFailure: string | undefined;
-    if (ref.validateVersion !== undefined) {
-      await versions.postValidate({ ...ref, version: ref.validateVersion }).catch((err: unknown) => {
-        validationFailure = (err as Error).message;
-      });
-    }
+    const validated = ref.validateVersion === undefined ? {} : await validateOnce(ref, ref.validateVersion);
     await versions.revokeVersion({ ...ref, terminateSessions: true });
     await staged.discardStaged({ ...ref, revoke: false });
     if (ref.finishEventId !== undefined) {
@@ -125,11 +127,11 @@ export function emergencyStepActivities(ctx: ActivityContext) {
         step: 'rotation_finished',
         outcome: 'succeeded',
         fromVersion: ref.version,
-        toVersion: ref.validateVersion,
+        toVersion: ref.toVersion ?? ref.validateVersion,
         detail: { outcome: 'rotated', reason: null },
       });
     }
-    return validationFailure === undefined ? {} : { validationFailure };
+    return validated;
   }
 
   /**

@@ -5,7 +5,7 @@ import { appendAudit } from '../audit/append-audit.js';
 import type { AuditDetail, AuditOutcome } from '../audit/audit-entry.js';
 
 export interface RotationEvent extends RotationRef {
-  step: 'rotation_started' | 'rotation_finished' | 'confirmation';
+  step: 'rotation_started' | 'rotation_finished' | 'confirmation' | 'revocation_retrying' | 'revocation_ended_by_person';
   outcome: AuditOutcome;
   fromVersion?: number;
   toVersion?: number;

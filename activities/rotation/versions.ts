@@ -9,6 +9,7 @@ import { sameCredential } from './same-credential.js';
 import { isCurrentPrincipal, readStagedCredential, stagedMissing } from './staged-credential.js';
 import { FailureType } from '../../workflows/failure-types.js';
 import { promotionStamp } from './secret-metadata.js';
+import { failpoint } from '../failpoint.js';
 
 /** Promotion, rollback, post-validation and revocation: everything that moves or ends a KV version. */
 export function versionActivities(ctx: ActivityContext) {
@@ -53,6 +54,7 @@ export function versionActivities(ctx: ActivityContext) {
               }
               promotedVersion = current; // our own write, from an attempt that died before reporting
             }
+            await failpoint('promote.written');
             await stampMetadata(
               secret.spec.path,
               promotionStamp({ rotationId: ref.rotationId, previousVersion: ref.expectedVersion, promotedVersion }),
@@ -81,10 +83,13 @@ export function versionActivities(ctx: ActivityContext) {
               restoredVersion = (await ctx.vault.run((v) => v.kvWrite(mount, secret.spec.path, { ...previous.data }, ref.promotedVersion)))
                 .version;
             } else {
-              const meta = await ctx.vault.run((v) => v.kvMetadata(mount, secret.spec.path));
+              // Our own write from an attempt that died before stamping it holds the previous
+              // credential as the version right after ours; anything else is a concurrent writer.
               const ours =
-                meta?.custom_metadata?.rotor_rolled_back_by === ref.rotationId &&
-                sameCredential((await secret.read(current)).data, previous.data);
+                (current === ref.promotedVersion + 1 ||
+                  (await ctx.vault.run((v) => v.kvMetadata(mount, secret.spec.path)))?.custom_metadata?.rotor_rolled_back_by ===
+                    ref.rotationId) &&
+                sameCredential((await secret.read(current, { fresh: true })).data, previous.data);
               if (!ours) {
                 throw ApplicationFailure.nonRetryable(
                   `rollback refused: expected version ${ref.promotedVersion} to be current, found ${current}; a concurrent writer changed ${mount}/${secret.spec.path} and is not overwritten`,
@@ -93,6 +98,7 @@ export function versionActivities(ctx: ActivityContext) {
               }
               restoredVersion = current;
             }
+            await failpoint('rollback.written');
             await stampMetadata(secret.spec.path, {
               rotor_rotation_id: ref.rotationId,
               rotor_rolled_back_by: ref.rotationId,
@@ -104,6 +110,23 @@ export function versionActivities(ctx: ActivityContext) {
           }),
         (r) => ({ toVersion: r.restoredVersion, detail: { restoredFrom: ref.previousVersion } }),
       );
+    },
+
+    /**
+     * After a promotion that did not report success: did its KV write happen anyway (the stamp or
+     * audit row failed on every attempt, or the worker died right after the write)? The version
+     * right after `expectedVersion` holding exactly the staged credential is that write.
+     */
+    async findPromotion(ref: RotationRef & { expectedVersion: number }): Promise<{ promotedVersion: number | null }> {
+      return withSecret(ctx, ref.secretId, async (secret) => {
+        const current = await secret.currentVersion();
+        if (current === ref.expectedVersion) return { promotedVersion: null };
+        const staged = await readStagedCredential(ctx, ref);
+        const written = ref.expectedVersion + 1;
+        const ours =
+          staged !== undefined && current === written && sameCredential((await secret.read(written, { fresh: true })).data, staged);
+        return { promotedVersion: ours ? written : null };
+      });
     },
 
     /** After cutover: the promoted version is still current, authenticates, and consumers are healthy. */

@@ -1,9 +1,16 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import {
   dryRunWorkflowId,
+  endRevocationUpdate,
   incidentProgressQuery,
   incidentReportQuery,
   incidentWorkflowId,
+  rotationWorkflowId,
   unfreezeWorkflowId,
 } from '../../workflows/contracts.js';
 import type { IncidentReport } from '../../workflows/incident-types.js';
@@ -22,6 +29,9 @@ export const incidentHelp = `usage: rotor incident <command> ...
       in scope. --dry-run lists what would happen and changes nothing.
   report <id> [--json]      what was done, when, how long it took, and what failed
   unfreeze <id> [--by <name>]   lift the freeze (not by the person who started the incident)
+  end-revocation <secret> --reason <text> [--by <name>]
+      stop an emergency rotation that keeps retrying to revoke the old credential (say how it was
+      dealt with by hand); it ends failed, the old credential possibly still valid
 Exit codes: 0 all done, 1 something failed (see the report), 2 bad arguments.`;
 
 function parseScope(raw: string | undefined): { secretIds: string[]; tags: string[]; leasePrefixes: string[] } {
@@ -168,7 +178,27 @@ export async function incident(
       console.log(`freeze of incident ${id} lifted by ${actor(v.by)}`);
       return 0;
     }
+    case 'end-revocation': {
+      if (!id) throw usageError('missing <secret>', 'name the secret whose emergency revocation to end');
+      if (!v.reason)
+        throw usageError('missing --reason', 'say how the old credential was dealt with, e.g. --reason "role dropped by hand"');
+      try {
+        await ctx.client.workflow.getHandle(rotationWorkflowId(id)).executeUpdate(endRevocationUpdate, {
+          args: [{ by: actor(v.by), reason: v.reason }],
+        });
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw new CliError(`no rotation of ${id} is running`);
+        if (err instanceof WorkflowUpdateFailedError)
+          throw new CliError(`end-revocation refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+        throw err;
+      }
+      console.log(`emergency revocation of ${id} ended by ${actor(v.by)}`);
+      return 0;
+    }
     default:
-      throw usageError(sub ? `unknown incident command "${sub}"` : 'missing incident command', 'use one of: revoke-all, report, unfreeze');
+      throw usageError(
+        sub ? `unknown incident command "${sub}"` : 'missing incident command',
+        'use one of: revoke-all, report, unfreeze, end-revocation',
+      );
   }
 }

@@ -14,7 +14,8 @@ its next scheduled run, and any rotation in flight with its phase and consumers.
 
 --json prints an array of objects, one per secret, with these stable fields:
   id, path, owner, currentVersion (number|null), lastRotation ({workflowId, runId, status,
-  outcome, startedAt, closedAt}|null), inFlight ({phase, fromVersion, toVersion, consumers}|null),
+  outcome, startedAt, closedAt}|null), inFlight ({phase, fromVersion, toVersion, consumers,
+  revocationRetrying?: {since, firstFailure}}|null),
   nextRun (ISO time|null), schedulePaused (boolean|null), frozenBy ({incidentId, reason, startedBy,
   startedAt}|null: an active incident freeze that holds this secret's scheduled rotations)`;
 
@@ -31,7 +32,7 @@ export interface SecretStatus {
     startedAt: string;
     closedAt: string | null;
   } | null;
-  inFlight: Pick<RotationStatus, 'phase' | 'fromVersion' | 'toVersion' | 'consumers'> | null;
+  inFlight: Pick<RotationStatus, 'phase' | 'fromVersion' | 'toVersion' | 'consumers' | 'revocationRetrying'> | null;
   nextRun: string | null;
   schedulePaused: boolean | null;
   frozenBy: { incidentId: string; reason: string; startedBy: string; startedAt: string } | null;
@@ -56,7 +57,10 @@ export async function collectStatus(ctx: CliContext, freezes: IncidentFreeze[]):
           .getHandle(last.workflowId, last.runId)
           .query(statusQuery)
           .catch(() => undefined);
-        if (q) inFlight = { phase: q.phase, fromVersion: q.fromVersion, toVersion: q.toVersion, consumers: q.consumers };
+        if (q) {
+          const { phase, fromVersion, toVersion, consumers, revocationRetrying } = q;
+          inFlight = { phase, fromVersion, toVersion, consumers, ...(revocationRetrying ? { revocationRetrying } : {}) };
+        }
       }
       let nextRun: string | null = null;
       let schedulePaused: boolean | null = null;
@@ -135,7 +139,10 @@ export async function status(ctx: CliContext, args: { json: boolean }): Promise<
       ? `${r.lastRotation.outcome ?? r.lastRotation.status.toLowerCase()} at ${r.lastRotation.closedAt ?? r.lastRotation.startedAt}`
       : 'never rotated';
     const flight = r.inFlight
-      ? `  IN FLIGHT: ${r.inFlight.phase} ${r.inFlight.consumers.map((c) => `${c.name}=${c.status}`).join(' ')}`
+      ? `  IN FLIGHT: ${r.inFlight.phase} ${r.inFlight.consumers.map((c) => `${c.name}=${c.status}`).join(' ')}` +
+        (r.inFlight.revocationRetrying
+          ? `  REVOCATION RETRYING since ${r.inFlight.revocationRetrying.since}: ${r.inFlight.revocationRetrying.firstFailure}`
+          : '')
       : '';
     const next = r.nextRun
       ? `next ${r.nextRun}${r.schedulePaused ? ' (paused)' : ''}`

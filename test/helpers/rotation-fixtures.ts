@@ -1,7 +1,7 @@
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { startConsumerService, type ConsumerService } from '../../demo/consumer-service.js';
 import type { RotationResult, RotationStatus } from '../../workflows/rotation-types.js';
-import type { TestStack } from './test-stack.js';
+import type { StackConnection } from './test-stack.js';
 import type { RotateSecretInput } from '../../config/workflow-inputs.js';
 import { rotationWorkflowId, statusQuery } from '../../workflows/contracts.js';
 import { rotateSecret } from '../../workflows/rotate-secret.js';
@@ -27,7 +27,7 @@ export function postgresSecretYaml(secretId: string, consumers = '', overlap = '
 `;
 }
 
-export async function seed(stack: TestStack, secretId: string): Promise<number> {
+export async function seed(stack: StackConnection, secretId: string): Promise<number> {
   const result = await stack.client.workflow.execute(seedSecret, {
     taskQueue: stack.taskQueue,
     workflowId: `seed/${secretId}/${stack.taskQueue}`,
@@ -37,7 +37,7 @@ export async function seed(stack: TestStack, secretId: string): Promise<number> 
 }
 
 /** A read-only Vault token for one secret path, as a real consumer would hold. */
-export async function consumerToken(stack: TestStack, secretId: string): Promise<string> {
+export async function consumerToken(stack: StackConnection, secretId: string): Promise<string> {
   const policy = `consumer-${secretId}`;
   await stack.rootVault.putPolicy(
     policy,
@@ -51,7 +51,7 @@ export async function consumerToken(stack: TestStack, secretId: string): Promise
 }
 
 export async function startConsumer(
-  stack: TestStack,
+  stack: StackConnection,
   secretId: string,
   name: string,
   followVaultEveryMs?: number,
@@ -68,7 +68,7 @@ export async function startConsumer(
   });
 }
 
-export function startRotation(stack: TestStack, secretId: string, extra: Partial<RotateSecretInput> = {}) {
+export function startRotation(stack: StackConnection, secretId: string, extra: Partial<RotateSecretInput> = {}) {
   return stack.client.workflow.start(rotateSecret, {
     taskQueue: stack.taskQueue,
     workflowId: rotationWorkflowId(secretId),
@@ -77,13 +77,13 @@ export function startRotation(stack: TestStack, secretId: string, extra: Partial
   });
 }
 
-export async function rotate(stack: TestStack, secretId: string): Promise<RotationResult> {
+export async function rotate(stack: StackConnection, secretId: string): Promise<RotationResult> {
   return (await startRotation(stack, secretId)).result();
 }
 
 /** Polls the workflow's status query until `predicate` holds. */
 export async function waitForStatus(
-  stack: TestStack,
+  stack: StackConnection,
   workflowId: string,
   predicate: (s: RotationStatus) => boolean,
   timeoutMs = 30_000,
@@ -105,7 +105,11 @@ export interface DbCredential {
   password: string;
 }
 
-export async function kvVersion(stack: TestStack, secretId: string, version?: number): Promise<{ data: DbCredential; version: number }> {
+export async function kvVersion(
+  stack: StackConnection,
+  secretId: string,
+  version?: number,
+): Promise<{ data: DbCredential; version: number }> {
   const read = await stack.rootVault.kvRead<DbCredential>('rotor', `apps/${secretId}`, version);
   if (!read) throw new Error(`no version ${version ?? 'current'} of apps/${secretId}`);
   return { data: read.data, version: read.metadata.version };

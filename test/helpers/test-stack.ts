@@ -6,39 +6,43 @@ import pg from 'pg';
 import type pino from 'pino';
 import { loadEnvironment, type Environment } from '../../config/environment.js';
 import { VaultClient } from '../../vault/vault-client.js';
+import type { StackMode } from '../../stack/ports.js';
 import { readStackFile, type StackFile } from '../../stack/up.js';
 import { createWorker, type RotorWorker } from '../../workers/create-worker.js';
 import { dataConverter } from '../../workers/data-converter.js';
 import { createLogger } from '../../workers/logger.js';
 
-export interface TestStack {
+export interface TestStack extends StackConnection {
+  /** Every line the worker's pino logger wrote, for scanning for secret values. */
+  logLines: string[];
+  worker: RotorWorker;
+  workerRun: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What every test connects to: the stack, a task queue and an inventory file of its own, a client. */
+export interface StackConnection {
   file: StackFile;
   env: Environment;
   /** Root-token client for arranging and inspecting Vault state from tests. */
   rootVault: VaultClient;
   client: Client;
   connection: Connection;
-  /** Every line the worker's pino logger wrote, for scanning for secret values. */
-  logLines: string[];
-  worker: RotorWorker;
   taskQueue: string;
-  workerRun: Promise<void>;
+  inventoryFile: string;
   /** Replaces this file's inventory; workers re-read it on the next activity. */
   writeInventory(yaml: string): Promise<void>;
-  close(): Promise<void>;
+  /** The workflow bundle the global setup built, for workers of this run. */
+  workflowBundle: string;
 }
 
-/** Connects to the stack the global setup started and runs a worker on a queue of this file's own. */
-export async function startTestStack(name: string, inventoryYaml?: string): Promise<TestStack> {
-  const file = await readStackFile('test');
+/** Connects to the stack the global setup started, with a task queue and inventory of this file's own. */
+export async function connectTestStack(name: string, inventoryYaml?: string, mode: StackMode = 'test'): Promise<StackConnection> {
+  const file = await readStackFile(mode);
   const taskQueue = `${name}-${randomUUID().slice(0, 8)}`;
   const inventoryFile = join(file.stateDir, `inventory-${taskQueue}.yaml`);
   await writeFile(inventoryFile, inventoryYaml ?? 'secrets: []\n');
   const env = loadEnvironment({ ...file.env, ROTOR_TASK_QUEUE: taskQueue, ROTOR_INVENTORY: inventoryFile });
-  const logLines: string[] = [];
-  const logger = createLogger('debug', { write: (line: string) => void logLines.push(line) } as pino.DestinationStream);
-  const worker = await createWorker(env, logger, { workflowBundle: { codePath: join(file.stateDir, 'workflow-bundle.js') } });
-  const workerRun = worker.worker.run();
   const connection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: env.ROTOR_TEMPORAL_NAMESPACE, dataConverter: dataConverter(env.ROTOR_CODEC_KEY) });
   return {
@@ -47,13 +51,27 @@ export async function startTestStack(name: string, inventoryYaml?: string): Prom
     rootVault: new VaultClient(env.ROTOR_VAULT_ADDR, file.vaultRootToken),
     client,
     connection,
+    taskQueue,
+    inventoryFile,
+    writeInventory: (yaml) => writeFile(inventoryFile, yaml),
+    workflowBundle: join(file.stateDir, 'workflow-bundle.js'),
+  };
+}
+
+/** Connects to the stack the global setup started and runs a worker on a queue of this file's own. */
+export async function startTestStack(name: string, inventoryYaml?: string): Promise<TestStack> {
+  const conn = await connectTestStack(name, inventoryYaml);
+  const logLines: string[] = [];
+  const logger = createLogger('debug', { write: (line: string) => void logLines.push(line) } as pino.DestinationStream);
+  const worker = await createWorker(conn.env, logger, { workflowBundle: { codePath: conn.workflowBundle } });
+  const workerRun = worker.worker.run();
+  return {
+    ...conn,
     logLines,
     worker,
-    taskQueue,
     workerRun,
-    writeInventory: (yaml) => writeFile(inventoryFile, yaml),
     async close() {
-      await connection.close();
+      await conn.connection.close();
       worker.worker.shutdown();
       await workerRun;
       await worker.close();
@@ -70,6 +88,8 @@ export async function superuserClient(file: StackFile, database: string): Promis
     password: file.postgres.superuserPassword,
     database,
   });
+  // A server shut down under a test (npm run chaos) ends the session; the next query says so.
+  client.on('error', () => undefined);
   await client.connect();
   return client;
 }

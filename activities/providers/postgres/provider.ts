@@ -24,6 +24,42 @@ import { scramVerifier } from './scram.js';
 /** PostgreSQL SQLSTATEs that mean "this credential is refused", as opposed to "cannot tell". */
 const REFUSED = new Set(['28P01', '28000', '42501']);
 
+/**
+ * Limits on every session rotor opens at a target (sent as startup parameters: no extra round
+ * trip). Without them one blocked `ALTER ROLE` holds the create-role advisory lock, and with it
+ * every rotation on the target, for as long as whoever blocks it likes.
+ * - `lock_timeout` 5 s: the role row, the create-role advisory lock (`pg_advisory_xact_lock` waits
+ *   count) and the database row are held for milliseconds by rotor; a longer wait means another
+ *   session holds them, and failing (retried with backoff) beats holding our own locks behind it.
+ * - `statement_timeout` 20 s: under the shortest start-to-close of a target step (30 s, local and
+ *   emergency activities), so a stuck statement ends as a reported, retryable error rather than an
+ *   activity timeout that leaves its session, and its locks, behind.
+ * - `idle_in_transaction_session_timeout` 20 s: a worker stalled mid-transaction (paused, cut off)
+ *   loses its session, and the locks it holds, instead of keeping them until TCP gives up.
+ */
+export const TARGET_SESSION_LIMITS = {
+  lock_timeout: 5_000,
+  statement_timeout: 20_000,
+  idle_in_transaction_session_timeout: 20_000,
+} as const;
+
+/**
+ * A statement PostgreSQL cancelled because it waited for `what` too long (lock_timeout 55P03,
+ * statement_timeout or a cancel 57014), as a retryable error naming what was locked; otherwise undefined.
+ */
+export function lockWaitError(err: unknown, what: string): TargetUnavailableError | undefined {
+  const code = (err as { code?: string }).code;
+  if (code === '55P03')
+    return new TargetUnavailableError(
+      `${what} is locked by another session (waited ${TARGET_SESSION_LIMITS.lock_timeout / 1000} s, lock_timeout); retried`,
+    );
+  if (code === '57014')
+    return new TargetUnavailableError(
+      `a statement on ${what} was cancelled (statement_timeout ${TARGET_SESSION_LIMITS.statement_timeout / 1000} s, or an operator); retried`,
+    );
+  return undefined;
+}
+
 /** Where a secret's roles live: the admin credential (from Vault) and the database to grant CONNECT on. */
 export interface PostgresTarget {
   admin: PostgresAdmin;
@@ -43,6 +79,7 @@ function adminPool(caches: ProviderCaches, target: { host: string; port: number;
       ...target,
       user: admin.username,
       password: admin.password,
+      ...TARGET_SESSION_LIMITS,
       max: 4,
       idleTimeoutMillis: 5_000,
       allowExitOnIdle: true,
@@ -99,7 +136,8 @@ export function postgresProvider(
   { admin, database }: PostgresTarget,
   caches: ProviderCaches,
 ): Provider<PostgresCredential, GeneratedCredential<PostgresCredential>> {
-  const target = { host: admin.host, port: Number(admin.port), database, connectionTimeoutMillis: 5000 };
+  const target = { host: admin.host, port: Number(admin.port), database, connectionTimeoutMillis: 5000, ...TARGET_SESSION_LIMITS };
+  const where = `${admin.host}:${admin.port}`;
 
   async function asAdmin<T>(run: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
@@ -115,7 +153,7 @@ export function postgresProvider(
       return await run(client);
     } catch (err) {
       failed = err as Error; // a connection that saw an error is not reused
-      throw err;
+      throw lockWaitError(err, `a row or lock rotor needs on ${where} (database "${database}")`) ?? err;
     } finally {
       client.release(failed);
     }
@@ -156,6 +194,9 @@ export function postgresProvider(
     try {
       await client.query(query);
     } catch (err) {
+      // A query stuck behind another session's lock says nothing about the credential: retry it.
+      const blocked = lockWaitError(err, `what provider.validationQuery reads on database "${database}"`);
+      if (blocked) throw blocked;
       throw new CredentialRejectedError(
         `role "${credential.username}" logs in, but provider.validationQuery failed: ${scrub((err as Error).message, credential)}`,
       );
@@ -179,26 +220,36 @@ export function postgresProvider(
       async apply(credential) {
         const role = pg.escapeIdentifier(credential.username);
         await asAdmin(async (c) => {
+          // What each statement waits for, so a lock timeout names what was locked.
+          let waitingFor = `rotor's create-role section on ${where} (advisory lock, database "${database}")`;
+          const run = async (what: string, sql: string) => {
+            waitingFor = what;
+            await c.query(sql);
+          };
           // Creating the role and granting CONNECT is one transaction, serialised across workers:
           // concurrent GRANTs on one database collide ("tuple concurrently updated"), and a retry
           // after a half-done creation would otherwise find a role that can never connect.
           await c.query('BEGIN');
           try {
             await c.query("SELECT pg_advisory_xact_lock(hashtext('rotor:postgres-provider:create-role'))");
+            waitingFor = `the role row of "${credential.username}"`;
             if (!(await roleExists(c, credential.username))) {
-              await c.query(`CREATE ROLE ${role} LOGIN`);
-              await c.query(`GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${role}`);
+              await run(`the role name "${credential.username}"`, `CREATE ROLE ${role} LOGIN`);
+              await run(`the database row of "${database}"`, `GRANT CONNECT ON DATABASE ${pg.escapeIdentifier(database)} TO ${role}`);
               // What the old credential could do, the new one can (none yet when seeding the first user).
               const parent = spec.grantRole ?? standbyOf(credential.username);
-              if (await roleExists(c, parent)) await c.query(`GRANT ${pg.escapeIdentifier(parent)} TO ${role}`);
+              if (await roleExists(c, parent))
+                await run(`the membership of "${credential.username}" in "${parent}"`, `GRANT ${pg.escapeIdentifier(parent)} TO ${role}`);
             }
-            await c.query(`ALTER ROLE ${role} WITH LOGIN PASSWORD ${pg.escapeLiteral(scramVerifier(credential.password))}`);
+            await run(
+              `the role row of "${credential.username}"`,
+              `ALTER ROLE ${role} WITH LOGIN PASSWORD ${pg.escapeLiteral(scramVerifier(credential.password))}`,
+            );
             await c.query('COMMIT');
           } catch (err) {
             await c.query('ROLLBACK').catch(() => undefined);
-            throw new TargetUnavailableError(
-              `could not set the password of role "${credential.username}": ${scrub((err as Error).message, credential)}`,
-            );
+            const reason = lockWaitError(err, waitingFor)?.message ?? scrub((err as Error).message, credential);
+            throw new TargetUnavailableError(`could not set the password of role "${credential.username}": ${reason}`);
           }
         });
       },
@@ -238,7 +289,12 @@ export function postgresProvider(
       await asAdmin(async (c) => {
         const exists = await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [credential.username]);
         if (exists.rowCount === 0) return;
-        await c.query(`ALTER ROLE ${role} WITH PASSWORD NULL`);
+        try {
+          await c.query(`ALTER ROLE ${role} WITH PASSWORD NULL`);
+        } catch (err) {
+          const blocked = lockWaitError(err, `the role row of "${credential.username}"`);
+          throw blocked ? new TargetUnavailableError(`could not revoke role "${credential.username}": ${blocked.message}`) : err;
+        }
         if (terminateSessions) {
           await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1', [credential.username]);
         }

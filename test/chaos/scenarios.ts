@@ -1,0 +1,483 @@
+import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import type { WorkflowHandle } from '@temporalio/client';
+import { approveUpdate, breakGlassStatusQuery, rotationWorkflowId, statusQuery } from '../../workflows/contracts.js';
+import { breakGlass } from '../../workflows/break-glass.js';
+import type { BreakGlassResult } from '../../workflows/break-glass-types.js';
+import { emergencyRotate } from '../../workflows/emergency-rotate.js';
+import type { IncidentReport } from '../../workflows/incident-types.js';
+import { revokeAll } from '../../workflows/revoke-all.js';
+import { rotatePlan } from '../../workflows/rotate-plan.js';
+import { rotateSecret } from '../../workflows/rotate-secret.js';
+import type { RotationResult } from '../../workflows/rotation-types.js';
+import type { FaultStack } from '../helpers/fault-stack.js';
+import { kvVersion } from '../helpers/rotation-fixtures.js';
+import { canLogin, superuserClient } from '../helpers/test-stack.js';
+import { auditViolations, rotationViolations, type RotationCheck } from './invariants.js';
+import type { ServerFaults } from './server-faults.js';
+
+export interface ChaosContext {
+  stack: FaultStack;
+  servers: ServerFaults;
+  /** How long a server stays down: 30 s in `npm run chaos`, shorter in the CI subset. */
+  outageMs: number;
+  /** Adds a seeded postgres secret (and any extra inventory) to the inventory; returns its id. */
+  newSecret(prefix: string, options?: { consumers?: string; overlap?: string; tags?: string[] }): Promise<string>;
+  addInventory(section: 'plans' | 'breakGlass', yaml: string): Promise<void>;
+}
+
+export interface RunRecord {
+  faults: number;
+  outcome: string;
+  violations: string[];
+  /** Per fault: from the fault's end (worker restarted, server back) to the workflow closing. */
+  recoverMs: number[];
+}
+
+export interface Scenario {
+  name: string;
+  /** Part of the bounded subset `npm test` runs. */
+  ci: boolean;
+  run(ctx: ChaosContext): Promise<RunRecord>;
+}
+
+/** The longest a workflow may take to end after its last fault before it counts as stuck. */
+const STUCK_AFTER_MS = 180_000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const MANUAL_CONSUMER = '      - { name: ops, confirm: { mode: manual, timeout: 3s } }';
+
+/** A crash exactly at `point`: hold the worker there, SIGKILL it, start another. Returns when the new worker polls. */
+async function crashAt(stack: FaultStack, point: string, next?: string): Promise<number> {
+  await stack.failpoints.reached(point, 120_000);
+  await stack.worker.crash();
+  if (next) await stack.failpoints.hold(next);
+  await stack.failpoints.release(point);
+  await stack.startWorker();
+  return Date.now();
+}
+
+/** Waits for a workflow's result, or reports it stuck. */
+async function ending<T>(handle: WorkflowHandle, timeoutMs = STUCK_AFTER_MS): Promise<{ result?: T; error?: string; at: number }> {
+  const timer = sleep(timeoutMs).then(() => ({ error: `stuck: not closed ${timeoutMs / 1000}s after its last fault` }));
+  const done = handle.result().then(
+    (result: T) => ({ result }),
+    (err: unknown) => ({
+      error: `failed: ${(err as Error).message}${(err as Error).cause ? `: ${((err as Error).cause as Error).message}` : ''}`,
+    }),
+  );
+  const r = await Promise.race([done, timer]);
+  return { ...r, at: Date.now() };
+}
+
+async function startRotation(stack: FaultStack, secretId: string, workflow: typeof rotateSecret | typeof emergencyRotate = rotateSecret) {
+  const before = await kvVersion(stack, secretId);
+  const handle = await stack.client.workflow.start(workflow as typeof rotateSecret, {
+    taskQueue: stack.taskQueue,
+    workflowId: rotationWorkflowId(secretId),
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+    args: [{ secretId, requestedBy: 'chaos', reason: 'chaos run' }],
+  });
+  return { before, handle };
+}
+
+/** Ends a rotation run: waits for its result and checks every invariant at the servers. */
+async function finishRotation(
+  ctx: ChaosContext,
+  secretId: string,
+  started: Awaited<ReturnType<typeof startRotation>>,
+  faultEnds: number[],
+  extra: string[] = [],
+): Promise<RunRecord> {
+  const end = await ending<RotationResult>(started.handle);
+  const recoverMs = faultEnds.map((t) => end.at - t);
+  if (!end.result) return { faults: faultEnds.length, outcome: 'failed', violations: [`${secretId}: ${end.error}`, ...extra], recoverMs };
+  const check: RotationCheck = {
+    secretId,
+    runId: started.handle.firstExecutionRunId,
+    workflowId: started.handle.workflowId,
+    before: started.before,
+    result: end.result,
+  };
+  return {
+    faults: faultEnds.length,
+    outcome: end.result.outcome,
+    violations: [...extra, ...(await rotationViolations(ctx.stack, check))],
+    recoverMs,
+  };
+}
+
+/** Every step of an ordinary rotation, in order: SIGKILL at each, including while it sleeps in its overlap. */
+const ROTATE_POINTS = ['stage.done', 'apply.start', 'apply.done', 'test.done', 'promote.written', 'promote.done', 'post_validate.start'];
+const RETIRE_POINTS = ['revoke.start', 'revoke.done', 'cleanup_staged.start'];
+
+const workerKillRotate: Scenario = {
+  name: 'worker SIGKILL at each step of rotateSecret',
+  ci: false,
+  async run(ctx) {
+    const secretId = await ctx.newSecret('kill', { overlap: '4s' });
+    await ctx.stack.failpoints.hold(ROTATE_POINTS[0]!);
+    const started = await startRotation(ctx.stack, secretId);
+    const ends: number[] = [];
+    for (let i = 0; i < ROTATE_POINTS.length; i++) ends.push(await crashAt(ctx.stack, ROTATE_POINTS[i]!, ROTATE_POINTS[i + 1]));
+    // Asleep in the overlap: found from the status query.
+    await waitForPhase(started.handle, 'overlap');
+    await ctx.stack.failpoints.hold(RETIRE_POINTS[0]!);
+    await ctx.stack.worker.crash();
+    await ctx.stack.startWorker();
+    ends.push(Date.now());
+    for (let i = 0; i < RETIRE_POINTS.length; i++) ends.push(await crashAt(ctx.stack, RETIRE_POINTS[i]!, RETIRE_POINTS[i + 1]));
+    return finishRotation(ctx, secretId, started, ends);
+  },
+};
+
+const workerKillPromotion: Scenario = {
+  name: 'worker SIGKILL between promotion write and stamp',
+  ci: true,
+  async run(ctx) {
+    const secretId = await ctx.newSecret('killpromo', { overlap: '1s' });
+    await ctx.stack.failpoints.hold('apply.done');
+    const started = await startRotation(ctx.stack, secretId);
+    const ends = [await crashAt(ctx.stack, 'apply.done', 'promote.written'), await crashAt(ctx.stack, 'promote.written')];
+    return finishRotation(ctx, secretId, started, ends);
+  },
+};
+
+/**
+ * Issue #13: a worker killed in the middle of a target step is noticed within the heartbeat timeout
+ * (10 s), not the step's start-to-close (1 minute): the step runs again on the new worker in seconds.
+ */
+const workerKillNoticed: Scenario = {
+  name: 'worker SIGKILL mid target step is noticed in seconds',
+  ci: true,
+  async run(ctx) {
+    const secretId = await ctx.newSecret('noticed', { overlap: '1s' });
+    await ctx.stack.failpoints.hold('apply.start');
+    const started = await startRotation(ctx.stack, secretId);
+    await ctx.stack.failpoints.reached('apply.start', 60_000);
+    await ctx.stack.worker.crash();
+    await ctx.stack.failpoints.release('apply.start');
+    await ctx.stack.startWorker();
+    const restarted = Date.now();
+    await ctx.stack.failpoints.reached('apply.start', 120_000, 2);
+    const retriedAfterMs = Date.now() - restarted;
+    const late =
+      retriedAfterMs > 20_000 ? [`${secretId}: the killed apply step ran again only after ${(retriedAfterMs / 1000).toFixed(0)}s`] : [];
+    return finishRotation(ctx, secretId, started, [restarted], late);
+  },
+};
+
+/** A manual consumer that never confirms: the rotation rolls back. SIGKILL while waiting and during the rollback. */
+const workerKillRollback: Scenario = {
+  name: 'worker SIGKILL during rollback (write then stamp)',
+  ci: true,
+  async run(ctx) {
+    const secretId = await ctx.newSecret('killrb', { consumers: MANUAL_CONSUMER });
+    const started = await startRotation(ctx.stack, secretId);
+    await waitForPhase(started.handle, 'awaiting_confirmation');
+    await ctx.stack.failpoints.hold('rollback.written');
+    await ctx.stack.worker.crash();
+    await ctx.stack.startWorker();
+    const ends = [Date.now()];
+    ends.push(await crashAt(ctx.stack, 'rollback.written', 'discard_and_revoke_staged.done'));
+    ends.push(await crashAt(ctx.stack, 'discard_and_revoke_staged.done'));
+    return finishRotation(ctx, secretId, started, ends);
+  },
+};
+
+const EMERGENCY_POINTS = ['stage.done', 'apply.done', 'promote.written', 'promote.done', 'revoke.start', 'revoke.done'];
+
+const workerKillEmergency: Scenario = {
+  name: 'worker SIGKILL at each step of emergencyRotate',
+  ci: false,
+  async run(ctx) {
+    const secretId = await ctx.newSecret('killem');
+    await ctx.stack.failpoints.hold(EMERGENCY_POINTS[0]!);
+    const started = await startRotation(ctx.stack, secretId, emergencyRotate);
+    const ends: number[] = [];
+    for (let i = 0; i < EMERGENCY_POINTS.length; i++) ends.push(await crashAt(ctx.stack, EMERGENCY_POINTS[i]!, EMERGENCY_POINTS[i + 1]));
+    return finishRotation(ctx, secretId, started, ends);
+  },
+};
+
+const workerKillPlan: Scenario = {
+  name: 'worker SIGKILL in rotatePlan (promotion, revocation)',
+  ci: false,
+  async run(ctx) {
+    const a = await ctx.newSecret('plana', { overlap: '1s' });
+    const b = await ctx.newSecret('planb', { overlap: '1s' });
+    const planId = `plan-${a}`;
+    await ctx.addInventory('plans', `  - { id: ${planId}, secrets: [${a}, ${b}] }\n`);
+    const before = { [a]: await kvVersion(ctx.stack, a), [b]: await kvVersion(ctx.stack, b) };
+    await ctx.stack.failpoints.hold('promote.written');
+    const handle = await ctx.stack.client.workflow.start(rotatePlan, {
+      taskQueue: ctx.stack.taskQueue,
+      workflowId: `plan/${planId}`,
+      args: [{ planId, requestedBy: 'chaos' }],
+    });
+    const ends = [await crashAt(ctx.stack, 'promote.written', 'revoke.done'), await crashAt(ctx.stack, 'revoke.done')];
+    const end = await ending<unknown>(handle);
+    const violations = end.error ? [`plan ${planId}: ${end.error}`] : [];
+    for (const id of [a, b]) {
+      const child = ctx.stack.client.workflow.getHandle(rotationWorkflowId(id));
+      const desc = await child.describe();
+      const result = (await child.result()) as RotationResult;
+      violations.push(
+        ...(await rotationViolations(ctx.stack, {
+          secretId: id,
+          runId: desc.runId,
+          workflowId: desc.workflowId,
+          before: before[id]!,
+          result,
+        })),
+      );
+    }
+    return { faults: ends.length, outcome: end.error ? 'failed' : 'done', violations, recoverMs: ends.map((t) => end.at - t) };
+  },
+};
+
+const workerKillRevokeAll: Scenario = {
+  name: 'worker SIGKILL in revokeAll (freeze, child promotion, report)',
+  ci: false,
+  async run(ctx) {
+    const tag = `blast${Date.now().toString(36)}`;
+    const ids = [await ctx.newSecret('inca', { tags: [tag] }), await ctx.newSecret('incb', { tags: [tag] })];
+    const before = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await kvVersion(ctx.stack, id)] as const)));
+    const incidentId = `inc-${tag}`;
+    await ctx.stack.failpoints.hold('incident_freeze.done');
+    const handle = await ctx.stack.client.workflow.start(revokeAll, {
+      taskQueue: ctx.stack.taskQueue,
+      workflowId: `incident/${incidentId}`,
+      args: [
+        {
+          incidentId,
+          reason: 'chaos: credentials leaked',
+          requestedBy: 'chaos',
+          scope: { tags: [tag] },
+          freeze: 'in-scope',
+          concurrency: 2,
+        },
+      ],
+    });
+    const ends = [
+      await crashAt(ctx.stack, 'incident_freeze.done', 'promote.written'),
+      await crashAt(ctx.stack, 'promote.written', 'incident_report.start'),
+    ];
+    ends.push(await crashAt(ctx.stack, 'incident_report.start'));
+    const end = await ending<IncidentReport>(handle);
+    const violations = end.error ? [`incident ${incidentId}: ${end.error}`] : [];
+    for (const s of end.result?.secrets ?? [])
+      if (s.status !== 'done' || s.outcome !== 'rotated')
+        violations.push(`${s.secretId}: incident report says ${s.status} ${s.outcome ?? ''}`);
+    for (const id of ids) {
+      const child = ctx.stack.client.workflow.getHandle(rotationWorkflowId(id));
+      const desc = await child.describe();
+      const result = (await child.result()) as RotationResult;
+      violations.push(
+        ...(await rotationViolations(ctx.stack, {
+          secretId: id,
+          runId: desc.runId,
+          workflowId: desc.workflowId,
+          before: before[id]!,
+          result,
+        })),
+      );
+    }
+    violations.push(...(await auditViolations(ctx.stack, handle.workflowId)));
+    return { faults: ends.length, outcome: end.error ? 'failed' : 'done', violations, recoverMs: ends.map((t) => end.at - t) };
+  },
+};
+
+const workerKillBreakGlass: Scenario = {
+  name: 'worker SIGKILL in breakGlass (grant, revoke)',
+  ci: false,
+  async run(ctx) {
+    const secretId = await ctx.newSecret('bg');
+    const policyId = `bg-${secretId}`;
+    await ctx.addInventory(
+      'breakGlass',
+      `  - { id: ${policyId}, secretId: ${secretId}, requesters: [alice], approvers: [carol, dave], approvals: 2, maxTtl: 1h, approvalTimeout: 1m, rotateAfter: false }\n`,
+    );
+    await ctx.stack.failpoints.hold('break_glass_grant.done');
+    const handle = await ctx.stack.client.workflow.start(breakGlass, {
+      taskQueue: ctx.stack.taskQueue,
+      workflowId: `break-glass/${policyId}/${Date.now()}`,
+      args: [{ policyId, requester: 'alice', justification: 'chaos: inspect locks under faults', ttl: '10m' }],
+    });
+    for (let i = 0; i < 200 && !(await handle.query(breakGlassStatusQuery).catch(() => undefined))?.open; i++) await sleep(50);
+    await handle.executeUpdate(approveUpdate, { args: [{ approver: 'carol' }] });
+    await handle.executeUpdate(approveUpdate, { args: [{ approver: 'dave' }] });
+    const ends = [await crashAt(ctx.stack, 'break_glass_grant.done', 'break_glass_revoke.done')];
+    for (let i = 0; i < 400 && (await handle.query(breakGlassStatusQuery)).phase !== 'granted'; i++) await sleep(50);
+    await handle.executeUpdate('revoke', { args: [{ by: 'alice' }] });
+    ends.push(await crashAt(ctx.stack, 'break_glass_revoke.done'));
+    const end = await ending<BreakGlassResult>(handle);
+    const violations = end.error ? [`${handle.workflowId}: ${end.error}`] : [];
+    if (end.result && end.result.outcome !== 'revoked')
+      violations.push(`${handle.workflowId}: ended ${end.result.outcome}, expected revoked`);
+    const username = end.result && 'username' in end.result ? end.result.username : undefined;
+    if (username) {
+      const su = await superuserClient(ctx.stack.file, 'demo');
+      try {
+        if ((await su.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username])).rowCount)
+          violations.push(`${handle.workflowId}: the granted role ${username} still exists`);
+      } finally {
+        await su.end();
+      }
+    }
+    const current = await kvVersion(ctx.stack, secretId);
+    if (!(await canLogin(ctx.stack.file, current.data.username, current.data.password)))
+      violations.push(`${secretId}: current version does not log in`);
+    violations.push(...(await auditViolations(ctx.stack, handle.workflowId)));
+    return { faults: ends.length, outcome: end.result?.outcome ?? 'failed', violations, recoverMs: ends.map((t) => end.at - t) };
+  },
+};
+
+/** Issue #13: a promotion whose stamp fails on every attempt (Vault sealed right after the KV write). */
+const vaultSealedAtPromotion: Scenario = {
+  name: 'OpenBao sealed between promotion write and stamp',
+  ci: true,
+  async run(ctx) {
+    const secretId = await ctx.newSecret('sealed');
+    await ctx.stack.failpoints.hold('promote.written');
+    const started = await startRotation(ctx.stack, secretId);
+    await ctx.stack.failpoints.reached('promote.written', 60_000);
+    await ctx.servers.sealVault();
+    await ctx.stack.failpoints.release('promote.written');
+    // Until promotion has used up its attempts (one failed audit row each), then unseal.
+    await waitForAuditRows(ctx, started.handle.firstExecutionRunId, 'promote', 'failed', 5, 60_000);
+    await ctx.servers.unsealVault();
+    return finishRotation(ctx, secretId, started, [Date.now()]);
+  },
+};
+
+const vaultStopped: Scenario = {
+  name: 'OpenBao stopped (SIGSTOP) mid-rotation',
+  ci: false,
+  async run(ctx) {
+    const secretId = await ctx.newSecret('vaultstop', { overlap: '1s' });
+    await ctx.stack.failpoints.hold('apply.start');
+    const started = await startRotation(ctx.stack, secretId);
+    await ctx.stack.failpoints.reached('apply.start', 60_000);
+    const outage = ctx.servers.stopVault(ctx.outageMs);
+    await ctx.stack.failpoints.release('apply.start');
+    await outage;
+    return finishRotation(ctx, secretId, started, [Date.now()]);
+  },
+};
+
+const postgresStopped: Scenario = {
+  name: 'PostgreSQL (targets and audit) stopped mid-rotation',
+  ci: false,
+  async run(ctx) {
+    const secretId = await ctx.newSecret('pgstop', { overlap: '1s' });
+    await ctx.stack.failpoints.hold('test.start');
+    const started = await startRotation(ctx.stack, secretId);
+    await ctx.stack.failpoints.reached('test.start', 60_000);
+    const outage = ctx.servers.stopPostgres(ctx.outageMs);
+    await ctx.stack.failpoints.release('test.start');
+    await outage;
+    return finishRotation(ctx, secretId, started, [Date.now()]);
+  },
+};
+
+const temporalRestarted: Scenario = {
+  name: 'Temporal dev server SIGKILLed and restarted mid-rotation',
+  ci: false,
+  async run(ctx) {
+    const secretId = await ctx.newSecret('tmprl', { overlap: '5s' });
+    const started = await startRotation(ctx.stack, secretId);
+    await waitForPhase(started.handle, 'overlap');
+    await ctx.servers.restartTemporal();
+    return finishRotation(ctx, secretId, started, [Date.now()]);
+  },
+};
+
+const auditLockedAtPromotion: Scenario = {
+  name: 'audit table locked during promotion',
+  ci: true,
+  async run(ctx) {
+    const secretId = await ctx.newSecret('auditlock', { overlap: '1s' });
+    await ctx.stack.failpoints.hold('promote.start');
+    const started = await startRotation(ctx.stack, secretId);
+    await ctx.stack.failpoints.reached('promote.start', 60_000);
+    const lock = await ctx.servers.lock('rotor', 'LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE');
+    await ctx.stack.failpoints.release('promote.start');
+    await sleep(Math.min(ctx.outageMs, 20_000));
+    await lock.release();
+    return finishRotation(ctx, secretId, started, [Date.now()]);
+  },
+};
+
+/** Issue #13: an emergency revocation must not give up while the old role's row is locked. */
+const roleLockedInEmergency: Scenario = {
+  name: 'old role row locked during emergency revocation',
+  ci: true,
+  async run(ctx) {
+    const secretId = await ctx.newSecret('rolelock');
+    const before = await kvVersion(ctx.stack, secretId);
+    const lock = await ctx.servers.lock('demo', `ALTER ROLE "${before.data.username}" CONNECTION LIMIT 100`);
+    const started = await startRotation(ctx.stack, secretId, emergencyRotate);
+    // Held past the emergency retry budget: until the rotation says it keeps retrying (or gave up and ended).
+    let closed = false;
+    void started.handle
+      .result()
+      .finally(() => (closed = true))
+      .catch(() => undefined);
+    await waitForAuditRows(ctx, started.handle.firstExecutionRunId, 'revocation_retrying', 'failed', 1, 120_000, () => closed);
+    await lock.release();
+    return finishRotation(ctx, secretId, started, [Date.now()]);
+  },
+};
+
+export const SCENARIOS: Scenario[] = [
+  workerKillRotate,
+  workerKillPromotion,
+  workerKillNoticed,
+  workerKillRollback,
+  workerKillEmergency,
+  workerKillPlan,
+  workerKillRevokeAll,
+  workerKillBreakGlass,
+  vaultSealedAtPromotion,
+  vaultStopped,
+  postgresStopped,
+  temporalRestarted,
+  auditLockedAtPromotion,
+  roleLockedInEmergency,
+];
+
+async function waitForPhase(handle: WorkflowHandle, phase: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await handle.query(statusQuery).catch(() => undefined))?.phase !== phase) {
+    if (Date.now() > deadline) throw new Error(`${handle.workflowId} never reached phase ${phase}`);
+    await sleep(50);
+  }
+}
+
+/** Waits for `count` audit rows of a step and outcome in one run (or until `stop()` says to give up waiting). */
+async function waitForAuditRows(
+  ctx: ChaosContext,
+  runId: string,
+  step: string,
+  outcome: string,
+  count: number,
+  timeoutMs: number,
+  stop: () => boolean = () => false,
+) {
+  const db = await superuserClient(ctx.stack.file, 'rotor');
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const rows = await db.query<{ n: string }>('SELECT count(*) AS n FROM audit_log WHERE run_id = $1 AND step = $2 AND outcome = $3', [
+        runId,
+        step,
+        outcome,
+      ]);
+      if (Number(rows.rows[0]?.n) >= count || stop()) return;
+      if (Date.now() > deadline)
+        throw new Error(`run ${runId}: fewer than ${count} ${outcome} ${step} audit rows after ${timeoutMs / 1000}s`);
+      await sleep(200);
+    }
+  } finally {
+    await db.end();
+  }
+}

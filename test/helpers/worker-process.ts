@@ -1,0 +1,46 @@
+import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { WORKER_NODE_FLAGS } from '../../stack/worker-node-flags.mjs';
+
+const CHILD = fileURLToPath(new URL('./worker-child.ts', import.meta.url));
+
+/** A worker in a child process: the fault-injection tests SIGKILL it and start another. */
+export interface WorkerProcess {
+  pid: number;
+  /** Resolves when the worker polls its task queue. */
+  ready: Promise<void>;
+  exited: Promise<number | null>;
+  /** A real crash: SIGKILL, no shutdown, nothing reported. */
+  crash(): Promise<void>;
+  /** A clean stop: SIGTERM, in-flight tasks finish. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `worker-child.ts` with `env` (the ROTOR_* settings, ROTOR_FAILPOINTS_DIR for failpoints),
+ * its output appended to `logFile`. `bundlePath` is a prebuilt workflow bundle (test/global-setup.ts
+ * writes one), so a restart takes seconds.
+ */
+export function spawnWorker(env: Record<string, string>, bundlePath: string, logFile: string): WorkerProcess {
+  const out = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', CHILD], {
+    env: { ...process.env, ...env, ROTOR_TEST_WORKFLOW_BUNDLE: bundlePath },
+    stdio: ['ignore', out, 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = new Promise<void>((resolve, reject) => {
+    let seen = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      seen = (seen + chunk.toString()).slice(-4000);
+      if (seen.includes('rotor-test-worker-ready')) resolve();
+    });
+    void exited.then((code) => reject(new Error(`the worker exited with code ${code} before it was ready: ${seen.slice(-1000)}`)));
+  });
+  ready.catch(() => undefined);
+  const signal = async (sig: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    await exited;
+  };
+  return { pid: child.pid!, ready, exited, crash: () => signal('SIGKILL'), stop: () => signal('SIGTERM') };
+}
