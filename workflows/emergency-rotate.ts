@@ -9,7 +9,7 @@ import { Patch } from './patches.js';
 import { revokeUntilRefused } from './persistent-revocation.js';
 import { emergencyTarget, verification } from './rotation-activities.js';
 import { RotationRun } from './rotation-state.js';
-import { Phase, type EmergencyCutoverResult, type RetireResult, type RotationResult } from './rotation-types.js';
+import { Phase, type EmergencyCutoverResult, type RetireResult, type RotationResult, type RotationStatus } from './rotation-types.js';
 import { failedStepOf, type FailedStep } from './step-failure.js';
 
 /** How long an emergency rotation waits for any one consumer before reporting it and moving on. */
@@ -107,21 +107,19 @@ export async function rotateInEmergency(
   run.phase(Phase.REVOKING);
   let retired: RetireResult;
   // Promotion may have post-validated already (it retires when nobody has to be told): not twice.
-  const retireInput = { ...ref, version: fromVersion, toVersion: promotedVersion, finishEventId: run.finishEventId };
+  const retireRef = { ...ref, version: fromVersion, toVersion: promotedVersion };
+  const validate = promoted.retired || promoted.validated ? {} : { validateVersion: promotedVersion };
   try {
     retired = promoted.retired
       ? promoted
       : {
           ...(promoted.validated ? { validationFailure: promoted.validationFailure } : {}),
-          ...(await emergencyTarget.emergencyRetire({
-            ...retireInput,
-            ...(promoted.validated ? {} : { validateVersion: promotedVersion }),
-          })),
+          ...(await emergencyTarget.emergencyRetire({ ...retireRef, ...validate, finishEventId: run.finishEventId })),
         };
   } catch (err) {
     if (!patched(Patch.EMERGENCY_REVOCATION_PERSISTS)) return run.revocationFailed(err, promotedVersion, fromVersion, failureType(err));
-    // Post-validation ran in the fast attempts: only the revocation is retried.
-    const persisted = await revokeUntilRefused(run, err, retireInput).catch((final: unknown) =>
+    // The fast attempts' post-validation result went with their failure: validate once more.
+    const persisted = await revokeUntilRefused(run, err, { ...retireRef, ...validate }).catch((final: unknown) =>
       run.revocationFailed(final, promotedVersion, fromVersion, failureType(final)),
     );
     if (persisted.outcome === 'ended') {
@@ -132,13 +130,23 @@ export async function rotateInEmergency(
         FailureType.RevocationEndedByPerson,
       );
     }
-    retired = { ...(promoted.retired ? {} : { validationFailure: promoted.validationFailure }), ...persisted.retired };
+    // The finish row is written here, once, however the retried attempts went.
+    const note = emergencyNote(state, {
+      ...(promoted.retired ? {} : { validationFailure: promoted.validationFailure }),
+      ...persisted.retired,
+    });
+    return run.rotated(fromVersion, promotedVersion, note);
   }
   run.finishRecorded = true;
+  return run.rotated(fromVersion, promotedVersion, emergencyNote(state, retired));
+}
+
+/** What did not go to plan after promotion, with a failed post-validation. */
+function emergencyNote(state: RotationStatus, retired: RetireResult): string | undefined {
   if (retired.validationFailure) {
     state.emergencyNote = [state.emergencyNote, `${Phase.POST_VALIDATION}: post-validation failed: ${retired.validationFailure}`]
       .filter(Boolean)
       .join('; ');
   }
-  return run.rotated(fromVersion, promotedVersion, state.emergencyNote);
+  return state.emergencyNote;
 }

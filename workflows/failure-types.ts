@@ -30,6 +30,8 @@ export const FailureType = {
   RevocationNotVerified: 'RevocationNotVerified',
   /** A person ended an emergency revocation that kept failing (the endRevocation update). */
   RevocationEndedByPerson: 'RevocationEndedByPerson',
+  /** endRevocation sent to a rotation that is not retrying a revocation (or was already ended). */
+  RevocationNotRetrying: 'RevocationNotRetrying',
   RollbackConflict: 'RollbackConflict',
   SecretNotSeeded: 'SecretNotSeeded',
   SelfApproval: 'SelfApproval',

@@ -1,4 +1,13 @@
-import { ActivityFailure, ApplicationFailure, CancellationScope, condition, isCancellation, log, setHandler } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  setHandler,
+} from '@temporalio/workflow';
 import { describeIssues, endRevocationInput, type EndRevocationInput } from '../config/workflow-inputs.js';
 import { endRevocationUpdate } from './contracts.js';
 import { failureMessage } from './failure-message.js';
@@ -19,7 +28,8 @@ export type PersistentRetire = { outcome: 'retired'; retired: RetireResult } | {
 export async function revokeUntilRefused(
   run: RotationRun,
   firstFailure: unknown,
-  retire: Parameters<typeof persistentRevocation.emergencyRetire>[0],
+  /** The retire step's input, without the finish row: the workflow writes that, once, however it ends. */
+  retire: Omit<Parameters<typeof persistentRevocation.emergencyRetire>[0], 'finishEventId'>,
 ): Promise<PersistentRetire> {
   const retrying = { since: new Date().toISOString(), firstFailure: failureMessage(firstFailure) };
   run.state.revocationRetrying = retrying;
@@ -27,8 +37,9 @@ export async function revokeUntilRefused(
   setHandler(
     endRevocationUpdate,
     async (input) => {
-      ended = input;
+      // Audited first: a person's decision that left no row changes nothing.
       await run.event('revocation_ended_by_person', 'succeeded', { by: input.by, reason: input.reason });
+      ended ??= input;
       return run.state;
     },
     {
@@ -36,6 +47,12 @@ export async function revokeUntilRefused(
         const parsed = endRevocationInput.safeParse(raw);
         if (!parsed.success)
           throw ApplicationFailure.nonRetryable(`invalid endRevocation: ${describeIssues(parsed.error)}`, FailureType.InvalidInput);
+        if (!run.state.revocationRetrying || ended) {
+          throw ApplicationFailure.nonRetryable(
+            `${run.ref.secretId}: no emergency revocation is being retried${ended ? ` (${ended.by} already ended it)` : ''}`,
+            FailureType.RevocationNotRetrying,
+          );
+        }
       },
     },
   );
@@ -43,7 +60,10 @@ export async function revokeUntilRefused(
     secretId: run.ref.secretId,
     failure: retrying.firstFailure,
   });
-  await run.event('revocation_retrying', 'failed', { reason: retrying.firstFailure });
+  // The alert is best effort: rotor's own database may be what is down.
+  await run.event('revocation_retrying', 'failed', { reason: retrying.firstFailure }).catch((err: unknown) => {
+    log.error('could not record revocation_retrying; retrying the revocation anyway', { error: failureMessage(err) });
+  });
 
   const scope = new CancellationScope();
   const attempt = scope.run(() => persistentRevocation.emergencyRetire(retire));
@@ -51,12 +71,15 @@ export async function revokeUntilRefused(
     attempt.then((retired): PersistentRetire => ({ outcome: 'retired', retired })),
     condition(() => ended !== undefined).then((): PersistentRetire => ({ outcome: 'ended', by: ended!.by, reason: ended!.reason })),
   ]);
+  run.state.revocationRetrying = undefined;
   if (outcome.outcome === 'ended') {
+    // An attempt already waiting on the target may still finish (and revoke) after this.
     scope.cancel();
     await attempt.catch((err: unknown) => {
       if (!isCancellation(err) && !(err instanceof ActivityFailure && isCancellation(err.cause))) throw err;
     });
+    // The person's update is answered (and its audit row written) before the rotation ends.
+    await condition(allHandlersFinished);
   }
-  run.state.revocationRetrying = undefined;
   return outcome;
 }

@@ -96,8 +96,11 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     // A promotion that failed after its KV write is a failure after promotion.
     const written =
       state.phase === Phase.PROMOTING && patched(Patch.PROMOTION_FAILURE_CHECKS_KV)
-        ? (await CancellationScope.nonCancellable(() => verification.findPromotion({ ...ref, expectedVersion: fromVersion })))
-            .promotedVersion
+        ? (
+            await CancellationScope.nonCancellable(() => verification.findPromotion({ ...ref, expectedVersion: fromVersion })).catch(
+              run.failing,
+            )
+          ).promotedVersion
         : null;
     if (written === null) return run.discardAndAbort(err, state.phase, fromVersion);
     state.toVersion = written;

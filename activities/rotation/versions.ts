@@ -118,15 +118,24 @@ export function versionActivities(ctx: ActivityContext) {
      * right after `expectedVersion` holding exactly the staged credential is that write.
      */
     async findPromotion(ref: RotationRef & { expectedVersion: number }): Promise<{ promotedVersion: number | null }> {
-      return withSecret(ctx, ref.secretId, async (secret) => {
-        const current = await secret.currentVersion();
-        if (current === ref.expectedVersion) return { promotedVersion: null };
-        const staged = await readStagedCredential(ctx, ref);
-        const written = ref.expectedVersion + 1;
-        const ours =
-          staged !== undefined && current === written && sameCredential((await secret.read(written, { fresh: true })).data, staged);
-        return { promotedVersion: ours ? written : null };
-      });
+      return audited(
+        ctx,
+        { step: 'find_promotion', secretId: ref.secretId, actor: ref.actor, fromVersion: ref.expectedVersion },
+        () =>
+          withSecret(ctx, ref.secretId, async (secret) => {
+            const { version: current, promotion } = await secret.current();
+            if (promotion?.rotationId === ref.rotationId && promotion.previousVersion === ref.expectedVersion)
+              return { promotedVersion: current };
+            if (current !== ref.expectedVersion + 1) return { promotedVersion: null };
+            const staged = await readStagedCredential(ctx, ref);
+            const ours = staged !== undefined && sameCredential((await secret.read(current, { fresh: true })).data, staged);
+            return { promotedVersion: ours ? current : null };
+          }),
+        (r) => ({
+          ...(r.promotedVersion === null ? {} : { toVersion: r.promotedVersion }),
+          detail: { promoted: r.promotedVersion !== null },
+        }),
+      );
     },
 
     /** After cutover: the promoted version is still current, authenticates, and consumers are healthy. */

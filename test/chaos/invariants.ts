@@ -61,10 +61,27 @@ export async function rotationViolations(stack: StackConnection, check: Rotation
     await su.end();
   }
   v.push(...(await auditViolations(stack, check.workflowId, check.runId)));
+  // The steps the outcome says happened each have their success row (a recovered step still audits).
+  const expected = result.outcome === 'rotated' ? ['promote', 'revoke'] : result.outcome === 'rolled_back' ? ['rollback'] : [];
+  const db = await superuserClient(stack.file, 'rotor');
+  try {
+    const rows = await db.query<{ step: string }>(
+      `SELECT DISTINCT step FROM audit_log WHERE workflow_id = $1 AND run_id = $2 AND outcome = 'succeeded'`,
+      [check.workflowId, check.runId],
+    );
+    const have = new Set(rows.rows.map((r) => r.step));
+    for (const step of expected) if (!have.has(step)) v.push(`${secretId}: ${result.outcome}, but no success row for ${step}`);
+  } finally {
+    await db.end();
+  }
   return v;
 }
 
-/** The chain verifies, and no step of the run has two success rows (a retried step landed twice). */
+/**
+ * The chain verifies, and no step of the run has two success rows for the same actor and item (a
+ * retried step landed twice): an incident report has one row per secret and lease folder, a
+ * break-glass request one per approver.
+ */
 export async function auditViolations(stack: StackConnection, workflowId: string, runId?: string): Promise<string[]> {
   const v: string[] = [];
   const db = await superuserClient(stack.file, 'rotor');
@@ -74,7 +91,7 @@ export async function auditViolations(stack: StackConnection, workflowId: string
     const dup = await db.query<{ step: string; n: string }>(
       `SELECT step, count(*) AS n FROM audit_log WHERE workflow_id = $1 AND ($2::text IS NULL OR run_id = $2)
          AND outcome = 'succeeded' AND step NOT IN ('confirmation')
-       GROUP BY run_id, step HAVING count(*) > 1`,
+       GROUP BY run_id, step, actor, secret_id, detail->>'prefix' HAVING count(*) > 1`,
       [workflowId, runId ?? null],
     );
     for (const r of dup.rows) v.push(`${workflowId}: step ${r.step} has ${r.n} success rows`);

@@ -79,9 +79,11 @@ async function runAll(): Promise<number> {
           record = await scenario.run(ctx);
         } catch (err) {
           record = { faults: 0, outcome: 'harness error', violations: [`harness: ${(err as Error).stack ?? String(err)}`], recoverMs: [] };
-          // A scenario that broke half-way may leave a worker held or dead: start clean.
+          // A scenario that broke half-way may leave a worker held or dead, or workflows running: start clean.
           await fault.failpoints.clear();
           await fault.worker.crash();
+          for await (const w of fault.client.workflow.list({ query: `TaskQueue="${fault.taskQueue}" AND ExecutionStatus="Running"` }))
+            await fault.client.workflow.getHandle(w.workflowId, w.runId).terminate('chaos: harness error in the scenario');
           await fault.startWorker();
         }
         records.get(scenario.name)!.push(record);

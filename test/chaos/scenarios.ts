@@ -45,14 +45,40 @@ const STUCK_AFTER_MS = 180_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const MANUAL_CONSUMER = '      - { name: ops, confirm: { mode: manual, timeout: 3s } }';
 
-/** A crash exactly at `point`: hold the worker there, SIGKILL it, start another. Returns when the new worker polls. */
-async function crashAt(stack: FaultStack, point: string, next?: string): Promise<number> {
+/**
+ * The faults of one run and how long each took to recover from: from the fault's end (a new worker
+ * polls, a server is back) to the workflow's next progress (its next failpoint, or its end).
+ */
+class FaultClock {
+  private since: number | undefined;
+  readonly recoverMs: number[] = [];
+  count = 0;
+
+  ended(): void {
+    this.count++;
+    this.since = Date.now();
+  }
+
+  progressed(at = Date.now()): void {
+    if (this.since !== undefined) this.recoverMs.push(at - this.since);
+    this.since = undefined;
+  }
+}
+
+/** A crash exactly at `point`: hold the worker there, SIGKILL it, start another (holding it at `next`). */
+async function crashAt(stack: FaultStack, faults: FaultClock, point: string, next?: string): Promise<void> {
   await stack.failpoints.reached(point, 120_000);
+  faults.progressed();
   await stack.worker.crash();
   if (next) await stack.failpoints.hold(next);
   await stack.failpoints.release(point);
   await stack.startWorker();
-  return Date.now();
+  faults.ended();
+}
+
+/** SIGKILL at each of `points`, in the order the workflow reaches them. */
+async function crashAtEach(stack: FaultStack, faults: FaultClock, points: string[]): Promise<void> {
+  for (let i = 0; i < points.length; i++) await crashAt(stack, faults, points[i]!, points[i + 1]);
 }
 
 /** Waits for a workflow's result, or reports it stuck. */
@@ -84,12 +110,13 @@ async function finishRotation(
   ctx: ChaosContext,
   secretId: string,
   started: Awaited<ReturnType<typeof startRotation>>,
-  faultEnds: number[],
+  faults: FaultClock,
   extra: string[] = [],
 ): Promise<RunRecord> {
   const end = await ending<RotationResult>(started.handle);
-  const recoverMs = faultEnds.map((t) => end.at - t);
-  if (!end.result) return { faults: faultEnds.length, outcome: 'failed', violations: [`${secretId}: ${end.error}`, ...extra], recoverMs };
+  faults.progressed(end.at);
+  const { recoverMs, count } = faults;
+  if (!end.result) return { faults: count, outcome: 'failed', violations: [`${secretId}: ${end.error}`, ...extra], recoverMs };
   const check: RotationCheck = {
     secretId,
     runId: started.handle.firstExecutionRunId,
@@ -98,11 +125,27 @@ async function finishRotation(
     result: end.result,
   };
   return {
-    faults: faultEnds.length,
+    faults: count,
     outcome: end.result.outcome,
     violations: [...extra, ...(await rotationViolations(ctx.stack, check))],
     recoverMs,
   };
+}
+
+/** One server fault that has just ended. */
+function serverFault(): FaultClock {
+  const faults = new FaultClock();
+  faults.ended();
+  return faults;
+}
+
+/** The invariants of a rotation a parent (rotatePlan, revokeAll) started as `rotate/<id>`. */
+async function childViolations(ctx: ChaosContext, secretId: string, before: RotationCheck['before']): Promise<string[]> {
+  const child = ctx.stack.client.workflow.getHandle(rotationWorkflowId(secretId));
+  const { runId, workflowId } = await child.describe();
+  const closed = await ending<RotationResult>(child);
+  if (!closed.result) return [`${secretId}: ${closed.error}`];
+  return rotationViolations(ctx.stack, { secretId, runId, workflowId, before, result: closed.result });
 }
 
 /** Every step of an ordinary rotation, in order: SIGKILL at each, including while it sleeps in its overlap. */
@@ -116,16 +159,17 @@ const workerKillRotate: Scenario = {
     const secretId = await ctx.newSecret('kill', { overlap: '4s' });
     await ctx.stack.failpoints.hold(ROTATE_POINTS[0]!);
     const started = await startRotation(ctx.stack, secretId);
-    const ends: number[] = [];
-    for (let i = 0; i < ROTATE_POINTS.length; i++) ends.push(await crashAt(ctx.stack, ROTATE_POINTS[i]!, ROTATE_POINTS[i + 1]));
+    const faults = new FaultClock();
+    await crashAtEach(ctx.stack, faults, ROTATE_POINTS);
     // Asleep in the overlap: found from the status query.
     await waitForPhase(started.handle, 'overlap');
+    faults.progressed();
     await ctx.stack.failpoints.hold(RETIRE_POINTS[0]!);
     await ctx.stack.worker.crash();
     await ctx.stack.startWorker();
-    ends.push(Date.now());
-    for (let i = 0; i < RETIRE_POINTS.length; i++) ends.push(await crashAt(ctx.stack, RETIRE_POINTS[i]!, RETIRE_POINTS[i + 1]));
-    return finishRotation(ctx, secretId, started, ends);
+    faults.ended();
+    await crashAtEach(ctx.stack, faults, RETIRE_POINTS);
+    return finishRotation(ctx, secretId, started, faults);
   },
 };
 
@@ -136,8 +180,9 @@ const workerKillPromotion: Scenario = {
     const secretId = await ctx.newSecret('killpromo', { overlap: '1s' });
     await ctx.stack.failpoints.hold('apply.done');
     const started = await startRotation(ctx.stack, secretId);
-    const ends = [await crashAt(ctx.stack, 'apply.done', 'promote.written'), await crashAt(ctx.stack, 'promote.written')];
-    return finishRotation(ctx, secretId, started, ends);
+    const faults = new FaultClock();
+    await crashAtEach(ctx.stack, faults, ['apply.done', 'promote.written']);
+    return finishRotation(ctx, secretId, started, faults);
   },
 };
 
@@ -156,12 +201,15 @@ const workerKillNoticed: Scenario = {
     await ctx.stack.worker.crash();
     await ctx.stack.failpoints.release('apply.start');
     await ctx.stack.startWorker();
+    const faults = new FaultClock();
+    faults.ended();
     const restarted = Date.now();
     await ctx.stack.failpoints.reached('apply.start', 120_000, 2);
+    faults.progressed();
     const retriedAfterMs = Date.now() - restarted;
     const late =
       retriedAfterMs > 20_000 ? [`${secretId}: the killed apply step ran again only after ${(retriedAfterMs / 1000).toFixed(0)}s`] : [];
-    return finishRotation(ctx, secretId, started, [restarted], late);
+    return finishRotation(ctx, secretId, started, faults, late);
   },
 };
 
@@ -176,10 +224,10 @@ const workerKillRollback: Scenario = {
     await ctx.stack.failpoints.hold('rollback.written');
     await ctx.stack.worker.crash();
     await ctx.stack.startWorker();
-    const ends = [Date.now()];
-    ends.push(await crashAt(ctx.stack, 'rollback.written', 'discard_and_revoke_staged.done'));
-    ends.push(await crashAt(ctx.stack, 'discard_and_revoke_staged.done'));
-    return finishRotation(ctx, secretId, started, ends);
+    const faults = new FaultClock();
+    faults.ended();
+    await crashAtEach(ctx.stack, faults, ['rollback.written', 'discard_and_revoke_staged.done']);
+    return finishRotation(ctx, secretId, started, faults);
   },
 };
 
@@ -192,9 +240,9 @@ const workerKillEmergency: Scenario = {
     const secretId = await ctx.newSecret('killem');
     await ctx.stack.failpoints.hold(EMERGENCY_POINTS[0]!);
     const started = await startRotation(ctx.stack, secretId, emergencyRotate);
-    const ends: number[] = [];
-    for (let i = 0; i < EMERGENCY_POINTS.length; i++) ends.push(await crashAt(ctx.stack, EMERGENCY_POINTS[i]!, EMERGENCY_POINTS[i + 1]));
-    return finishRotation(ctx, secretId, started, ends);
+    const faults = new FaultClock();
+    await crashAtEach(ctx.stack, faults, EMERGENCY_POINTS);
+    return finishRotation(ctx, secretId, started, faults);
   },
 };
 
@@ -213,29 +261,18 @@ const workerKillPlan: Scenario = {
       workflowId: `plan/${planId}`,
       args: [{ planId, requestedBy: 'chaos' }],
     });
-    const ends = [await crashAt(ctx.stack, 'promote.written', 'revoke.done'), await crashAt(ctx.stack, 'revoke.done')];
+    const faults = new FaultClock();
+    await crashAtEach(ctx.stack, faults, ['promote.written', 'revoke.done']);
     const end = await ending<unknown>(handle);
+    faults.progressed(end.at);
     const violations = end.error ? [`plan ${planId}: ${end.error}`] : [];
-    for (const id of [a, b]) {
-      const child = ctx.stack.client.workflow.getHandle(rotationWorkflowId(id));
-      const desc = await child.describe();
-      const result = (await child.result()) as RotationResult;
-      violations.push(
-        ...(await rotationViolations(ctx.stack, {
-          secretId: id,
-          runId: desc.runId,
-          workflowId: desc.workflowId,
-          before: before[id]!,
-          result,
-        })),
-      );
-    }
-    return { faults: ends.length, outcome: end.error ? 'failed' : 'done', violations, recoverMs: ends.map((t) => end.at - t) };
+    for (const id of [a, b]) violations.push(...(await childViolations(ctx, id, before[id]!)));
+    return { faults: faults.count, outcome: end.error ? 'failed' : 'done', violations, recoverMs: faults.recoverMs };
   },
 };
 
 const workerKillRevokeAll: Scenario = {
-  name: 'worker SIGKILL in revokeAll (freeze, child promotion, report)',
+  name: 'worker SIGKILL in revokeAll (freeze, child promotion, child revocation)',
   ci: false,
   async run(ctx) {
     const tag = `blast${Date.now().toString(36)}`;
@@ -257,32 +294,17 @@ const workerKillRevokeAll: Scenario = {
         },
       ],
     });
-    const ends = [
-      await crashAt(ctx.stack, 'incident_freeze.done', 'promote.written'),
-      await crashAt(ctx.stack, 'promote.written', 'incident_report.start'),
-    ];
-    ends.push(await crashAt(ctx.stack, 'incident_report.start'));
+    const faults = new FaultClock();
+    await crashAtEach(ctx.stack, faults, ['incident_freeze.done', 'promote.written', 'revoke.done']);
     const end = await ending<IncidentReport>(handle);
+    faults.progressed(end.at);
     const violations = end.error ? [`incident ${incidentId}: ${end.error}`] : [];
     for (const s of end.result?.secrets ?? [])
       if (s.status !== 'done' || s.outcome !== 'rotated')
         violations.push(`${s.secretId}: incident report says ${s.status} ${s.outcome ?? ''}`);
-    for (const id of ids) {
-      const child = ctx.stack.client.workflow.getHandle(rotationWorkflowId(id));
-      const desc = await child.describe();
-      const result = (await child.result()) as RotationResult;
-      violations.push(
-        ...(await rotationViolations(ctx.stack, {
-          secretId: id,
-          runId: desc.runId,
-          workflowId: desc.workflowId,
-          before: before[id]!,
-          result,
-        })),
-      );
-    }
+    for (const id of ids) violations.push(...(await childViolations(ctx, id, before[id]!)));
     violations.push(...(await auditViolations(ctx.stack, handle.workflowId)));
-    return { faults: ends.length, outcome: end.error ? 'failed' : 'done', violations, recoverMs: ends.map((t) => end.at - t) };
+    return { faults: faults.count, outcome: end.error ? 'failed' : 'done', violations, recoverMs: faults.recoverMs };
   },
 };
 
@@ -305,11 +327,13 @@ const workerKillBreakGlass: Scenario = {
     for (let i = 0; i < 200 && !(await handle.query(breakGlassStatusQuery).catch(() => undefined))?.open; i++) await sleep(50);
     await handle.executeUpdate(approveUpdate, { args: [{ approver: 'carol' }] });
     await handle.executeUpdate(approveUpdate, { args: [{ approver: 'dave' }] });
-    const ends = [await crashAt(ctx.stack, 'break_glass_grant.done', 'break_glass_revoke.done')];
+    const faults = new FaultClock();
+    await crashAt(ctx.stack, faults, 'break_glass_grant.done', 'break_glass_revoke.done');
     for (let i = 0; i < 400 && (await handle.query(breakGlassStatusQuery)).phase !== 'granted'; i++) await sleep(50);
     await handle.executeUpdate('revoke', { args: [{ by: 'alice' }] });
-    ends.push(await crashAt(ctx.stack, 'break_glass_revoke.done'));
+    await crashAt(ctx.stack, faults, 'break_glass_revoke.done');
     const end = await ending<BreakGlassResult>(handle);
+    faults.progressed(end.at);
     const violations = end.error ? [`${handle.workflowId}: ${end.error}`] : [];
     if (end.result && end.result.outcome !== 'revoked')
       violations.push(`${handle.workflowId}: ended ${end.result.outcome}, expected revoked`);
@@ -327,7 +351,7 @@ const workerKillBreakGlass: Scenario = {
     if (!(await canLogin(ctx.stack.file, current.data.username, current.data.password)))
       violations.push(`${secretId}: current version does not log in`);
     violations.push(...(await auditViolations(ctx.stack, handle.workflowId)));
-    return { faults: ends.length, outcome: end.result?.outcome ?? 'failed', violations, recoverMs: ends.map((t) => end.at - t) };
+    return { faults: faults.count, outcome: end.result?.outcome ?? 'failed', violations, recoverMs: faults.recoverMs };
   },
 };
 
@@ -341,43 +365,42 @@ const vaultSealedAtPromotion: Scenario = {
     const started = await startRotation(ctx.stack, secretId);
     await ctx.stack.failpoints.reached('promote.written', 60_000);
     await ctx.servers.sealVault();
-    await ctx.stack.failpoints.release('promote.written');
-    // Until promotion has used up its attempts (one failed audit row each), then unseal.
-    await waitForAuditRows(ctx, started.handle.firstExecutionRunId, 'promote', 'failed', 5, 60_000);
-    await ctx.servers.unsealVault();
-    return finishRotation(ctx, secretId, started, [Date.now()]);
+    try {
+      await ctx.stack.failpoints.release('promote.written');
+      // Until promotion has used up its attempts (one failed audit row each), then unseal.
+      await waitForAuditRows(ctx, started.handle.firstExecutionRunId, 'promote', 'failed', 5, 60_000);
+    } finally {
+      await ctx.servers.unsealVault();
+    }
+    return finishRotation(ctx, secretId, started, serverFault());
   },
 };
 
-const vaultStopped: Scenario = {
-  name: 'OpenBao stopped (SIGSTOP) mid-rotation',
-  ci: false,
-  async run(ctx) {
-    const secretId = await ctx.newSecret('vaultstop', { overlap: '1s' });
-    await ctx.stack.failpoints.hold('apply.start');
-    const started = await startRotation(ctx.stack, secretId);
-    await ctx.stack.failpoints.reached('apply.start', 60_000);
-    const outage = ctx.servers.stopVault(ctx.outageMs);
-    await ctx.stack.failpoints.release('apply.start');
-    await outage;
-    return finishRotation(ctx, secretId, started, [Date.now()]);
-  },
-};
+/** A server down for the run's outage while the worker is at `point` (held there until the outage starts). */
+function outageAt(name: string, prefix: string, point: string, outage: (ctx: ChaosContext) => Promise<void>): Scenario {
+  return {
+    name,
+    ci: false,
+    async run(ctx) {
+      const secretId = await ctx.newSecret(prefix, { overlap: '1s' });
+      await ctx.stack.failpoints.hold(point);
+      const started = await startRotation(ctx.stack, secretId);
+      await ctx.stack.failpoints.reached(point, 60_000);
+      const down = outage(ctx);
+      await ctx.stack.failpoints.release(point);
+      await down;
+      return finishRotation(ctx, secretId, started, serverFault());
+    },
+  };
+}
 
-const postgresStopped: Scenario = {
-  name: 'PostgreSQL (targets and audit) stopped mid-rotation',
-  ci: false,
-  async run(ctx) {
-    const secretId = await ctx.newSecret('pgstop', { overlap: '1s' });
-    await ctx.stack.failpoints.hold('test.start');
-    const started = await startRotation(ctx.stack, secretId);
-    await ctx.stack.failpoints.reached('test.start', 60_000);
-    const outage = ctx.servers.stopPostgres(ctx.outageMs);
-    await ctx.stack.failpoints.release('test.start');
-    await outage;
-    return finishRotation(ctx, secretId, started, [Date.now()]);
-  },
-};
+const vaultStopped = outageAt('OpenBao stopped (SIGSTOP) mid-rotation', 'vaultstop', 'apply.start', (ctx) =>
+  ctx.servers.stopVault(ctx.outageMs),
+);
+
+const postgresStopped = outageAt('PostgreSQL (targets and audit) stopped mid-rotation', 'pgstop', 'test.start', (ctx) =>
+  ctx.servers.stopPostgres(ctx.outageMs),
+);
 
 const temporalRestarted: Scenario = {
   name: 'Temporal dev server SIGKILLed and restarted mid-rotation',
@@ -387,7 +410,7 @@ const temporalRestarted: Scenario = {
     const started = await startRotation(ctx.stack, secretId);
     await waitForPhase(started.handle, 'overlap');
     await ctx.servers.restartTemporal();
-    return finishRotation(ctx, secretId, started, [Date.now()]);
+    return finishRotation(ctx, secretId, started, serverFault());
   },
 };
 
@@ -400,10 +423,15 @@ const auditLockedAtPromotion: Scenario = {
     const started = await startRotation(ctx.stack, secretId);
     await ctx.stack.failpoints.reached('promote.start', 60_000);
     const lock = await ctx.servers.lock('rotor', 'LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE');
-    await ctx.stack.failpoints.release('promote.start');
-    await sleep(Math.min(ctx.outageMs, 20_000));
-    await lock.release();
-    return finishRotation(ctx, secretId, started, [Date.now()]);
+    try {
+      await ctx.stack.failpoints.release('promote.start');
+      // A full run holds it past promotion's whole retry budget (5 attempts, about 40 s): its audit
+      // row fails on every attempt after the KV write, so the rotation must roll back.
+      await sleep(ctx.outageMs >= 30_000 ? 50_000 : ctx.outageMs);
+    } finally {
+      await lock.release();
+    }
+    return finishRotation(ctx, secretId, started, serverFault());
   },
 };
 
@@ -415,16 +443,31 @@ const roleLockedInEmergency: Scenario = {
     const secretId = await ctx.newSecret('rolelock');
     const before = await kvVersion(ctx.stack, secretId);
     const lock = await ctx.servers.lock('demo', `ALTER ROLE "${before.data.username}" CONNECTION LIMIT 100`);
-    const started = await startRotation(ctx.stack, secretId, emergencyRotate);
-    // Held past the emergency retry budget: until the rotation says it keeps retrying (or gave up and ended).
-    let closed = false;
-    void started.handle
-      .result()
-      .finally(() => (closed = true))
-      .catch(() => undefined);
-    await waitForAuditRows(ctx, started.handle.firstExecutionRunId, 'revocation_retrying', 'failed', 1, 120_000, () => closed);
-    await lock.release();
-    return finishRotation(ctx, secretId, started, [Date.now()]);
+    let started: Awaited<ReturnType<typeof startRotation>>;
+    let retrying = true;
+    try {
+      started = await startRotation(ctx.stack, secretId, emergencyRotate);
+      // Held past the emergency retry budget: until the rotation says it keeps retrying (or gave up and ended).
+      let closed = false;
+      void started.handle
+        .result()
+        .finally(() => (closed = true))
+        .catch(() => undefined);
+      const runId = started.handle.firstExecutionRunId;
+      await waitForAuditRows(ctx, runId, 'revocation_retrying', 'failed', 1, 120_000, () => closed);
+      retrying = !closed;
+    } finally {
+      await lock.release();
+    }
+    const record = await finishRotation(
+      ctx,
+      secretId,
+      started,
+      serverFault(),
+      retrying ? [] : [`${secretId}: ended before it said it kept retrying`],
+    );
+    if (record.outcome !== 'rotated') record.violations.push(`${secretId}: an emergency rotation ended ${record.outcome}, not rotated`);
+    return record;
   },
 };
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import type { ManagedProcess } from '../../stack/managed-process.js';
 import { startPostgres, stopPostgres } from '../../stack/postgres-server.js';
+import { recordProcess } from '../../stack/recorded-processes.js';
 import { startTemporal } from '../../stack/temporal-server.js';
 import { ensureTools } from '../../stack/tools.js';
 import type { StackFile } from '../../stack/up.js';
@@ -73,7 +74,10 @@ export class ServerFaults {
       process.kill(this.temporalPid, 'SIGKILL');
       while (isAlive(this.temporalPid)) await sleep(50);
     }
-    this.temporals.push(await startTemporal(tools.temporal, this.file.stateDir, this.file.ports));
+    const restarted = await startTemporal(tools.temporal, this.file.stateDir, this.file.ports);
+    this.temporals.push(restarted);
+    // A chaos run killed from now on leaves this server behind: the next start stops it.
+    await recordProcess(this.file.stateDir, 'temporal', restarted.child.pid!);
   }
 
   /** Holds a lock another session took, in a transaction of its own, until `release()`. */

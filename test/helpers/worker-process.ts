@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { WORKER_NODE_FLAGS } from '../../stack/worker-node-flags.mjs';
 
 const CHILD = fileURLToPath(new URL('./worker-child.ts', import.meta.url));
+/** The test's worker goes when the test process goes, even killed (stdin is its lifeline). */
+const EXIT_WITH_PARENT = new URL('../../stack/worker-exits-with-launcher.mjs', import.meta.url).href;
 
 /** A worker in a child process: the fault-injection tests SIGKILL it and start another. */
 export interface WorkerProcess {
@@ -24,10 +26,11 @@ export interface WorkerProcess {
  */
 export function spawnWorker(env: Record<string, string>, bundlePath: string, logFile: string): WorkerProcess {
   const out = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', CHILD], {
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, '--import', EXIT_WITH_PARENT, '--import', 'tsx', CHILD], {
     env: { ...process.env, ...env, ROTOR_TEST_WORKFLOW_BUNDLE: bundlePath },
-    stdio: ['ignore', out, 'pipe'],
+    stdio: ['pipe', out, 'pipe'],
   });
+  child.stdin?.on('error', () => undefined);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const ready = new Promise<void>((resolve, reject) => {
     let seen = '';
