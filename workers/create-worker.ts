@@ -45,6 +45,8 @@ export function rotorDatabasePool(connectionString: string, logger: Logger, max 
   const db = new pg.Pool({ connectionString, max, ...ROTOR_DATABASE_SESSION_LIMITS });
   // A pool error (server restart) must not crash the worker; the next query reconnects.
   db.on('error', (err) => logger.warn({ err: err.message }, 'rotor database pool error'));
+  // Nor may a connection lost while checked out (pg emits 'error' on the client then; its query fails anyway).
+  db.on('connect', (client) => client.on('error', () => undefined));
   return db;
 }
 

@@ -159,6 +159,7 @@ export function breakGlassActivities(ctx: ActivityContext) {
           connectionTimeoutMillis: 5000,
           ...TARGET_SESSION_LIMITS, // as every target session: no wait on another session's lock without end
         });
+        client.on('error', () => undefined); // a connection lost mid-call: the call itself fails
         await client.connect();
         try {
           const left = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [ref.username]);

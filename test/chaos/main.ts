@@ -86,6 +86,10 @@ async function runAll(): Promise<number> {
             await fault.client.workflow.getHandle(w.workflowId, w.runId).terminate('chaos: harness error in the scenario');
           await fault.startWorker();
         }
+        if (fault.worker.diedOnItsOwn()) {
+          record.violations.push(`the worker died on its own (its stderr: ${fault.workerLog})`);
+          await fault.startWorker();
+        }
         records.get(scenario.name)!.push(record);
         const seconds = ((Date.now() - started) / 1000).toFixed(0);
         info(

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { WORKER_NODE_FLAGS } from '../../stack/worker-node-flags.mjs';
 
@@ -13,6 +13,8 @@ export interface WorkerProcess {
   /** Resolves when the worker polls its task queue. */
   ready: Promise<void>;
   exited: Promise<number | null>;
+  /** True when the worker exited without being told to: a defect (its stderr is in the log). */
+  diedOnItsOwn(): boolean;
   /** A real crash: SIGKILL, no shutdown, nothing reported. */
   crash(): Promise<void>;
   /** A clean stop: SIGTERM, in-flight tasks finish. */
@@ -35,15 +37,25 @@ export function spawnWorker(env: Record<string, string>, bundlePath: string, log
   const ready = new Promise<void>((resolve, reject) => {
     let seen = '';
     child.stderr?.on('data', (chunk: Buffer) => {
+      writeSync(out, chunk);
       seen = (seen + chunk.toString()).slice(-4000);
       if (seen.includes('rotor-test-worker-ready')) resolve();
     });
     void exited.then((code) => reject(new Error(`the worker exited with code ${code} before it was ready: ${seen.slice(-1000)}`)));
   });
   ready.catch(() => undefined);
+  let signalled = false;
   const signal = async (sig: NodeJS.Signals) => {
+    signalled = true;
     if (child.exitCode === null && child.signalCode === null) child.kill(sig);
     await exited;
   };
-  return { pid: child.pid!, ready, exited, crash: () => signal('SIGKILL'), stop: () => signal('SIGTERM') };
+  return {
+    pid: child.pid!,
+    ready,
+    exited,
+    diedOnItsOwn: () => !signalled && (child.exitCode !== null || child.signalCode !== null),
+    crash: () => signal('SIGKILL'),
+    stop: () => signal('SIGTERM'),
+  };
 }

@@ -85,6 +85,8 @@ function adminPool(caches: ProviderCaches, target: { host: string; port: number;
       allowExitOnIdle: true,
     });
     pool.on('error', () => undefined); // an idle connection dropped by the server; the next checkout reconnects
+    // One lost while checked out emits 'error' on the client: its query fails anyway, the worker must not crash.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     return { pool, close: () => pool.end() };
   });
 }
@@ -166,6 +168,7 @@ export function postgresProvider(
 
   async function tryLogin(credential: PostgresCredential): Promise<'ok' | 'refused'> {
     const client = new pg.Client({ ...target, user: credential.username, password: credential.password });
+    client.on('error', () => undefined); // a connection lost mid-call: the call itself fails
     try {
       await client.connect();
       await client.query('SELECT 1');
@@ -184,6 +187,7 @@ export function postgresProvider(
   /** Runs the inventory's validation query as `credential`: a privilege the application needs, proven before promotion. */
   async function validate(credential: PostgresCredential, query: string): Promise<void> {
     const client = new pg.Client({ ...target, user: credential.username, password: credential.password });
+    client.on('error', () => undefined); // a connection lost mid-call: the call itself fails
     try {
       await client.connect();
     } catch (err) {
