@@ -1,4 +1,4 @@
-import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 
 /**
@@ -53,6 +53,8 @@ export const verification = proxyActivities<Activities>({
  */
 export const persistentRevocation = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
+  // Ended by a person: the attempt in flight settles before the rotation reports how it ended.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes' },
 });

@@ -143,6 +143,8 @@ export class RotationRun {
 
   /** The new version is current and proven, so no rollback: an operator must finish revocation. */
   async revocationFailed(err: unknown, promotedVersion: number, oldVersion: number, type: string | undefined): Promise<never> {
+    // An update still writing its audit row is answered first (a failed workflow drops it otherwise).
+    if (!allHandlersFinished()) await condition(allHandlersFinished);
     await this.event('rotation_finished', 'failed', { outcome: 'revocation_failed', reason: failureMessage(err) });
     throw ApplicationFailure.nonRetryable(
       `version ${promotedVersion} is current and confirmed, but revoking version ${oldVersion} failed: ${failureMessage(err)}`,

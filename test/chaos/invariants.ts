@@ -65,8 +65,10 @@ export async function rotationViolations(stack: StackConnection, check: Rotation
   const expected = result.outcome === 'rotated' ? ['promote', 'revoke'] : result.outcome === 'rolled_back' ? ['rollback'] : [];
   const db = await superuserClient(stack.file, 'rotor');
   try {
+    // A promotion recovered by find_promotion (it failed after its KV write) is audited there.
     const rows = await db.query<{ step: string }>(
-      `SELECT DISTINCT step FROM audit_log WHERE workflow_id = $1 AND run_id = $2 AND outcome = 'succeeded'`,
+      `SELECT DISTINCT CASE WHEN step = 'find_promotion' AND detail->>'promoted' = 'true' THEN 'promote' ELSE step END AS step
+         FROM audit_log WHERE workflow_id = $1 AND run_id = $2 AND outcome = 'succeeded'`,
       [check.workflowId, check.runId],
     );
     const have = new Set(rows.rows.map((r) => r.step));

@@ -80,10 +80,14 @@ async function runAll(): Promise<number> {
         } catch (err) {
           record = { faults: 0, outcome: 'harness error', violations: [`harness: ${(err as Error).stack ?? String(err)}`], recoverMs: [] };
           // A scenario that broke half-way may leave a worker held or dead, or workflows running: start clean.
+          if (fault.worker.diedOnItsOwn()) record.violations.push(`the worker died on its own (its stderr: ${fault.workerLog})`);
           await fault.failpoints.clear();
           await fault.worker.crash();
           for await (const w of fault.client.workflow.list({ query: `TaskQueue="${fault.taskQueue}" AND ExecutionStatus="Running"` }))
-            await fault.client.workflow.getHandle(w.workflowId, w.runId).terminate('chaos: harness error in the scenario');
+            await fault.client.workflow
+              .getHandle(w.workflowId, w.runId)
+              .terminate('chaos: harness error in the scenario')
+              .catch(() => undefined); // closed meanwhile
           await fault.startWorker();
         }
         if (fault.worker.diedOnItsOwn()) {

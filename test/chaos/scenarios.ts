@@ -387,8 +387,11 @@ function outageAt(name: string, prefix: string, point: string, outage: (ctx: Cha
       const started = await startRotation(ctx.stack, secretId);
       await ctx.stack.failpoints.reached(point, 60_000);
       const down = outage(ctx);
-      await ctx.stack.failpoints.release(point);
-      await down;
+      try {
+        await ctx.stack.failpoints.release(point);
+      } finally {
+        await down; // never leave a server stopped for the next scenario
+      }
       return finishRotation(ctx, secretId, started, serverFault());
     },
   };
@@ -425,9 +428,10 @@ const auditLockedAtPromotion: Scenario = {
     const lock = await ctx.servers.lock('rotor', 'LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE');
     try {
       await ctx.stack.failpoints.release('promote.start');
-      // A full run holds it past promotion's whole retry budget (5 attempts, about 40 s): its audit
-      // row fails on every attempt after the KV write, so the rotation must roll back.
-      await sleep(ctx.outageMs >= 30_000 ? 50_000 : ctx.outageMs);
+      // A full run holds it past promotion's whole retry budget (5 attempts, each waiting out the
+      // lock timeout for its success row and again for its failure row, plus backoff: about 65 s):
+      // its audit row fails on every attempt after the KV write, so the rotation must roll back.
+      await sleep(ctx.outageMs >= 30_000 ? 80_000 : ctx.outageMs);
     } finally {
       await lock.release();
     }
