@@ -51,7 +51,7 @@ export async function stopLeftoverPostgres(pgBin: string, stateDir: string): Pro
   const status = await runCommand(pgCtl, ['-D', dataDir, 'status'], as);
   if (status.code !== 0) return;
   info(`stopping PostgreSQL (${dataDir}) left over from an earlier run`);
-  await runCommand(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], as);
+  await stopPostgres(pgBin, stateDir);
 }
 
 export async function startPostgres(pgBin: string, stateDir: string, ports: Ports): Promise<PostgresServer> {
@@ -119,9 +119,7 @@ export async function startPostgres(pgBin: string, stateDir: string, ports: Port
     port: ports.postgres,
     superuser: 'postgres',
     superuserPassword,
-    async stop() {
-      await runCommand(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], as);
-    },
+    stop: () => stopPostgres(pgBin, stateDir),
   };
   try {
     await waitFor(

@@ -11,8 +11,6 @@ export interface FaultStack extends StackConnection {
   worker: WorkerProcess;
   workerLog: string;
   startWorker(): Promise<WorkerProcess>;
-  /** SIGKILL, then a new worker on the same task queue. */
-  crashAndRestartWorker(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -38,10 +36,6 @@ export async function startFaultStack(name: string, inventoryYaml?: string, mode
       stack.worker = spawn();
       await stack.worker.ready;
       return stack.worker;
-    },
-    async crashAndRestartWorker() {
-      await stack.worker.crash();
-      await stack.startWorker();
     },
     async close() {
       await stack.worker?.stop();

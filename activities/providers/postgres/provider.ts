@@ -223,6 +223,8 @@ export function postgresProvider(
 
       async apply(credential) {
         const role = pg.escapeIdentifier(credential.username);
+        // The SCRAM verifier (4,096 PBKDF2 rounds) is computed before the serialising lock is taken.
+        const verifier = pg.escapeLiteral(scramVerifier(credential.password));
         await asAdmin(async (c) => {
           // What each statement waits for, so a lock timeout names what was locked.
           let waitingFor = `rotor's create-role section on ${where} (advisory lock, database "${database}")`;
@@ -245,10 +247,7 @@ export function postgresProvider(
               if (await roleExists(c, parent))
                 await run(`the membership of "${credential.username}" in "${parent}"`, `GRANT ${pg.escapeIdentifier(parent)} TO ${role}`);
             }
-            await run(
-              `the role row of "${credential.username}"`,
-              `ALTER ROLE ${role} WITH LOGIN PASSWORD ${pg.escapeLiteral(scramVerifier(credential.password))}`,
-            );
+            await run(`the role row of "${credential.username}"`, `ALTER ROLE ${role} WITH LOGIN PASSWORD ${verifier}`);
             await c.query('COMMIT');
           } catch (err) {
             await c.query('ROLLBACK').catch(() => undefined);
