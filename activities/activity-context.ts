@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Environment } from '../config/environment.js';
 import { KvVersionCache } from '../vault/kv-version-cache.js';
 import { VaultSession } from '../vault/vault-session.js';
+import { keyAuditLog } from './audit/append-audit.js';
 import { InventoryCache } from './inventory-cache.js';
 import { ProviderCaches } from './providers/provider-caches.js';
 
@@ -28,10 +29,13 @@ export interface ActivityContext {
  * caller owns `db` and `temporal`; close the context's target pools with `providerCaches.close()`.
  */
 export function createActivityContext(env: Environment, deps: Pick<ActivityContext, 'db' | 'logger' | 'temporal'>): ActivityContext {
+  const vault = new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID);
+  // Audit rows appended on this pool are MACed with the worker's own Vault session.
+  keyAuditLog(deps.db, vault);
   return {
     env,
     inventory: new InventoryCache(env.ROTOR_INVENTORY),
-    vault: new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID),
+    vault,
     kvCache: new KvVersionCache(),
     providerCaches: new ProviderCaches(),
     ...deps,

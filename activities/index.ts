@@ -1,5 +1,6 @@
 import type { ActivityContext } from './activity-context.js';
 import { breakGlassActivities } from './break-glass/break-glass-activities.js';
+import { identityActivities } from './identity/identity-activities.js';
 import { incidentActivities } from './incident/incident-activities.js';
 import { consumerCutoverActivities } from './rotation/consumer-cutover.js';
 import { emergencyStepActivities } from './rotation/emergency-steps.js';
@@ -23,6 +24,7 @@ export function createActivities(ctx: ActivityContext) {
     ...seedSecretActivities(ctx),
     ...breakGlassActivities(ctx),
     ...incidentActivities(ctx),
+    ...identityActivities(ctx),
   };
 }
 

@@ -21,16 +21,20 @@ import { createActivities } from '../activities/index.js';
 import { postgresProvider } from '../activities/providers/postgres/provider.js';
 import type { PostgresAdmin } from '../activities/providers/postgres/schema.js';
 import { ProviderCaches } from '../activities/providers/provider-caches.js';
+import { VaultClient } from '../vault/vault-client.js';
 import { VaultSession } from '../vault/vault-session.js';
 import { loadEnvironment } from '../config/environment.js';
 import { step } from '../stack/progress.js';
 import { cpuDelta, cpuSnapshot, STACK_PARTS, type CpuSnapshot } from './cpu-usage.js';
 import { up } from '../stack/up.js';
+import { KV_MOUNT } from '../stack/bootstrap-vault.js';
+import { createInventoryWorkerAppRole } from '../stack/worker-approle.js';
 import type { IncidentReport, SecretReport } from '../workflows/incident-types.js';
 import { createWorker, WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_PATH } from '../workers/create-worker.js';
 import { dataConverter } from '../workers/data-converter.js';
 import { createLogger } from '../workers/logger.js';
 import { incidentWorkflowId } from '../workflows/contracts.js';
+import { IDENTITY_ROLE } from '../vault/policies/operator-policy.js';
 import { revokeAll } from '../workflows/revoke-all.js';
 
 const N = Number(process.argv[2] ?? 1000);
@@ -104,6 +108,22 @@ function printCpu(rotor: CpuSnapshot, base: CpuSnapshot, row: (label: string, ro
   row('CPU s, all of the above', rotorTotal.toFixed(1), baseTotal.toFixed(1));
 }
 
+/** The incident responder the bench acts as (stack/bootstrap-identity.ts: alice is one). */
+const RESPONDER = 'alice';
+
+/**
+ * A fresh Vault identity token proving RESPONDER, minted with their own login as `rotor login` and
+ * the CLI do: revokeAll accepts only a verified incident responder, and each token once.
+ */
+async function responderIdentity(vaultAddr: string, operators: Record<string, string>): Promise<string> {
+  const password = operators[RESPONDER];
+  if (!password) throw new Error(`the bench stack has no operator ${RESPONDER} (stack/bootstrap-identity.ts)`);
+  const anonymous = new VaultClient(vaultAddr);
+  const login = await anonymous.request<{ auth: { client_token: string } }>('POST', `auth/userpass/login/${RESPONDER}`, { password });
+  const asResponder = new VaultClient(vaultAddr, login.auth.client_token);
+  return (await asResponder.request<{ data: { token: string } }>('GET', `identity/oidc/token/${IDENTITY_ROLE}`)).data.token;
+}
+
 async function main(): Promise<void> {
   const stack = await up('bench');
   try {
@@ -118,7 +138,16 @@ async function main(): Promise<void> {
         )
         .join('\n')}\n`,
     );
-    const env = loadEnvironment({ ...stack.env, ROTOR_INVENTORY: inventoryFile, ROTOR_LOG_LEVEL: 'warn' });
+    // The bench worker's own AppRole: the stack's holds the policy of the stack's inventory only.
+    const root = new VaultClient(stack.env.ROTOR_VAULT_ADDR!, stack.vaultRootToken);
+    const appRole = await createInventoryWorkerAppRole(root, 'rotor-worker-bench-revoke-all', inventoryFile, KV_MOUNT);
+    const env = loadEnvironment({
+      ...stack.env,
+      ROTOR_INVENTORY: inventoryFile,
+      ROTOR_VAULT_ROLE_ID: appRole.roleId,
+      ROTOR_VAULT_SECRET_ID: appRole.secretId,
+      ROTOR_LOG_LEVEL: 'warn',
+    });
     const vault = new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID);
     const admin = (await vault.run((v) => v.kvRead<PostgresAdmin>('rotor', adminPath)))!.data;
 
@@ -154,7 +183,7 @@ async function main(): Promise<void> {
     const connection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
     const client = new Client({ connection, dataConverter: dataConverter(env.ROTOR_CODEC_KEY) });
     const incidentWorkflowIds: Record<string, string> = {};
-    const runRevokeAll = (tag: string) =>
+    const runRevokeAll = async (tag: string) =>
       client.workflow.execute(revokeAll, {
         taskQueue: env.ROTOR_TASK_QUEUE,
         workflowId: (incidentWorkflowIds[tag] = incidentWorkflowId(`bench-${tag}-${Date.now()}`)),
@@ -162,7 +191,7 @@ async function main(): Promise<void> {
           {
             incidentId: `bench-${tag}-${Date.now()}`,
             reason: 'benchmark run',
-            requestedBy: 'bench',
+            identity: await responderIdentity(env.ROTOR_VAULT_ADDR, stack.operators),
             scope: { tags: [tag] },
             concurrency: CONCURRENCY,
             freeze: 'in-scope' as const,
@@ -236,8 +265,11 @@ async function main(): Promise<void> {
       const call = <A extends unknown[], R>(activityId: number, fn: (...args: A) => Promise<R>, ...args: A) =>
         inActivity(`incident/${incidentId}`, incidentId, activityId, fn, ...args);
       const startedAt = new Date().toISOString();
-      const plan = await call(1, activities.resolveIncidentScope, { tags: [tag], secretIds: [], leasePrefixes: [] });
-      await call(2, activities.startFreeze, { incidentId, reason: 'benchmark run', actor: 'bench', secretIds: plan.secrets });
+      // The same identity check revokeAll makes before it changes anything.
+      const identity = await responderIdentity(env.ROTOR_VAULT_ADDR, stack.operators);
+      const who = await call(1, activities.verifyIdentity, { assertion: identity, purpose: `start incident response ${incidentId}` });
+      const plan = await call(2, activities.resolveIncidentScope, { tags: [tag], secretIds: [], leasePrefixes: [] });
+      await call(3, activities.startFreeze, { incidentId, reason: 'benchmark run', actor: who.name, secretIds: plan.secrets });
       const secrets: SecretReport[] = [];
       await pool(secretIds, CONCURRENCY, async (secretId) => void secrets.push(await rotateDirectly(secretId)));
       const failed = secrets.filter((r) => r.status === 'failed').length;
@@ -245,7 +277,7 @@ async function main(): Promise<void> {
       const report: IncidentReport = {
         incidentId,
         reason: 'benchmark run',
-        requestedBy: 'bench',
+        requestedBy: who.name,
         dryRun: false,
         startedAt,
         finishedAt: new Date().toISOString(),
@@ -255,7 +287,7 @@ async function main(): Promise<void> {
         grants: [],
         summary,
       };
-      await call(3, activities.recordIncidentReport, report);
+      await call(4, activities.recordIncidentReport, report);
       return secrets;
     };
     await step(`warm-up: baseline loop over ${warmIds.length} other secrets`, () => incidentDirectly('warmup', warmIds));

@@ -18,6 +18,8 @@ import { loadEnvironment } from '../config/environment.js';
 import { startConsumerService } from '../demo/consumer-service.js';
 import { step } from '../stack/progress.js';
 import { up } from '../stack/up.js';
+import { KV_MOUNT } from '../stack/bootstrap-vault.js';
+import { createInventoryWorkerAppRole } from '../stack/worker-approle.js';
 import { createWorker, WORKFLOW_BUNDLER_OPTIONS, WORKFLOWS_PATH } from '../workers/create-worker.js';
 import { dataConverter } from '../workers/data-converter.js';
 import { createLogger } from '../workers/logger.js';
@@ -83,7 +85,15 @@ async function main(): Promise<void> {
       - { name: ledger, healthUrl: ${ledger.url}/health, confirm: { mode: health, url: ${ledger.url}/health, timeout: 30s } }
 `,
     );
-    const env = loadEnvironment({ ...stack.env, ROTOR_INVENTORY: inventoryFile, ROTOR_LOG_LEVEL: 'warn' });
+    // The bench worker's own AppRole: the stack's holds the policy of the stack's inventory only.
+    const appRole = await createInventoryWorkerAppRole(root, 'rotor-worker-bench-rotation', inventoryFile, KV_MOUNT);
+    const env = loadEnvironment({
+      ...stack.env,
+      ROTOR_INVENTORY: inventoryFile,
+      ROTOR_VAULT_ROLE_ID: appRole.roleId,
+      ROTOR_VAULT_SECRET_ID: appRole.secretId,
+      ROTOR_LOG_LEVEL: 'warn',
+    });
     const bundle = await step('bundling workflow code', () =>
       bundleWorkflowCode({
         workflowsPath: WORKFLOWS_PATH,

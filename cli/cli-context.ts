@@ -1,62 +1,67 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { EnvironmentError, loadEnvironment, type Environment } from '../config/environment.js';
+import type { Environment } from '../config/environment.js';
 import type { Inventory } from '../config/inventory-schema.js';
 import { loadInventory } from '../config/load-inventory.js';
-import { REPO_ROOT } from '../config/repo-root.js';
+import { temporalConnectionOptions } from '../config/temporal-connection.js';
+import { CODEC_KEY_PATH } from '../vault/policies/operator-policy.js';
 import { dataConverter } from '../workers/data-converter.js';
 import { CliError, usageError } from './cli-error.js';
+import { operatorEnvironment, type OperatorEnvironment } from './operator-environment.js';
+import { OperatorSession, operatorVaultError, type Operator } from './operator-session.js';
 
 export interface CliContext {
-  env: Environment;
+  env: OperatorEnvironment;
   client: Client;
+  /** The operator's own Vault session (their token and policy). */
+  session: OperatorSession;
   inventory(): Promise<Inventory>;
+  /** Who the operator's token belongs to (for messages; the worker verifies identity tokens itself). */
+  operator(): Promise<Operator>;
+  /** A fresh Vault identity token proving the operator's identity for one action. */
+  identity(): Promise<string>;
   close(): Promise<void>;
 }
 
-/**
- * ROTOR_* variables when set; otherwise the running local stack's (`npm start`) stack.json,
- * so `npx rotor …` works next to `npm start` with no set-up.
- */
-export function cliEnvironment(): Environment {
-  const localStack = process.env.ROTOR_STATE_DIR
-    ? join(process.env.ROTOR_STATE_DIR, 'stack.json')
-    : join(REPO_ROOT, '.rotor', 'local', 'stack.json');
-  const fromStack =
-    !process.env.ROTOR_VAULT_ADDR && existsSync(localStack)
-      ? (JSON.parse(readFileSync(localStack, 'utf8')) as { env: Record<string, string> }).env
-      : {};
-  try {
-    return loadEnvironment({ ...fromStack, ...process.env });
-  } catch (err) {
-    if (err instanceof EnvironmentError) {
-      throw new CliError(
-        err.message,
-        "start the local stack with 'npm start' in another terminal, or export the ROTOR_* variables of your deployment",
-      );
-    }
-    throw err;
-  }
-}
+export { operatorEnvironment as cliEnvironment };
 
+/**
+ * Connects as the operator: their Vault token (after `rotor login`), the codec key read from Vault
+ * with it (so decoding rotor's payloads is a Vault permission, revocable per person), Temporal.
+ */
 export async function cliContext(): Promise<CliContext> {
-  const env = cliEnvironment();
+  const env = operatorEnvironment();
+  const session = await OperatorSession.open(env);
+  let codecKey: string | undefined;
+  try {
+    codecKey = (await session.vault.kvRead<{ key: string }>(env.ROTOR_VAULT_KV_MOUNT, CODEC_KEY_PATH))?.data.key;
+  } catch (err) {
+    throw operatorVaultError(err, `reading rotor's codec key (${env.ROTOR_VAULT_KV_MOUNT}/${CODEC_KEY_PATH})`);
+  }
+  if (!codecKey)
+    throw new CliError(
+      `Vault has no codec key at ${env.ROTOR_VAULT_KV_MOUNT}/${CODEC_KEY_PATH}`,
+      "write the workers' ROTOR_CODEC_KEY there (the local stack does): vault kv put rotor/_rotor/codec key=…",
+    );
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS, connectTimeout: 5000 });
+    // Only the Temporal settings are read (the operator environment has no worker credentials).
+    connection = await Connection.connect({ ...temporalConnectionOptions(env as unknown as Environment), connectTimeout: 5000 });
   } catch (err) {
     throw new CliError(
       `cannot reach Temporal at ${env.ROTOR_TEMPORAL_ADDRESS}: ${(err as Error).message}`,
       "is 'npm start' running? or set ROTOR_TEMPORAL_ADDRESS",
     );
   }
-  const client = new Client({ connection, namespace: env.ROTOR_TEMPORAL_NAMESPACE, dataConverter: dataConverter(env.ROTOR_CODEC_KEY) });
+  const client = new Client({ connection, namespace: env.ROTOR_TEMPORAL_NAMESPACE, dataConverter: dataConverter(codecKey) });
   let cached: Inventory | undefined;
+  let who: Promise<Operator> | undefined;
   return {
     env,
     client,
+    session,
     inventory: async () => (cached ??= await loadInventory(env.ROTOR_INVENTORY)),
+    operator: () => (who ??= session.whoami()),
+    identity: () => session.identityToken(),
     close: () => connection.close(),
   };
 }
@@ -74,6 +79,7 @@ export async function requireSecret(ctx: CliContext, secretId: string | undefine
   return spec;
 }
 
-export function actor(flag: string | undefined): string {
-  return flag ?? `cli:${process.env.USER ?? process.env.LOGNAME ?? 'unknown'}`;
+/** Who started something, for the record: the logged-in operator's Vault name. */
+export async function actor(ctx: CliContext): Promise<string> {
+  return (await ctx.operator()).name;
 }

@@ -6,7 +6,9 @@ import { auditVerify, auditVerifyHelp } from './commands/audit-verify.js';
 import { breakGlassCommand, breakGlassHelp } from './commands/break-glass.js';
 import { confirm, confirmHelp } from './commands/confirm.js';
 import { incident, incidentHelp } from './commands/incident.js';
+import { login, loginHelp } from './commands/login.js';
 import { plan, planHelp } from './commands/plan.js';
+import { policyHelp, policyRender } from './commands/policy.js';
 import { rotate, rotateHelp } from './commands/rotate.js';
 import { schedules, schedulesHelp } from './commands/schedules.js';
 import { seed, seedHelp } from './commands/seed.js';
@@ -15,56 +17,65 @@ import { status, statusHelp } from './commands/status.js';
 const mainHelp = `usage: rotor <command> [options]
 
 commands:
+  login <user> | whoami | logout     log in to Vault as yourself; every command then acts as you
   rotate <secret> [--wait]           rotate one secret (rotateSecret workflow)
   plan <plan> [--wait]               rotate a plan's secrets together (rotatePlan workflow)
   status [--json]                    versions, last and in-flight rotations, next scheduled runs
   confirm <secret> <consumer>        confirm a manual consumer's cutover
   schedules sync|diff|pause|resume   reconcile rotation cadences with Temporal Schedules
   seed [<secret> ...]                give new secrets their first version
-  break-glass request|approve|deny|revoke|unwrap|list   emergency access with approval
+  break-glass request|approve|deny|revoke|credentials|list   emergency access with approval
   incident revoke-all|report|unfreeze|end-revocation   incident response: freeze, revoke, emergency-rotate
   audit verify                       check the audit log's hash chain
+  policy render worker|operator      print rotor's Vault policies (worker: from the inventory)
 
 Every command takes --help. Configuration comes from ROTOR_* variables, or from the local
 stack started by 'npm start' when they are not set.`;
 
-interface Command {
+type Values = Record<string, string | boolean | undefined>;
+
+type Command = {
   help: string;
   options: Record<string, { type: 'string' | 'boolean' }>;
-  run(ctx: CliContext, positionals: string[], values: Record<string, string | boolean | undefined>): Promise<number>;
-}
+} & (
+  | { needsStack?: true; run(ctx: CliContext, positionals: string[], values: Values): Promise<number> }
+  /** Reads files only: runs without a Temporal connection or credentials. */
+  | { needsStack: false; run(positionals: string[], values: Values): Promise<number> }
+);
 
 const str = (v: string | boolean | undefined) => (typeof v === 'string' ? v : undefined);
 
 const commands: Record<string, Command> = {
+  login: { help: loginHelp, options: {}, needsStack: false, run: ([user]) => login(['login', user!]) },
+  whoami: { help: loginHelp, options: {}, needsStack: false, run: () => login(['whoami']) },
+  logout: { help: loginHelp, options: {}, needsStack: false, run: () => login(['logout']) },
   rotate: {
     help: rotateHelp,
-    options: { wait: { type: 'boolean' }, json: { type: 'boolean' }, by: { type: 'string' }, reason: { type: 'string' } },
-    run: (ctx, [secret], v) => rotate(ctx, { secret, wait: v.wait === true, json: v.json === true, by: str(v.by), reason: str(v.reason) }),
+    options: { wait: { type: 'boolean' }, json: { type: 'boolean' }, reason: { type: 'string' } },
+    run: (ctx, [secret], v) => rotate(ctx, { secret, wait: v.wait === true, json: v.json === true, reason: str(v.reason) }),
   },
   plan: {
     help: planHelp,
-    options: { wait: { type: 'boolean' }, json: { type: 'boolean' }, by: { type: 'string' }, reason: { type: 'string' } },
-    run: (ctx, [name], v) => plan(ctx, { plan: name, wait: v.wait === true, json: v.json === true, by: str(v.by), reason: str(v.reason) }),
+    options: { wait: { type: 'boolean' }, json: { type: 'boolean' }, reason: { type: 'string' } },
+    run: (ctx, [name], v) => plan(ctx, { plan: name, wait: v.wait === true, json: v.json === true, reason: str(v.reason) }),
   },
   status: { help: statusHelp, options: { json: { type: 'boolean' } }, run: (ctx, _p, v) => status(ctx, { json: v.json === true }) },
   confirm: {
     help: confirmHelp,
-    options: { version: { type: 'string' }, by: { type: 'string' } },
-    run: (ctx, [secret, consumer], v) => confirm(ctx, { secret, consumer, version: str(v.version), by: str(v.by) }),
+    options: { version: { type: 'string' } },
+    run: (ctx, [secret, consumer], v) => confirm(ctx, { secret, consumer, version: str(v.version) }),
   },
-  seed: { help: seedHelp, options: { by: { type: 'string' } }, run: (ctx, secrets, v) => seed(ctx, { secrets, by: str(v.by) }) },
+  seed: { help: seedHelp, options: {}, run: (ctx, secrets) => seed(ctx, { secrets }) },
   schedules: {
     help: schedulesHelp,
-    options: { json: { type: 'boolean' }, by: { type: 'string' } },
-    run: (ctx, [sub, secret], v) => schedules(ctx, { sub, secret, json: v.json === true, by: str(v.by) }),
+    options: { json: { type: 'boolean' } },
+    run: (ctx, [sub, secret], v) => schedules(ctx, { sub, secret, json: v.json === true }),
   },
   'break-glass': {
     help: breakGlassHelp,
     options: {
       ttl: { type: 'string' },
       justification: { type: 'string' },
-      as: { type: 'string' },
       comment: { type: 'string' },
       json: { type: 'boolean' },
     },
@@ -72,7 +83,6 @@ const commands: Record<string, Command> = {
       breakGlassCommand(ctx, positionals, {
         ttl: str(v.ttl),
         justification: str(v.justification),
-        as: str(v.as),
         comment: str(v.comment),
         json: v.json === true,
       }),
@@ -89,7 +99,6 @@ const commands: Record<string, Command> = {
       concurrency: { type: 'string' },
       force: { type: 'boolean' },
       freeze: { type: 'string' },
-      by: { type: 'string' },
     },
     run: (ctx, positionals, v) =>
       incident(ctx, positionals, {
@@ -102,13 +111,18 @@ const commands: Record<string, Command> = {
         concurrency: str(v.concurrency),
         force: v.force === true,
         freeze: str(v.freeze),
-        by: str(v.by),
       }),
   },
   'audit verify': {
     help: auditVerifyHelp,
     options: { json: { type: 'boolean' } },
-    run: (ctx, _p, v) => auditVerify(ctx, { json: v.json === true }),
+    run: (ctx, _p, v) => auditVerify(ctx.session.vault, ctx.env, { json: v.json === true }),
+  },
+  'policy render': {
+    help: policyHelp,
+    options: { inventory: { type: 'string' }, 'kv-mount': { type: 'string' } },
+    needsStack: false,
+    run: ([which], v) => policyRender({ which, inventory: str(v.inventory), kvMount: str(v['kv-mount']) }),
   },
 };
 
@@ -146,6 +160,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(found.command.help);
     return 0;
   }
+  if (found.command.needsStack === false) return found.command.run(parsed.positionals, parsed.values as Values);
   const ctx = await cliContext();
   try {
     return await found.command.run(ctx, parsed.positionals, parsed.values as Record<string, string | boolean | undefined>);

@@ -1,12 +1,35 @@
 import { z } from 'zod';
 
+/** An optional setting; empty counts as unset, as docker-compose passes `${VAR:-}` for one left out of .env. */
+const optional = (setting: z.ZodString) => z.preprocess((v) => (v === '' ? undefined : v), setting.optional());
+
+/** The TLS variables that mean nothing unless ROTOR_TEMPORAL_TLS=true. */
+const TEMPORAL_TLS_SETTINGS = [
+  'ROTOR_TEMPORAL_TLS_CA_FILE',
+  'ROTOR_TEMPORAL_TLS_CERT_FILE',
+  'ROTOR_TEMPORAL_TLS_KEY_FILE',
+  'ROTOR_TEMPORAL_TLS_SERVER_NAME',
+] as const;
+
 /**
  * Everything a worker or CLI needs to reach the stack, read from ROTOR_* environment variables.
  * The same module serves `npm start`, the tests and docker-compose.
  */
-const schema = z.object({
+const fields = z.object({
   ROTOR_TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
   ROTOR_TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** TLS to the Temporal frontend (config/temporal-connection.ts reads the files). */
+  ROTOR_TEMPORAL_TLS: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).default('false'),
+  ),
+  /** PEM CA bundle that signed Temporal's server certificate; unset: the system's trusted CAs. */
+  ROTOR_TEMPORAL_TLS_CA_FILE: optional(z.string()),
+  /** mTLS: the worker's client certificate and its key (PEM), both or neither. */
+  ROTOR_TEMPORAL_TLS_CERT_FILE: optional(z.string()),
+  ROTOR_TEMPORAL_TLS_KEY_FILE: optional(z.string()),
+  /** The name Temporal's certificate is checked against when it is not the host of ROTOR_TEMPORAL_ADDRESS. */
+  ROTOR_TEMPORAL_TLS_SERVER_NAME: optional(z.string()),
   ROTOR_TASK_QUEUE: z.string().min(1).default('rotor'),
   ROTOR_VAULT_ADDR: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:8200' }),
   ROTOR_VAULT_ROLE_ID: z.string().min(1, 'the worker AppRole role_id is required'),
@@ -25,6 +48,39 @@ const schema = z.object({
   /** Reconcile Temporal Schedules with the inventory when a worker starts. */
   ROTOR_RECONCILE_SCHEDULES: z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).default('true'),
   ROTOR_CODEC_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  /**
+   * Who rotor trusts to say who a person is: Vault identity tokens of this audience (the client_id
+   * of identity/oidc/role/rotor) signed by this issuer. Unset: every identity-bearing request is refused.
+   */
+  ROTOR_IDENTITY_AUDIENCE: z.string().min(1).optional(),
+  /** Default: <ROTOR_VAULT_ADDR>/v1/identity/oidc (set when Vault's issuer is configured otherwise). */
+  ROTOR_IDENTITY_ISSUER: z.url({ protocol: /^https?$/, error: 'must be the http(s) issuer URL of Vault identity tokens' }).optional(),
+});
+
+// A TLS setting with TLS off would silently connect in plaintext, and a certificate without its
+// key cannot be presented: both are refused at start rather than found at the first handshake.
+const schema = fields.superRefine((env, ctx) => {
+  if (env.ROTOR_TEMPORAL_TLS !== 'true') {
+    for (const key of TEMPORAL_TLS_SETTINGS)
+      if (env[key] !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'is set but ROTOR_TEMPORAL_TLS is not "true"; set ROTOR_TEMPORAL_TLS=true or unset it',
+        });
+  }
+  const cert = env.ROTOR_TEMPORAL_TLS_CERT_FILE !== undefined;
+  const key = env.ROTOR_TEMPORAL_TLS_KEY_FILE !== undefined;
+  if (cert !== key) {
+    const [missing, present] = cert
+      ? (['ROTOR_TEMPORAL_TLS_KEY_FILE', 'ROTOR_TEMPORAL_TLS_CERT_FILE'] as const)
+      : (['ROTOR_TEMPORAL_TLS_CERT_FILE', 'ROTOR_TEMPORAL_TLS_KEY_FILE'] as const);
+    ctx.addIssue({
+      code: 'custom',
+      path: [missing],
+      message: `mTLS needs the client certificate and its key: ${present} is set, so set ${missing} too, or unset both`,
+    });
+  }
 });
 
 export type Environment = z.infer<typeof schema>;

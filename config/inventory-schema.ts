@@ -116,14 +116,30 @@ export const plan = z.strictObject({
   secrets: z.array(id).min(2, 'a plan names at least two secrets'),
 });
 
+const identityGroups = (example: string) =>
+  z.array(z.string().min(1, 'a Vault identity group name')).min(1, `name at least one Vault identity group, e.g. ["${example}"]`);
+
+/** People who declared names in earlier inventories now prove membership of Vault identity groups. */
+const namesNowGroups = (field: 'requesters' | 'approvers', groupsField: string, example: string) =>
+  z
+    .unknown()
+    .optional()
+    .refine((v) => v === undefined, {
+      message: `"${field}" listed names, which rotor no longer trusts: use ${groupsField} with Vault identity group names, e.g. ${groupsField}: ["${example}"]`,
+    });
+
 /** Emergency access to one target: who may ask, who must approve, for how long at most. */
 export const breakGlassPolicy = z
   .strictObject({
     id,
     /** A postgres secret of this inventory: its target database gets the temporary role. */
     secretId: id,
-    requesters: z.array(z.string().min(1)).min(1, 'name who may request, e.g. ["alice", "bob"]'),
-    approvers: z.array(z.string().min(1)).min(1, 'name the approver group, e.g. ["carol", "dave", "erin"]'),
+    /** Vault identity groups whose members may request (membership is read from the verified identity token). */
+    requesterGroups: identityGroups('rotor-breakglass-requesters'),
+    /** Vault identity groups whose members may approve or deny; never the requester, each entity once. */
+    approverGroups: identityGroups('rotor-breakglass-approvers'),
+    requesters: namesNowGroups('requesters', 'requesterGroups', 'rotor-breakglass-requesters'),
+    approvers: namesNowGroups('approvers', 'approverGroups', 'rotor-breakglass-approvers'),
     approvals: z.number().int().min(1, 'at least one approval is required').default(2),
     maxTtl: duration.default(3_600_000),
     approvalTimeout: duration.default(900_000),
@@ -131,15 +147,7 @@ export const breakGlassPolicy = z
     /** Approvers are told about each request here (POST, references only). */
     notifyUrl: httpUrl.optional(),
   })
-  .superRefine((p, ctx) => {
-    if (p.approvals > p.approvers.length) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['approvals'],
-        message: `needs ${p.approvals} approvals but only ${p.approvers.length} approvers are listed`,
-      });
-    }
-  });
+  .transform(({ requesters: _r, approvers: _a, ...p }) => p);
 
 export const inventory = z
   .strictObject({
@@ -150,8 +158,10 @@ export const inventory = z
       .strictObject({
         /** May the person who started an incident lift its freeze? Default: no, a second person must. */
         allowSelfUnfreeze: z.boolean().default(false),
+        /** Vault identity groups whose members may start revokeAll (incident response). */
+        responderGroups: identityGroups('rotor-incident-responders').default(['rotor-incident-responders']),
       })
-      .default({ allowSelfUnfreeze: false }),
+      .default({ allowSelfUnfreeze: false, responderGroups: ['rotor-incident-responders'] }),
   })
   .superRefine((inv, ctx) => {
     const ids = new Map<string, number>();

@@ -53,6 +53,7 @@ export const confirmCutoverInput = lazy(() =>
   z.strictObject({
     consumer: z.string().min(1, 'name the consumer that cut over, e.g. "billing"'),
     version: z.number().int().positive('the Vault KV version the consumer now uses'),
+    identity: identityToken.optional(),
     confirmedBy: z.string().min(1).max(200).optional(),
   }),
 );
@@ -74,28 +75,54 @@ export type RotatePlanInput = z.infer<typeof rotatePlanInput>;
 
 const who = z.string().min(1, 'name the person').max(200);
 
+/**
+ * A Vault identity token (identity/oidc/token/rotor) minted for this one action: the CLI mints one
+ * per command after `rotor login`. Names in payloads (approver, by, requester, confirmedBy) are
+ * kept only so earlier histories replay; they count for nothing.
+ */
+export const identityToken = z
+  .string()
+  .min(20, 'a Vault identity token (JWT) from identity/oidc/token/rotor: run `rotor login`, then the CLI sends one')
+  .max(16_384);
+
+/** What a validator answers when a request carries a name instead of a proof. */
+export const IDENTITY_REQUIRED =
+  'identity: required. A declared name changes nothing; log in to Vault (`rotor login <user>`) and use the rotor CLI, which sends a Vault identity token minted for this action';
+
 export const breakGlassRequestInput = lazy(() =>
   z.strictObject({
     policyId: idSchema('the id of a breakGlass policy in the inventory'),
-    requester: who,
+    identity: identityToken.optional(),
+    /** Before identities were verified (earlier histories); ignored now. */
+    requester: who.optional(),
     justification: z.string().min(10, 'say why (at least 10 characters): it goes to the approvers and the audit log').max(2000),
     ttl: z.string().refine((t) => (parseDuration(t) ?? 0) > 0, 'a duration such as "15m" or "1h"'),
   }),
 );
 export type BreakGlassRequestInput = z.infer<typeof breakGlassRequestInput>;
 
-export const approvalInput = lazy(() => z.strictObject({ approver: who, comment: z.string().max(500).optional() }));
-export const denialInput = lazy(() =>
-  z.strictObject({ approver: who, comment: z.string().min(1, 'say why the request is denied').max(500) }),
+export const approvalInput = lazy(() =>
+  z.strictObject({ identity: identityToken.optional(), approver: who.optional(), comment: z.string().max(500).optional() }),
 );
-export const revokeGrantInput = lazy(() => z.strictObject({ by: who }));
+export const denialInput = lazy(() =>
+  z.strictObject({
+    identity: identityToken.optional(),
+    approver: who.optional(),
+    comment: z.string().min(1, 'say why the request is denied').max(500),
+  }),
+);
+export const revokeGrantInput = lazy(() => z.strictObject({ identity: identityToken.optional(), by: who.optional() }));
 export type ApprovalInput = z.infer<typeof approvalInput>;
 export type DenialInput = z.infer<typeof denialInput>;
 export type RevokeGrantInput = z.infer<typeof revokeGrantInput>;
 
 /** A person ends an emergency revocation that keeps failing (the old credential is handled by hand). */
 export const endRevocationInput = lazy(() =>
-  z.strictObject({ by: who, reason: z.string().min(10, 'say how the old credential was dealt with (at least 10 characters)').max(500) }),
+  z.strictObject({
+    identity: identityToken.optional(),
+    by: who.optional(),
+    reason: z.string().min(10, 'say how the old credential was dealt with (at least 10 characters)').max(500),
+  }),
 );
 export type EndRevocationInput = z.infer<typeof endRevocationInput>;
 
@@ -111,7 +138,10 @@ export const revokeAllInput = lazy(() =>
     .strictObject({
       incidentId: incidentIdSchema('an incident id such as "inc-2041"'),
       reason: z.string().min(5, 'say what happened (at least 5 characters): it goes into the freeze and the report').max(1000),
-      requestedBy: z.string().min(1, 'name who started the incident response').max(200),
+      /** Must be an incident responder (inventory incident.responderGroups); verified before anything is frozen. */
+      identity: identityToken.optional(),
+      /** Before identities were verified (earlier histories); now the verified identity's name. */
+      requestedBy: z.string().min(1, 'name who started the incident response').max(200).optional(),
       scope: z.strictObject({
         secretIds: z.array(idSchema('a secret id')).default([]),
         tags: z.array(z.string().min(1)).default([]),
@@ -135,7 +165,8 @@ export const unfreezeInput = lazy(() =>
   z.strictObject({
     // Not the incident pattern: unfreeze histories recorded with any non-empty id must replay as they ran.
     incidentId: z.string().min(1, 'the incident whose freeze to lift'),
-    by: z.string().min(1, 'name who lifts the freeze').max(200),
+    identity: identityToken.optional(),
+    by: z.string().min(1, 'name who lifts the freeze').max(200).optional(),
   }),
 );
 export type UnfreezeInput = z.infer<typeof unfreezeInput>;

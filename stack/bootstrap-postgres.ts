@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { scramVerifier } from '../activities/providers/postgres/scram.js';
 import { migrate } from '../migrations/migrate.js';
 import { VaultClient } from '../vault/vault-client.js';
 import { KV_MOUNT } from './bootstrap-vault.js';
@@ -52,7 +53,8 @@ export async function bootstrapPostgres(server: PostgresServer, vaultAddress: st
       await vault.kvWrite(KV_MOUNT, appPasswordPath, { username: 'rotor_app', password: appPassword });
     }
     const app = await c.query("SELECT 1 FROM pg_roles WHERE rolname = 'rotor_app'");
-    await c.query(`${app.rowCount ? 'ALTER' : 'CREATE'} ROLE rotor_app LOGIN PASSWORD ${pg.escapeLiteral(appPassword)}`);
+    // A SCRAM verifier, never the password: statements reach the server log (log_statement, errors).
+    await c.query(`${app.rowCount ? 'ALTER' : 'CREATE'} ROLE rotor_app LOGIN PASSWORD ${pg.escapeLiteral(scramVerifier(appPassword))}`);
     if (!adminPassword) {
       adminPassword = randomBytes(24).toString('base64url');
       // Vault learns the credential before the target does (invariant vault-learns-first, docs/invariants.md).
@@ -65,7 +67,9 @@ export async function bootstrapPostgres(server: PostgresServer, vaultAddress: st
       });
     }
     const admin = await c.query("SELECT 1 FROM pg_roles WHERE rolname = 'rotor_admin'");
-    await c.query(`${admin.rowCount ? 'ALTER' : 'CREATE'} ROLE rotor_admin LOGIN CREATEROLE PASSWORD ${pg.escapeLiteral(adminPassword)}`);
+    await c.query(
+      `${admin.rowCount ? 'ALTER' : 'CREATE'} ROLE rotor_admin LOGIN CREATEROLE PASSWORD ${pg.escapeLiteral(scramVerifier(adminPassword))}`,
+    );
     await ensureDatabase(c, ROTOR_DB);
     await ensureDatabase(c, DEMO_DB);
     await c.query(`GRANT ALL ON DATABASE ${DEMO_DB} TO rotor_admin WITH GRANT OPTION`);

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { VaultClient } from '../vault/vault-client.js';
-import { WORKER_POLICY } from './vault-policy.js';
+import type { Inventory } from '../config/inventory-schema.js';
+import { renderWorkerPolicy } from '../vault/policies/worker-policy.js';
 
 export const KV_MOUNT = 'rotor';
 export const WORKER_ROLE = 'rotor-worker';
@@ -11,7 +12,13 @@ export interface WorkerAppRole {
 }
 
 /** Idempotent: mounts, audit device, policy and AppRole are created only when missing. */
-export async function bootstrapVault(address: string, rootToken: string, stateDir: string, isOpenBao: boolean): Promise<WorkerAppRole> {
+export async function bootstrapVault(
+  address: string,
+  rootToken: string,
+  stateDir: string,
+  isOpenBao: boolean,
+  stackInventory: { file: string; inventory: Inventory },
+): Promise<WorkerAppRole> {
   const vault = new VaultClient(address, rootToken);
   const mounts = await vault.mounts();
   if (!mounts[`${KV_MOUNT}/`]) await vault.enableEngine(KV_MOUNT, 'kv', { version: '2' });
@@ -19,11 +26,17 @@ export async function bootstrapVault(address: string, rootToken: string, stateDi
   // OpenBao declares its audit device in the config file (see vault-server.ts).
   const audits = await vault.audits();
   if (!isOpenBao && !audits['file/']) await vault.enableFileAudit('file', join(stateDir, 'vault-audit.log'));
-  await vault.putPolicy(WORKER_ROLE, WORKER_POLICY);
+  // Exactly what the stack's inventory names (vault/policies/worker-policy.ts); rewritten on every start.
+  await vault.putPolicy(
+    WORKER_ROLE,
+    renderWorkerPolicy(stackInventory.inventory, { kvMount: KV_MOUNT, inventoryName: stackInventory.file }),
+  );
   const auths = await vault.auths();
   if (!auths['approle/']) await vault.enableAuth('approle', 'approle');
   await vault.request('POST', `auth/approle/role/${WORKER_ROLE}`, {
     token_policies: [WORKER_ROLE],
+    // Only what the inventory names: not even Vault's default policy (wrapping, cubbyhole).
+    token_no_default_policy: true,
     token_ttl: '1h',
     token_max_ttl: '4h',
     secret_id_ttl: '0',

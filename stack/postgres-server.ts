@@ -1,4 +1,4 @@
-import { chmod, chown, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { Ports } from './ports.js';
 import { info } from './progress.js';
 import { runCommand } from './run-command.js';
+import { createCertificateAuthority, issueCertificate } from './self-signed-tls.js';
 import { StackError } from './stack-error.js';
 import { waitFor } from './wait-for.js';
 
@@ -52,6 +53,46 @@ export async function stopLeftoverPostgres(pgBin: string, stateDir: string): Pro
   if (status.code !== 0) return;
   info(`stopping PostgreSQL (${dataDir}) left over from an earlier run`);
   await stopPostgres(pgBin, stateDir);
+}
+
+/** The CA that signed the local cluster's server certificate (for `provider.ssl.caFile`); absent when TLS could not be set up. */
+export function postgresTlsCaFile(stateDir: string): string {
+  return join(stateDir, 'postgres-tls', 'ca.pem');
+}
+
+/**
+ * TLS for the local cluster, so targets with `provider.ssl` can be tried here: a CA of its own in
+ * <state>/postgres-tls and a server certificate for 127.0.0.1/localhost in the data dir (where
+ * PostgreSQL looks for server.crt/server.key by default). Made once and reused. Plaintext sessions
+ * keep working (pg_hba's `host` lines accept both). False, and the cluster runs without TLS, when
+ * the certificates cannot be made (no openssl): nothing but the TLS tests needs them.
+ */
+async function ensureServerTls(stateDir: string, dataDir: string, own: (path: string) => Promise<void>): Promise<boolean> {
+  const tlsDir = join(stateDir, 'postgres-tls');
+  const serverCert = join(dataDir, 'server.crt');
+  const serverKey = join(dataDir, 'server.key');
+  // server.crt is written last: with it and the CA present, everything is.
+  if (existsSync(serverCert) && existsSync(postgresTlsCaFile(stateDir))) return true;
+  try {
+    await rm(tlsDir, { recursive: true, force: true });
+    await mkdir(tlsDir, { recursive: true, mode: 0o700 });
+    const ca = await createCertificateAuthority(tlsDir, 'ca');
+    const server = await issueCertificate(ca, tlsDir, 'server', { altNames: ['IP:127.0.0.1', 'DNS:localhost'] });
+    // PostgreSQL refuses a key readable by others or owned by another user; renamed into place whole.
+    for (const [from, to] of [
+      [server.key, serverKey],
+      [server.cert, serverCert],
+    ] as const) {
+      await copyFile(from, `${to}.tmp`);
+      await chmod(`${to}.tmp`, 0o600);
+      await own(`${to}.tmp`);
+      await rename(`${to}.tmp`, to);
+    }
+    return true;
+  } catch (err) {
+    info(`PostgreSQL runs without TLS (provider.ssl cannot be tried locally): ${(err as Error).message}`);
+    return false;
+  }
 }
 
 export async function startPostgres(pgBin: string, stateDir: string, ports: Ports): Promise<PostgresServer> {
@@ -105,7 +146,8 @@ export async function startPostgres(pgBin: string, stateDir: string, ports: Port
   }
   const superuserPassword = (await readFile(passwordFile, 'utf8')).trim();
   const pgCtl = join(pgBin, 'pg_ctl');
-  const options = `-p ${ports.postgres} -k ${socketDir} -c listen_addresses=127.0.0.1 -c max_connections=200`;
+  const tls = await ensureServerTls(stateDir, dataDir, own);
+  const options = `-p ${ports.postgres} -k ${socketDir} -c listen_addresses=127.0.0.1 -c max_connections=200${tls ? ' -c ssl=on' : ''}`;
   const start = await runCommand(pgCtl, ['-D', dataDir, '-l', logFile, '-o', options, '-w', '-t', '60', 'start'], as);
   if (start.code !== 0) {
     throw new StackError(

@@ -133,7 +133,8 @@ export async function startLocal(): Promise<void> {
   info(`  PostgreSQL        127.0.0.1:${p.postgres}   (databases: rotor, demo)`);
   info(`  state and logs    ${stack.stateDir}`);
   info('');
-  info('Try it:');
+  info('Try it (as yourself: local operators alice, bob, carol, dave, erin; passwords in operators.json):');
+  info('  npx rotor login carol');
   info('  npx rotor rotate payments-db --wait     # two consumers cut over, the old password is revoked');
   info('  npx rotor rotate reporting-db --wait    # then, in another terminal: npx rotor confirm reporting-db analyst');
   info('  npx rotor status');

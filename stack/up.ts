@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { bootstrapAudit } from './bootstrap-audit.js';
 import { bootstrapPostgres } from './bootstrap-postgres.js';
+import { bootstrapIdentity } from './bootstrap-identity.js';
 import { bootstrapVault, KV_MOUNT } from './bootstrap-vault.js';
 import type { ManagedProcess } from './managed-process.js';
 import { assertPortsFree, portsFor, type Ports, type StackMode } from './ports.js';
@@ -16,6 +18,9 @@ import { startCodecServer } from '../workers/codec-server.js';
 import { createLogger } from '../workers/logger.js';
 import { StackError } from './stack-error.js';
 import { REPO_ROOT } from '../config/repo-root.js';
+import { loadInventory } from '../config/load-inventory.js';
+import { CODEC_KEY_PATH } from '../vault/policies/operator-policy.js';
+import { VaultClient } from '../vault/vault-client.js';
 
 export interface Stack {
   mode: StackMode;
@@ -27,6 +32,8 @@ export interface Stack {
   /** The UI's codec endpoint and its access token (local only, like the root token). */
   codec: { url: string; token: string };
   postgres: { host: string; port: number; superuser: string; superuserPassword: string };
+  /** Local operators' userpass passwords (`rotor login <name>`); production people log in with OIDC/LDAP. */
+  operators: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -68,6 +75,9 @@ async function claimStateDir(stateDir: string): Promise<void> {
  */
 export async function up(mode: StackMode): Promise<Stack> {
   const tools = await ensureTools();
+  // The worker's Vault policy is rendered from it: an invalid inventory stops here, before any server starts.
+  const inventoryFile = process.env.ROTOR_INVENTORY ?? join(REPO_ROOT, 'config', 'inventory.example.yaml');
+  const inventory = await loadInventory(inventoryFile);
   const ports = portsFor(mode);
   const stateDir = stateDirFor(mode);
   await mkdir(stateDir, { recursive: true, mode: 0o755 });
@@ -101,12 +111,18 @@ export async function up(mode: StackMode): Promise<Stack> {
     );
     started.push(vault.proc);
     const appRole = await step('bootstrapping Vault (KV v2, audit device, worker AppRole and policy)', () =>
-      bootstrapVault(vault.address, vault.init.rootToken, stateDir, vault.isOpenBao),
+      bootstrapVault(vault.address, vault.init.rootToken, stateDir, vault.isOpenBao, { file: inventoryFile, inventory }),
+    );
+    const identity = await step('bootstrapping identity (operator logins, groups, identity tokens)', () =>
+      bootstrapIdentity(vault.address, vault.init.rootToken, stateDir, KV_MOUNT),
     );
     const pgBoot = await step('bootstrapping PostgreSQL (rotor database + migrations, demo target)', () =>
       bootstrapPostgres(pgServer, vault.address, vault.init.rootToken),
     );
     if (pgBoot.migrationsApplied.length) info(`migrations applied: ${pgBoot.migrationsApplied.join(', ')}`);
+    await step('bootstrapping the audit key and auditor logins (transit, database role rotor-auditor)', () =>
+      bootstrapAudit(pgServer, vault.address, vault.init.rootToken),
+    );
     const temporal: ManagedProcess = await step(
       `starting Temporal dev server on 127.0.0.1:${ports.temporal} (UI :${ports.temporalUi})`,
       () => startTemporal(tools.temporal, stateDir, ports),
@@ -118,9 +134,12 @@ export async function up(mode: StackMode): Promise<Stack> {
     const codecTokenFile = join(stateDir, 'codec.token');
     if (!existsSync(codecTokenFile)) await writeFile(codecTokenFile, randomBytes(24).toString('base64url'), { mode: 0o600 });
     const codecToken = (await readFile(codecTokenFile, 'utf8')).trim();
+    const codecKey = (await readFile(codecKeyFile, 'utf8')).trim();
+    // Operators decode rotor's payloads with their own Vault token (operator policy), not a file.
+    await new VaultClient(vault.address, vault.init.rootToken).kvWrite(KV_MOUNT, CODEC_KEY_PATH, { key: codecKey });
     const codecServer = await startCodecServer({
       port: ports.codec,
-      codecKey: (await readFile(codecKeyFile, 'utf8')).trim(),
+      codecKey,
       token: codecToken,
       uiOrigin: `http://127.0.0.1:${ports.temporalUi}`,
       logger: createLogger('warn'),
@@ -135,9 +154,12 @@ export async function up(mode: StackMode): Promise<Stack> {
       ROTOR_VAULT_SECRET_ID: appRole.secretId,
       ROTOR_VAULT_KV_MOUNT: KV_MOUNT,
       ROTOR_DATABASE_URL: pgBoot.databaseUrl,
-      ROTOR_CODEC_KEY: (await readFile(codecKeyFile, 'utf8')).trim(),
+      // Where operators' CLIs find the audit log (they log in with a read-only login from Vault).
+      ROTOR_AUDIT_DATABASE: (({ hostname, port, pathname }) => `${hostname}:${port}${pathname}`)(new URL(pgBoot.databaseUrl)),
+      ROTOR_CODEC_KEY: codecKey,
+      ROTOR_IDENTITY_AUDIENCE: identity.audience,
       ROTOR_CODEC_PORT: String(ports.codec),
-      ROTOR_INVENTORY: process.env.ROTOR_INVENTORY ?? join(REPO_ROOT, 'config', 'inventory.example.yaml'),
+      ROTOR_INVENTORY: inventoryFile,
     };
     const stack: Stack = {
       mode,
@@ -147,6 +169,7 @@ export async function up(mode: StackMode): Promise<Stack> {
       vaultRootToken: vault.init.rootToken,
       codec: { url: codecServer.url, token: codecToken },
       postgres: { host: pgServer.host, port: pgServer.port, superuser: pgServer.superuser, superuserPassword: pgServer.superuserPassword },
+      operators: identity.operators,
       stop: async () => {
         await stopAll();
         await rm(join(stateDir, 'launcher.pid'), { force: true });

@@ -182,7 +182,8 @@ export class VaultClient {
 
   // --- leases ---
   async revokeLease(leaseId: string): Promise<void> {
-    await this.request('PUT', 'sys/leases/revoke', { lease_id: leaseId, sync: true });
+    // The lease id in the URL, not the body, so a policy can limit revocation to a lease prefix.
+    await this.request('PUT', `sys/leases/revoke/${leaseId}`, { sync: true });
   }
 
   /** Every lease id under a prefix folder (LIST sys/leases/lookup, recursively; needs sudo). */

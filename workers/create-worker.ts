@@ -6,6 +6,8 @@ import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
 import { createActivityContext } from '../activities/activity-context.js';
 import type { Environment } from '../config/environment.js';
+import { temporalConnectionOptions } from '../config/temporal-connection.js';
+import { startAuditAnchoring } from './audit-anchoring.js';
 import { dataConverter } from './data-converter.js';
 import { installRuntimeLogger } from './logger.js';
 
@@ -62,9 +64,10 @@ export async function createWorker(
   overrides: Partial<Pick<WorkerOptions, 'workflowBundle' | 'taskQueue' | 'maxConcurrentActivityTaskExecutions'>> = {},
 ): Promise<RotorWorker> {
   installRuntimeLogger(logger);
-  const connection = await NativeConnection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
+  const temporalOptions = temporalConnectionOptions(env);
+  const connection = await NativeConnection.connect(temporalOptions);
   const db = rotorDatabasePool(env.ROTOR_DATABASE_URL, logger);
-  const clientConnection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
+  const clientConnection = await Connection.connect(temporalOptions);
   const temporal = new Client({
     connection: clientConnection,
     namespace: env.ROTOR_TEMPORAL_NAMESPACE,
@@ -83,10 +86,19 @@ export async function createWorker(
     dataConverter: dataConverter(env.ROTOR_CODEC_KEY),
     maxConcurrentActivityTaskExecutions: overrides.maxConcurrentActivityTaskExecutions ?? 50,
   });
+  // The worker's lifetime is the anchoring's: it holds the pool and Vault session that close() ends.
+  const anchoring = startAuditAnchoring({
+    db,
+    vault: ctx.vault,
+    kvMount: env.ROTOR_VAULT_KV_MOUNT,
+    databaseUrl: env.ROTOR_DATABASE_URL,
+    logger,
+  });
   return {
     worker,
     async close() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
+      await anchoring.stop();
       await db.end().catch(() => undefined);
       await ctx.providerCaches.close();
       await connection.close().catch(() => undefined);

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { loadEnvironment, EnvironmentError, type Environment } from '../config/environment.js';
+import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { loadInventory } from '../config/load-inventory.js';
 import { reconcileSchedules } from '../schedules/reconcile-schedules.js';
 import { dataConverter } from './data-converter.js';
@@ -9,7 +10,7 @@ import { createLogger } from './logger.js';
 
 /** Schedules follow the inventory; a failure here is logged, not fatal: rotations still run. */
 async function reconcileOnStart(env: Environment, logger: Logger): Promise<void> {
-  const connection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
+  const connection = await Connection.connect(temporalConnectionOptions(env));
   try {
     const client = new Client({ connection, namespace: env.ROTOR_TEMPORAL_NAMESPACE, dataConverter: dataConverter(env.ROTOR_CODEC_KEY) });
     const changes = await reconcileSchedules(client, await loadInventory(env.ROTOR_INVENTORY), env.ROTOR_TASK_QUEUE);
@@ -27,7 +28,10 @@ async function main(): Promise<void> {
   const logger = createLogger(env.ROTOR_LOG_LEVEL);
   const { worker, close } = await createWorker(env, logger);
   if (env.ROTOR_RECONCILE_SCHEDULES === 'true') await reconcileOnStart(env, logger);
-  logger.info({ taskQueue: env.ROTOR_TASK_QUEUE, temporal: env.ROTOR_TEMPORAL_ADDRESS }, 'rotor worker started');
+  logger.info(
+    { taskQueue: env.ROTOR_TASK_QUEUE, temporal: env.ROTOR_TEMPORAL_ADDRESS, temporalTls: env.ROTOR_TEMPORAL_TLS === 'true' },
+    'rotor worker started',
+  );
   try {
     await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks are done
   } finally {

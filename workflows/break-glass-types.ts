@@ -12,8 +12,12 @@ export type BreakGlassPhase = (typeof BreakGlassPhase)[keyof typeof BreakGlassPh
 export interface BreakGlassPolicySpec {
   policyId: string;
   secretId: string;
+  /** Declared names, before identities were verified (earlier histories); empty now. */
   requesters: string[];
   approvers: string[];
+  /** Vault identity groups whose members may request / approve (absent in earlier histories). */
+  requesterGroups?: string[];
+  approverGroups?: string[];
   approvals: number;
   maxTtlMs: number;
   approvalTimeoutMs: number;
@@ -22,14 +26,23 @@ export interface BreakGlassPolicySpec {
 
 export interface Decision {
   approver: string;
+  /** The approver's Vault identity entity: "distinct approvers" means distinct entities. */
+  entityId?: string;
   comment?: string;
 }
 
-/** What the requester needs: the wrapping token is single-use; the credential itself never enters history. */
+/**
+ * Where the requester finds the credential; the credential itself never enters history. Grants
+ * are delivered to a KV path only the requester's Vault identity can read (`deliveredTo`);
+ * earlier grants were response-wrapped (`wrapToken`), which anyone reading history could unwrap first.
+ */
 export interface Grant {
   leaseId: string;
   username: string;
-  wrapToken: string;
+  /** KV path (under the rotor mount) readable only by the requester's entity (operator policy template). */
+  deliveredTo?: string;
+  /** Grants issued before identities were verified (earlier histories). */
+  wrapToken?: string;
   expiresAt: string;
 }
 

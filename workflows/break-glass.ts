@@ -14,6 +14,7 @@ import { parseDuration } from '../config/duration.js';
 import {
   approvalInput,
   breakGlassRequestInput,
+  IDENTITY_REQUIRED,
   denialInput,
   describeIssues,
   revokeGrantInput,
@@ -34,16 +35,18 @@ import { OUTCOME, PHASE, SECRET_ID } from './search-attributes.js';
 import { FailureType } from './failure-types.js';
 import { Patch } from './patches.js';
 import { ArrivalOrderV1 } from './legacy/grant-race-v1.js';
+import { proveIdentity, requireGroup, type VerifiedIdentity } from './verified-identity.js';
 import type { AuditDetail, AuditOutcome } from '../activities/audit/audit-entry.js';
 
 const refuse = (message: string, type: FailureType) => ApplicationFailure.nonRetryable(message, type);
 
 /**
  * Emergency access: a request with a justification and a TTL; distinct approvers from the
- * policy's group (never the requester) approve or deny through updates; no decision in time
- * denies. On approval a short-lived database role is issued by Vault and handed over
- * response-wrapped; it is revoked at TTL or on demand, verified gone at PostgreSQL, and the
- * touched secret is rotated afterwards when the policy says so.
+ * policy's identity groups (never the requester) approve or deny through updates; no decision in
+ * time denies. Every party proves who they are with a Vault identity token the worker verifies.
+ * On approval a short-lived database role is issued by Vault and delivered where only the
+ * requester's Vault identity can read it; it is revoked at TTL or on demand, verified gone at
+ * PostgreSQL, and the touched secret is rotated afterwards when the policy says so.
  */
 export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<BreakGlassResult> {
   const parsed = breakGlassRequestInput.safeParse(rawInput ?? {});
@@ -52,12 +55,17 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
   // Names the Vault role and lease path of this grant; deterministic (uuid4 is replay-safe).
   const requestId = uuid4().replace(/-/g, '').slice(0, 16);
   const ttlMs = parseDuration(input.ttl)!;
+  // Earlier histories trusted the declared requester and approver names (see Patch.VERIFIED_IDENTITY).
+  const verifiedRequest = patched(Patch.VERIFIED_IDENTITY);
+  let requester: VerifiedIdentity | undefined;
   // Handlers are registered before the first await, so an early update is not rejected as unknown.
   let policy: BreakGlassPolicySpec = {
     policyId: input.policyId,
     secretId: '',
     requesters: [],
     approvers: [],
+    requesterGroups: [],
+    approverGroups: [],
     approvals: Infinity,
     maxTtlMs: 0,
     approvalTimeoutMs: 0,
@@ -87,7 +95,7 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
   const status: BreakGlassStatus = {
     requestId,
     policyId: input.policyId,
-    requester: input.requester,
+    requester: input.requester ?? '',
     phase: BreakGlassPhase.AWAITING_APPROVAL,
     open: false,
     approvals: [],
@@ -107,25 +115,37 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
 
   setHandler(breakGlassStatusQuery, () => status);
   const decided = () => status.denial !== undefined || status.approvals.length >= policy.approvals;
-  const validateDecision = (approver: string) => {
+  /** What a validator can check before the decider is known: the request is open and undecided. */
+  const validateOpen = () => {
     if (!status.open)
       throw refuse(`request ${requestId} is not open for decisions yet (it is being set up); try again in a moment`, FailureType.NotReady);
     if (decided() || status.phase !== BreakGlassPhase.AWAITING_APPROVAL)
       throw refuse(`request ${requestId} is already decided (${status.denial ? 'denied' : status.phase})`, FailureType.AlreadyDecided);
-    if (approver === input.requester) throw refuse(`${approver} requested this access and cannot decide on it`, FailureType.SelfApproval);
-    if (!policy.approvers.includes(approver))
-      throw refuse(
-        `${approver} is not in the approver group of ${policy.policyId} (${policy.approvers.join(', ')})`,
-        FailureType.NotAnApprover,
-      );
-    if (status.approvals.some((a) => a.approver === approver))
-      throw refuse(`${approver} already approved this request; approvals must come from distinct people`, FailureType.DuplicateApproval);
+  };
+  const isRequester = (who: VerifiedIdentity) => (requester ? requester.entityId === who.entityId : who.name === status.requester);
+  /** After the decider's identity is verified: the request may have been decided meanwhile. */
+  const checkDecider = (who: VerifiedIdentity) => {
+    validateOpen();
+    if (isRequester(who)) throw refuse(`${who.name} requested this access and cannot decide on it`, FailureType.SelfApproval);
+    if (policy.approverGroups?.length) requireGroup(who, policy.approverGroups, `decide on requests under ${policy.policyId}`);
+    else if (!policy.approvers.includes(who.name))
+      throw refuse(`${who.name} is not an approver of ${policy.policyId} (${policy.approvers.join(', ')})`, FailureType.NotAnApprover);
+    if (status.approvals.some((a) => (a.entityId ?? a.approver) === who.entityId || a.approver === who.name))
+      throw refuse(`${who.name} already approved this request; approvals must come from distinct people`, FailureType.DuplicateApproval);
+  };
+  const decider = async (identity: string | undefined, declared: string | undefined, what: string): Promise<VerifiedIdentity> => {
+    // Earlier histories: the validator checked the declared name, and replay runs no validator.
+    if (!patched(Patch.VERIFIED_IDENTITY)) return { entityId: declared!, name: declared!, groups: [] };
+    const who = await proveIdentity(identity, `${what} break-glass request ${requestId}`, ref.secretId || undefined);
+    checkDecider(who);
+    return who;
   };
   setHandler(
     approveUpdate,
     async (d) => {
-      status.approvals.push({ approver: d.approver, ...(d.comment ? { comment: d.comment } : {}) });
-      await recordDecision('break_glass_approved', d.approver, 'succeeded', {
+      const who = await decider(d.identity, d.approver, 'approve');
+      status.approvals.push({ approver: who.name, entityId: who.entityId, ...(d.comment ? { comment: d.comment } : {}) });
+      await recordDecision('break_glass_approved', who.name, 'succeeded', {
         approvals: status.approvals.length,
         required: policy.approvals,
       });
@@ -135,43 +155,64 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
       validator: (raw) => {
         const d = approvalInput.safeParse(raw);
         if (!d.success) throw refuse(`invalid approval: ${describeIssues(d.error)}`, FailureType.InvalidInput);
-        validateDecision(d.data.approver);
+        if (!d.data.identity) throw refuse(IDENTITY_REQUIRED, FailureType.IdentityRefused);
+        validateOpen();
       },
     },
   );
   setHandler(
     denyUpdate,
     async (d) => {
-      status.denial = { approver: d.approver, comment: d.comment };
-      await recordDecision('break_glass_denied', d.approver, 'refused', { reason: d.comment });
+      const who = await decider(d.identity, d.approver, 'deny');
+      status.denial = { approver: who.name, comment: d.comment };
+      await recordDecision('break_glass_denied', who.name, 'refused', { reason: d.comment });
       return status;
     },
     {
       validator: (raw) => {
         const d = denialInput.safeParse(raw);
         if (!d.success) throw refuse(`invalid denial: ${describeIssues(d.error)}`, FailureType.InvalidInput);
-        validateDecision(d.data.approver);
+        if (!d.data.identity) throw refuse(IDENTITY_REQUIRED, FailureType.IdentityRefused);
+        validateOpen();
       },
     },
   );
+  const grantActive = () => {
+    if (status.phase !== BreakGlassPhase.GRANTED || status.revokedBy)
+      throw refuse(`request ${requestId} has no active grant (phase ${status.phase})`, FailureType.NoActiveGrant);
+  };
   setHandler(
     revokeUpdate,
-    (r) => {
-      status.revokedBy = r.by;
+    async (r) => {
+      if (!patched(Patch.VERIFIED_IDENTITY)) {
+        status.revokedBy = r.by;
+        return status;
+      }
+      const who = await proveIdentity(r.identity, `revoke break-glass grant ${requestId}`, ref.secretId);
+      grantActive();
+      if (!isRequester(who)) {
+        if (policy.approverGroups?.length)
+          requireGroup(who, policy.approverGroups, 'revoke this grant (only the requester or an approver)');
+        else if (!policy.approvers.includes(who.name))
+          throw refuse(`${who.name} may not revoke this grant: only the requester or an approver`, FailureType.NotAllowed);
+      }
+      status.revokedBy = who.name;
       return status;
     },
     {
       validator: (raw) => {
         const r = revokeGrantInput.safeParse(raw);
         if (!r.success) throw refuse(`invalid revoke: ${describeIssues(r.error)}`, FailureType.InvalidInput);
-        if (status.phase !== BreakGlassPhase.GRANTED || status.revokedBy)
-          throw refuse(`request ${requestId} has no active grant (phase ${status.phase})`, FailureType.NoActiveGrant);
-        if (r.data.by !== input.requester && !policy.approvers.includes(r.data.by))
-          throw refuse(`${r.data.by} may not revoke this grant: only the requester or an approver`, FailureType.NotAllowed);
+        if (!r.data.identity) throw refuse(IDENTITY_REQUIRED, FailureType.IdentityRefused);
+        grantActive();
       },
     },
   );
 
+  if (verifiedRequest) {
+    requester = await proveIdentity(input.identity, `request break-glass access under ${input.policyId}`);
+    status.requester = requester.name;
+  }
   policy = await quick.loadBreakGlassPolicy({ policyId: input.policyId });
   ref.secretId = policy.secretId;
   upsertSearchAttributes([
@@ -188,17 +229,22 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
 
   // --- the request itself ---
   const refused = async (reason: string) => {
-    await event('break_glass_request', input.requester, 'refused', { reason });
+    await event('break_glass_request', status.requester, 'refused', { reason });
     return end({ outcome: 'refused', requestId, policyId: input.policyId, reason });
   };
-  if (!policy.requesters.includes(input.requester))
-    return refused(`${input.requester} may not request break-glass access under ${policy.policyId}`);
+  const mayRequest = requester
+    ? (policy.requesterGroups ?? []).some((g) => requester!.groups.includes(g))
+    : policy.requesters.includes(status.requester);
+  if (!mayRequest)
+    return refused(
+      `${status.requester} may not request break-glass access under ${policy.policyId}${requester ? ` (requester groups: ${(policy.requesterGroups ?? []).join(', ')})` : ''}`,
+    );
   if (ttlMs > policy.maxTtlMs) return refused(`ttl ${input.ttl} exceeds the policy's maximum of ${policy.maxTtlMs / 1000}s`);
   const frozen = await quick.activeFreeze({ secretId: policy.secretId });
   if (frozen) return refused(`incident ${frozen.incidentId} froze new grants: ${frozen.reason}`);
-  await event('break_glass_request', input.requester, 'started', { justification: input.justification, ttlSeconds: ttlMs / 1000 });
+  await event('break_glass_request', status.requester, 'started', { justification: input.justification, ttlSeconds: ttlMs / 1000 });
   await quick
-    .notifyApprovers({ ...ref, actor: input.requester, requester: input.requester, justification: input.justification, ttlMs })
+    .notifyApprovers({ ...ref, actor: status.requester, requester: status.requester, justification: input.justification, ttlMs })
     .catch(() => undefined);
 
   status.open = true;
@@ -231,7 +277,13 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
 
   // --- granted: until the TTL or an explicit revoke, whichever comes first ---
   const approvers = status.approvals.map((a: Decision) => a.approver).join(',');
-  const issuing = target.issueGrant({ ...ref, actor: `${input.requester} (approved by ${approvers})`, ttlMs });
+  const issuing = target.issueGrant({
+    ...ref,
+    actor: `${status.requester} (approved by ${approvers})`,
+    ttlMs,
+    // Delivered where only the requester's own Vault identity can read it (never history or a query).
+    ...(requester ? { deliverTo: requester.entityId } : {}),
+  });
   arrivals.done('freeze-check'); // issueGrant is scheduled: v1 decisions that came back after the freeze check may answer
   status.grant = await issuing;
   setPhase(BreakGlassPhase.GRANTED);
@@ -241,7 +293,8 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
     await CancellationScope.nonCancellable(async () => {
       setPhase(BreakGlassPhase.REVOKING);
       status.revokedBy ??= 'ttl';
-      await revocation.revokeGrant({ ...ref, actor: status.revokedBy, leaseId: status.grant!.leaseId, username: status.grant!.username });
+      const { leaseId, username, deliveredTo } = status.grant!;
+      await revocation.revokeGrant({ ...ref, actor: status.revokedBy, leaseId, username, ...(deliveredTo ? { deliveredTo } : {}) });
     });
   }
 

@@ -11,6 +11,7 @@ import { emergencyTarget, verification } from './rotation-activities.js';
 import { RotationRun } from './rotation-state.js';
 import { Phase, type EmergencyCutoverResult, type RetireResult, type RotationResult, type RotationStatus } from './rotation-types.js';
 import { failedStepOf, type FailedStep } from './step-failure.js';
+import { refuseEmergencyOutsideIncident } from './verified-identity.js';
 
 /** How long an emergency rotation waits for any one consumer before reporting it and moving on. */
 const EMERGENCY_CONFIRM_MS = 30_000;
@@ -31,6 +32,7 @@ export async function emergencyRotate(rawInput: EmergencyRotateInput): Promise<R
     );
   }
   const input = parsed.data;
+  if (patched(Patch.EMERGENCY_FROM_INCIDENT_ONLY)) refuseEmergencyOutsideIncident(input.secretId);
   // One rotation per secret: this workflow claims no id of its own, its starter gives it the right one.
   if (workflowInfo().workflowId !== rotationWorkflowId(input.secretId)) {
     throw ApplicationFailure.nonRetryable(

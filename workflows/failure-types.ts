@@ -14,7 +14,13 @@ export const FailureType = {
   ConsumerUnreachable: 'ConsumerUnreachable',
   CredentialRejected: 'CredentialRejected',
   DuplicateApproval: 'DuplicateApproval',
+  /** emergency mode requested by a client rather than a revokeAll parent. */
+  EmergencyNotAllowed: 'EmergencyNotAllowed',
+  /** An identity token was missing, forged, expired, for another audience, or already used. */
+  IdentityRefused: 'IdentityRefused',
   IncidentFreeze: 'IncidentFreeze',
+  /** A verified identity lacks the group an action needs (e.g. incident responders for revokeAll). */
+  NotInGroup: 'NotInGroup',
   InvalidInput: 'InvalidInput',
   InvalidScope: 'InvalidScope',
   MalformedCredential: 'MalformedCredential',

@@ -48,4 +48,16 @@ export const Patch = {
    * (workflows/legacy/grant-race-v1.ts), as they ran.
    */
   DECISIONS_ANSWERED_BEFORE_GRANT: 'decisions-answered-before-grant',
+  /**
+   * Identity is proven, never declared: approvals, denials, grant revocations, confirmations,
+   * unfreezes, ended revocations, break-glass requests and revokeAll carry a Vault identity token
+   * the worker verifies (verifyIdentity) before anything changes; a name in the payload counts for
+   * nothing. Without the marker (earlier histories) the declared names are used, as they ran.
+   */
+  VERIFIED_IDENTITY: 'verified-identity',
+  /**
+   * Emergency mode (rotateSecret with emergency: true, emergencyRotate) is accepted only from a
+   * revokeAll parent; a client starting one is refused before any step.
+   */
+  EMERGENCY_FROM_INCIDENT_ONLY: 'emergency-from-incident-only',
 } as const;

@@ -1,19 +1,21 @@
-import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, log, setHandler } from '@temporalio/workflow';
-import { describeIssues, endRevocationInput, type EndRevocationInput } from '../config/workflow-inputs.js';
+import { allHandlersFinished, ApplicationFailure, CancellationScope, condition, log, patched, setHandler } from '@temporalio/workflow';
+import { describeIssues, endRevocationInput, IDENTITY_REQUIRED } from '../config/workflow-inputs.js';
 import { endRevocationUpdate } from './contracts.js';
 import { failureMessage } from './failure-message.js';
 import { FailureType } from './failure-types.js';
-import { persistentRevocation } from './rotation-activities.js';
+import { Patch } from './patches.js';
+import { persistentRevocation, quick } from './rotation-activities.js';
 import type { RotationRun } from './rotation-state.js';
 import type { RetireResult } from './rotation-types.js';
+import { proveIdentity, requireGroup } from './verified-identity.js';
 
 export type PersistentRetire = { outcome: 'retired'; retired: RetireResult } | { outcome: 'ended'; by: string; reason: string };
 
 /**
  * Invariant compromised-never-left-valid: an emergency revocation whose fast attempts failed (the
  * target down, the role row locked) keeps trying with backoff until the old credential is verified
- * refused, or until a person ends it with the endRevocation update (`rotor incident
- * end-revocation`). Meanwhile the status query and (best effort) an audit row say so, and each
+ * refused, or until a verified incident responder ends it with the endRevocation update (`rotor
+ * incident end-revocation`). Meanwhile the status query and (best effort) an audit row say so, and each
  * failed attempt is its own audit row and warning: the alert. An attempt already at the target when
  * a person ends it settles first: if it revoked, the rotation reports that.
  */
@@ -25,22 +27,29 @@ export async function revokeUntilRefused(
 ): Promise<PersistentRetire> {
   const retrying = { since: new Date().toISOString(), firstFailure: failureMessage(firstFailure) };
   run.state.revocationRetrying = retrying;
-  /** Set when an end is accepted (before its audit row), so that a second one is refused. */
-  let ending: EndRevocationInput | undefined;
+  /** Set when an end is accepted (before its identity and audit row), so that a second one is refused. */
+  let ending = false;
   /** Set once the end's audit row is written: only then does it take effect. */
-  let ended: EndRevocationInput | undefined;
+  let ended: { by: string; reason: string } | undefined;
   setHandler(
     endRevocationUpdate,
     async (input) => {
-      ending = input;
+      ending = true;
       try {
+        let by = input.by ?? '';
+        // Earlier histories took the declared name (Patch.VERIFIED_IDENTITY).
+        if (patched(Patch.VERIFIED_IDENTITY)) {
+          const who = await proveIdentity(input.identity, `end the emergency revocation of ${run.ref.secretId}`, run.ref.secretId);
+          requireGroup(who, await quick.incidentResponderGroups(), `end the emergency revocation of ${run.ref.secretId}`);
+          by = who.name;
+        }
         // Audited first: a person's decision that left no row changes nothing.
-        await run.event('revocation_ended_by_person', 'succeeded', { by: input.by, reason: input.reason });
+        await run.event('revocation_ended_by_person', 'succeeded', { by, reason: input.reason });
+        ended = { by, reason: input.reason };
       } catch (err) {
-        ending = undefined;
+        ending = false;
         throw err;
       }
-      ended = input;
       return run.state;
     },
     {
@@ -48,9 +57,10 @@ export async function revokeUntilRefused(
         const parsed = endRevocationInput.safeParse(raw);
         if (!parsed.success)
           throw ApplicationFailure.nonRetryable(`invalid endRevocation: ${describeIssues(parsed.error)}`, FailureType.InvalidInput);
+        if (!parsed.data.identity) throw ApplicationFailure.nonRetryable(IDENTITY_REQUIRED, FailureType.IdentityRefused);
         if (!run.state.revocationRetrying || ending) {
           throw ApplicationFailure.nonRetryable(
-            `${run.ref.secretId}: no emergency revocation is being retried${ending ? ` (${ending.by} already ended it)` : ''}`,
+            `${run.ref.secretId}: no emergency revocation is being retried${ended ? ` (${ended.by} already ended it)` : ending ? ' (someone is ending it)' : ''}`,
             FailureType.RevocationNotRetrying,
           );
         }

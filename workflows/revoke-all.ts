@@ -22,6 +22,7 @@ import { rotateSecret } from './rotate-secret.js';
 import { quick, revocation } from './rotation-activities.js';
 import { Phase } from './rotation-types.js';
 import { PHASE, SECRET_ID } from './search-attributes.js';
+import { proveIdentity, requireGroup } from './verified-identity.js';
 
 const grants = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
@@ -40,13 +41,21 @@ export async function revokeAll(raw: RevokeAllInput): Promise<IncidentReport> {
   if (!parsed.success)
     throw ApplicationFailure.nonRetryable(`invalid revokeAll input: ${describeIssues(parsed.error)}`, FailureType.InvalidInput);
   const input = parsed.data;
-  const actor = `${input.requestedBy} (incident ${input.incidentId})`;
+  // Only a verified incident responder may freeze everything and revoke at will (earlier
+  // histories trusted requestedBy as declared).
+  let requestedBy = input.requestedBy ?? '';
+  if (patched(Patch.VERIFIED_IDENTITY)) {
+    const who = await proveIdentity(input.identity, `start incident response ${input.incidentId}${input.dryRun ? ' (dry run)' : ''}`);
+    requireGroup(who, await quick.incidentResponderGroups(), `start incident response (revokeAll ${input.incidentId})`);
+    requestedBy = who.name;
+  }
+  const actor = `${requestedBy} (incident ${input.incidentId})`;
   const plan = await quick.resolveIncidentScope(input.scope);
 
   const report: IncidentReport = {
     incidentId: input.incidentId,
     reason: input.reason,
-    requestedBy: input.requestedBy,
+    requestedBy,
     dryRun: input.dryRun,
     startedAt: new Date().toISOString(),
     frozen: false,
@@ -78,7 +87,7 @@ export async function revokeAll(raw: RevokeAllInput): Promise<IncidentReport> {
   await quick.startFreeze({
     incidentId: input.incidentId,
     reason: input.reason,
-    actor: input.requestedBy,
+    actor: requestedBy,
     secretIds: input.freeze === 'in-scope' ? plan.secrets : null,
   });
   report.frozen = true;
@@ -187,11 +196,20 @@ async function preempt<T>(item: SecretReport, start: () => Promise<T>): Promise<
   }
 }
 
-/** Lifts an incident freeze: a separate, audited act by someone other than who started it. */
+/**
+ * Lifts an incident freeze: a separate, audited act by a verified incident responder other than
+ * who started it (unless the inventory allows self-unfreeze).
+ */
 export async function unfreeze(raw: UnfreezeInput): Promise<{ incidentId: string; liftedBy: string }> {
-  const parsed = unfreezeInput.safeParse({ incidentId: raw?.incidentId, by: raw?.by });
+  const parsed = unfreezeInput.safeParse({ incidentId: raw?.incidentId, by: raw?.by, identity: raw?.identity });
   if (!parsed.success)
     throw ApplicationFailure.nonRetryable(`invalid unfreeze input: ${describeIssues(parsed.error)}`, FailureType.InvalidInput);
-  await quick.liftFreeze({ incidentId: parsed.data.incidentId, by: parsed.data.by });
-  return { incidentId: parsed.data.incidentId, liftedBy: parsed.data.by };
+  let by = parsed.data.by ?? '';
+  if (patched(Patch.VERIFIED_IDENTITY)) {
+    const who = await proveIdentity(parsed.data.identity, `lift the freeze of incident ${parsed.data.incidentId}`);
+    requireGroup(who, await quick.incidentResponderGroups(), `lift the freeze of incident ${parsed.data.incidentId}`);
+    by = who.name;
+  }
+  await quick.liftFreeze({ incidentId: parsed.data.incidentId, by });
+  return { incidentId: parsed.data.incidentId, liftedBy: by };
 }

@@ -20,6 +20,7 @@ import { Patch } from './patches.js';
 import { planGates } from './plan-gates.js';
 import { quick, revocation, target, validation, verification } from './rotation-activities.js';
 import { RotationRun } from './rotation-state.js';
+import { refuseEmergencyOutsideIncident } from './verified-identity.js';
 import { Phase, PREPARE_STEPS, type RotationResult } from './rotation-types.js';
 
 /** The activity that runs each step before promotion: staging is quick bookkeeping, the others talk to the target. */
@@ -41,6 +42,7 @@ export async function rotateSecret(rawInput: RotateSecretInput): Promise<Rotatio
     );
   }
   const input = parsed.data;
+  if (input.emergency && patched(Patch.EMERGENCY_FROM_INCIDENT_ONLY)) refuseEmergencyOutsideIncident(input.secretId);
   if (workflowInfo().workflowId !== rotationWorkflowId(input.secretId)) return claimRotationId(input);
   if (input.emergency) {
     if (!patched(Patch.EMERGENCY_ROTATE_WORKFLOW)) return rotateInEmergency(input, cutoverV1);

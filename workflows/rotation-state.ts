@@ -3,12 +3,13 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  patched,
   setHandler,
   upsertSearchAttributes,
   uuid4,
   workflowInfo,
 } from '@temporalio/workflow';
-import { confirmCutoverInput, describeIssues, type ConfirmCutoverInput } from '../config/workflow-inputs.js';
+import { confirmCutoverInput, describeIssues, IDENTITY_REQUIRED, type ConfirmCutoverInput } from '../config/workflow-inputs.js';
 import { confirmCutoverUpdate, statusQuery } from './contracts.js';
 import { failureMessage } from './failure-message.js';
 import { FailureType } from './failure-types.js';
@@ -16,6 +17,8 @@ import type { planGates } from './plan-gates.js';
 import { quick, type revocation } from './rotation-activities.js';
 import { Phase, type RotationRef, type RotationResult, type RotationSpec, type RotationStatus } from './rotation-types.js';
 import { OUTCOME, PHASE, SECRET_ID } from './search-attributes.js';
+import { Patch } from './patches.js';
+import { proveIdentity } from './verified-identity.js';
 import type { RotationEvent } from '../activities/rotation/rotation-events.js';
 
 type Gates = ReturnType<typeof planGates>;
@@ -50,14 +53,31 @@ export class RotationRun {
     setHandler(
       confirmCutoverUpdate,
       async (confirm) => {
+        let confirmedBy = confirm.confirmedBy ?? 'unattributed';
+        // Earlier histories recorded the declared name (Patch.VERIFIED_IDENTITY).
+        if (patched(Patch.VERIFIED_IDENTITY)) {
+          const who = await proveIdentity(
+            confirm.identity,
+            `confirm ${confirm.consumer} uses version ${confirm.version}`,
+            this.ref.secretId,
+          );
+          // The rotation may have moved on (or another confirmation landed) while it was verified.
+          validateConfirmation(this.state, confirm);
+          confirmedBy = who.name;
+        }
         const consumer = this.state.consumers.find((c) => c.name === confirm.consumer)!;
         consumer.status = 'confirmed';
         consumer.confirmedVersion = confirm.version;
-        consumer.confirmedBy = confirm.confirmedBy ?? 'unattributed';
+        consumer.confirmedBy = confirmedBy;
         await this.event('confirmation', 'succeeded', { consumer: consumer.name, confirmedBy: consumer.confirmedBy });
         return consumer;
       },
-      { validator: (confirm) => validateConfirmation(this.state, confirm) },
+      {
+        validator: (confirm) => {
+          validateConfirmation(this.state, confirm);
+          if (!confirm.identity) throw ApplicationFailure.nonRetryable(IDENTITY_REQUIRED, FailureType.IdentityRefused);
+        },
+      },
     );
     // A parent that started this run with its search attributes (revokeAll) saved a visibility write.
     if (info.typedSearchAttributes.get(SECRET_ID) !== input.secretId) {

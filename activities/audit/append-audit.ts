@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { AuditOutcome, GENESIS_HASH, hashEntry, type AuditEntry } from './audit-entry.js';
+import { macHashes, type AuditVault } from './audit-key.js';
 
 /** Serialises appends across workers so that seq order, commit order and chain order are the same. */
 export const AUDIT_ADVISORY_LOCK = 7202;
@@ -30,10 +31,16 @@ export function assertAuditable(entry: AuditEntry): void {
   }
 }
 
+/** A committed row: its seq (assigned by the database) and chain hash. */
+export interface AppendedRow {
+  seq: number;
+  hash: string;
+}
+
 interface Pending {
   entry: AuditEntry;
   at: Date;
-  resolve: (result: { seq: number; hash: string } | undefined) => void;
+  resolve: (result: AppendedRow | undefined) => void;
   reject: (err: unknown) => void;
 }
 
@@ -43,16 +50,19 @@ const MAX_BATCH = 256;
 /**
  * Group commit, one writer per pool: entries that arrive while a transaction is in flight are
  * appended together by the next one. Under load (an incident rotating hundreds of secrets) this
- * turns five round trips and one global-lock hold per row into four per batch; alone, an entry is
- * written at once, as before.
+ * turns five round trips, one Vault MAC call and one global-lock hold per row into the same per
+ * batch; alone, an entry is written at once, as before.
  */
 class AuditWriter {
   private queue: Pending[] = [];
   private writing = false;
 
-  constructor(private readonly db: pg.Pool) {}
+  constructor(
+    private readonly db: pg.Pool,
+    private readonly vault: AuditVault,
+  ) {}
 
-  append(entry: AuditEntry): Promise<{ seq: number; hash: string } | undefined> {
+  append(entry: AuditEntry): Promise<AppendedRow | undefined> {
     return new Promise((resolve, reject) => {
       this.queue.push({ entry, at: new Date(), resolve, reject });
       void this.drain();
@@ -66,7 +76,7 @@ class AuditWriter {
       while (this.queue.length) {
         const batch = this.queue.splice(0, MAX_BATCH);
         try {
-          const results = await appendBatch(this.db, batch);
+          const results = await appendBatch(this.db, this.vault, batch);
           batch.forEach((p, i) => p.resolve(results[i]));
         } catch (err) {
           batch.forEach((p) => p.reject(err));
@@ -81,59 +91,80 @@ class AuditWriter {
 const writers = new WeakMap<pg.Pool, AuditWriter>();
 
 /**
- * Appends `entry` to the hash-chained audit log and returns its seq and hash once committed, or
- * `undefined` when an entry with the same `eventKey` already exists (a retried activity).
- * Refuses (throws, inserting nothing) an entry that fails {@link assertAuditable}.
+ * Makes `db` an audit log writer whose rows are MACed through `vault` (the worker's session): one
+ * group-commit writer per pool. Called where the pool and the Vault session meet (the activity
+ * context); calling it again for the same pool changes nothing.
  */
-export async function appendAudit(db: pg.Pool, entry: AuditEntry): Promise<{ seq: number; hash: string } | undefined> {
+export function keyAuditLog(db: pg.Pool, vault: AuditVault): void {
+  if (!writers.has(db)) writers.set(db, new AuditWriter(db, vault));
+}
+
+/**
+ * Appends `entry` to the hash-chained, MAC-keyed audit log and returns its seq and hash once
+ * committed, or `undefined` when an entry with the same `eventKey` already exists (a retried
+ * activity). Refuses (throws, inserting nothing) an entry that fails {@link assertAuditable}, and
+ * appends nothing when Vault cannot MAC it (an unkeyed row would read as tampering).
+ */
+export async function appendAudit(db: pg.Pool, entry: AuditEntry): Promise<AppendedRow | undefined> {
   assertAuditable(entry);
-  let writer = writers.get(db);
-  if (!writer) writers.set(db, (writer = new AuditWriter(db)));
+  const writer = writers.get(db);
+  if (!writer) throw new Error('this database pool has no audit key: call keyAuditLog(pool, vault) where the pool is created');
   return writer.append(entry);
 }
 
 /**
  * One transaction under the global advisory lock, so seq order, commit order and chain order are
  * the same across every worker: read the chain's head and which keys exist, hash the new rows in
- * order, insert them with explicit seqs.
+ * order, MAC the hashes with one Vault call, insert them. The database assigns seq (migration 004)
+ * in insert order, which is chain order.
+ *
+ * The MAC call is made under the lock because a row's MAC covers its link to the row before
+ * (audit-key.ts), which only the lock holder knows; group commit keeps it one call per batch.
  */
-async function appendBatch(db: pg.Pool, batch: Pending[]): Promise<({ seq: number; hash: string } | undefined)[]> {
+async function appendBatch(db: pg.Pool, vault: AuditVault, batch: Pending[]): Promise<(AppendedRow | undefined)[]> {
   const client = await db.connect();
   let broken: Error | undefined;
   try {
     await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${AUDIT_ADVISORY_LOCK})`);
-    const head = await client.query<{ last: string | null; existing: string[]; seqs: string[] }>(
+    const head = await client.query<{ last: string | null; existing: string[] }>(
       `SELECT (SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1) AS last,
-              ARRAY(SELECT event_key FROM audit_log WHERE event_key = ANY($1::text[])) AS existing,
-              ARRAY(SELECT nextval('audit_log_seq_seq')::text FROM generate_series(1, $2::int)) AS seqs`,
-      [batch.map((p) => p.entry.eventKey), batch.length],
+              ARRAY(SELECT event_key FROM audit_log WHERE event_key = ANY($1::text[])) AS existing`,
+      [batch.map((p) => p.entry.eventKey)],
     );
-    const { last, existing, seqs } = head.rows[0]!;
-    // Values from one nextval series are increasing while we hold the lock; unused ones are gaps.
-    const freeSeqs = seqs.map(Number).sort((a, b) => a - b);
+    const { last, existing } = head.rows[0]!;
     const taken = new Set(existing);
     let prevHash = last ?? GENESIS_HASH;
-    const rows: { p: Pending; seq: number; prevHash: string; hash: string }[] = [];
-    const results = batch.map((p) => {
-      if (taken.has(p.entry.eventKey)) return undefined;
+    const rows: { p: Pending; prevHash: string; hash: string }[] = [];
+    const indexOf = new Map<string, number>();
+    batch.forEach((p, i) => {
+      if (taken.has(p.entry.eventKey)) return;
       taken.add(p.entry.eventKey);
+      indexOf.set(p.entry.eventKey, i);
       // A JS Date has millisecond precision: the ISO string stored is exactly the one hashed, and
       // timestamptz (microseconds) keeps it unchanged.
       const hash = hashEntry(prevHash, { ...p.entry, at: p.at });
-      const row = { p, seq: freeSeqs[rows.length]!, prevHash, hash };
-      rows.push(row);
+      rows.push({ p, prevHash, hash });
       prevHash = hash;
-      return { seq: row.seq, hash };
     });
+    const results: (AppendedRow | undefined)[] = batch.map(() => undefined);
     if (rows.length) {
-      const column = <T>(pick: (e: AuditEntry, row: (typeof rows)[number]) => T) => rows.map((r) => pick(r.p.entry, r));
-      await client.query(
+      const macs = await macHashes(
+        vault,
+        rows.map((r) => r.hash),
+      );
+      const column = <T>(pick: (e: AuditEntry, row: (typeof rows)[number], i: number) => T) => rows.map((r, i) => pick(r.p.entry, r, i));
+      // ORDER BY n: the trigger draws seqs in insert order, which must be chain order.
+      const inserted = await client.query<{ seq: string; event_key: string; hash: string }>(
         `INSERT INTO audit_log
-           (seq, event_key, at, actor, workflow_id, run_id, secret_id, step, outcome, from_version, to_version, detail, prev_hash, hash)
-         SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[],
-                              $8::text[], $9::text[], $10::int[], $11::int[], $12::jsonb[], $13::text[], $14::text[])`,
+           (event_key, at, actor, workflow_id, run_id, secret_id, step, outcome, from_version, to_version, detail, prev_hash, hash, mac)
+         SELECT event_key, at, actor, workflow_id, run_id, secret_id, step, outcome, from_version, to_version, detail, prev_hash, hash, mac
+           FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                       $9::int[], $10::int[], $11::jsonb[], $12::text[], $13::text[], $14::text[])
+                WITH ORDINALITY AS r(event_key, at, actor, workflow_id, run_id, secret_id, step, outcome, from_version, to_version,
+                                     detail, prev_hash, hash, mac, n)
+          ORDER BY n
+         RETURNING seq::text AS seq, event_key, hash`,
         [
-          column((_, r) => r.seq),
           column((e) => e.eventKey),
           column((_, r) => r.p.at.toISOString()),
           column((e) => e.actor),
@@ -147,8 +178,10 @@ async function appendBatch(db: pg.Pool, batch: Pending[]): Promise<({ seq: numbe
           column((e) => JSON.stringify(e.detail ?? {})),
           column((_, r) => r.prevHash),
           column((_, r) => r.hash),
+          column((_, _r, i) => macs[i]!),
         ],
       );
+      for (const row of inserted.rows) results[indexOf.get(row.event_key)!] = { seq: Number(row.seq), hash: row.hash };
     }
     await client.query('COMMIT');
     return results;

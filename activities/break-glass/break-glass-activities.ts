@@ -1,13 +1,13 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import pg from 'pg';
 import type { BreakGlassPolicySpec, Grant } from '../../workflows/break-glass-types.js';
 import { FailureType } from '../../workflows/failure-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import { activeFreezeOf } from '../incident/freeze-store.js';
-import { postgresTarget, TARGET_SESSION_LIMITS, type PostgresTarget } from '../providers/postgres/provider.js';
+import { adminSession, postgresTarget, type PostgresTarget } from '../providers/postgres/provider.js';
 import type { AuditDetail, AuditOutcome } from '../audit/audit-entry.js';
+import { GRANTS_PREFIX } from '../../vault/policies/operator-policy.js';
 
 interface GrantRef {
   requestId: string;
@@ -17,6 +17,8 @@ interface GrantRef {
 
 export function breakGlassActivities(ctx: ActivityContext) {
   const roleName = (requestId: string) => `breakglass-${requestId}`;
+  /** Readable only by the requester: the operator policy templates this prefix with the reader's own entity id. */
+  const deliveryPath = (entityId: string, requestId: string) => `${GRANTS_PREFIX}/${entityId}/${requestId}`;
 
   async function policy(policyId: string) {
     const inventory = await ctx.inventory.current();
@@ -48,8 +50,10 @@ export function breakGlassActivities(ctx: ActivityContext) {
       return {
         policyId,
         secretId: p.secretId,
-        requesters: p.requesters,
-        approvers: p.approvers,
+        requesters: [],
+        approvers: [],
+        requesterGroups: p.requesterGroups,
+        approverGroups: p.approverGroups,
         approvals: p.approvals,
         maxTtlMs: p.maxTtl,
         approvalTimeoutMs: p.approvalTimeout,
@@ -78,7 +82,7 @@ export function breakGlassActivities(ctx: ActivityContext) {
           requester: ref.requester,
           justification: ref.justification,
           ttlSeconds: ref.ttlMs / 1000,
-          approvers: p.approvers,
+          approverGroups: p.approverGroups,
           approvalsRequired: p.approvals,
           workflowId,
         }),
@@ -90,25 +94,33 @@ export function breakGlassActivities(ctx: ActivityContext) {
 
     /**
      * Issues a short-lived PostgreSQL role through Vault's database secrets engine (one Vault role
-     * per request, TTL capped by policy) and wraps it: only a single-use wrapping token leaves here.
+     * per request, TTL capped by policy) and delivers it to a KV path only the requester's Vault
+     * entity can read (`deliverTo`): nothing that leaves here lets anyone else use it. Without
+     * `deliverTo` (requests from before identities were verified) it is response-wrapped, as then.
      */
-    async issueGrant(ref: GrantRef & { secretId: string; ttlMs: number }): Promise<Grant> {
+    async issueGrant(ref: GrantRef & { secretId: string; ttlMs: number; deliverTo?: string }): Promise<Grant> {
       return audited(
         ctx,
         { step: 'break_glass_grant', secretId: ref.secretId, actor: ref.actor },
         async () => {
-          const { admin, database } = await target(ref.secretId);
+          const { admin, database, ssl } = await target(ref.secretId);
           const connection = `rotor-${ref.secretId}`;
+          // Vault's own connection to the target: encrypted when the provider's sessions are (the CA
+          // file is the worker's, so Vault checks the certificate against its host's trusted CAs).
+          const sslmode = !ssl || ssl.mode === 'disable' ? 'disable' : ssl.mode === 'prefer' ? 'prefer' : 'require';
           const role = roleName(ref.requestId);
           const ttl = `${Math.ceil(ref.ttlMs / 1000)}s`;
           await ctx.vault.run(async (v) => {
             await v.request('POST', `database/config/${connection}`, {
               plugin_name: 'postgresql-database-plugin',
-              connection_url: `postgresql://{{username}}:{{password}}@${admin.host}:${admin.port}/${database}?sslmode=disable`,
+              connection_url: `postgresql://{{username}}:{{password}}@${admin.host}:${admin.port}/${database}?sslmode=${sslmode}`,
               username: admin.username,
               password: admin.password,
               allowed_roles: ['breakglass-*'],
               verify_connection: true,
+              // Vault sends PostgreSQL a SCRAM verifier, never the password, in CREATE ROLE: a
+              // statement log (log_statement = 'all') holds nothing that logs in.
+              password_authentication: 'scram-sha-256',
             });
             await v.request('POST', `database/roles/${role}`, {
               db_name: connection,
@@ -133,34 +145,28 @@ export function breakGlassActivities(ctx: ActivityContext) {
               `database/creds/${role}`,
             ),
           );
-          const wrapped = await ctx.vault.run((v) => v.wrap({ ...creds.data, host: admin.host, port: admin.port, database }, ttl));
-          return {
-            leaseId: creds.lease_id,
-            username: creds.data.username,
-            wrapToken: wrapped.token,
-            expiresAt: new Date(Date.now() + creds.lease_duration * 1000).toISOString(),
-          };
+          const expiresAt = new Date(Date.now() + creds.lease_duration * 1000).toISOString();
+          const handover = { ...creds.data, host: admin.host, port: String(admin.port), database, expiresAt };
+          if (ref.deliverTo) {
+            const path = deliveryPath(ref.deliverTo, ref.requestId);
+            await ctx.vault.run((v) => v.kvWrite(ctx.env.ROTOR_VAULT_KV_MOUNT, path, handover));
+            return { leaseId: creds.lease_id, username: creds.data.username, deliveredTo: path, expiresAt };
+          }
+          const wrapped = await ctx.vault.run((v) => v.wrap(handover, ttl));
+          return { leaseId: creds.lease_id, username: creds.data.username, wrapToken: wrapped.token, expiresAt };
         },
         (g) => ({ detail: { policyId: ref.policyId, requestId: ref.requestId, username: g.username, expiresAt: g.expiresAt } }),
       );
     },
 
     /** Revokes the lease synchronously and proves at PostgreSQL that the role is gone (invariant revocation-verified, docs/invariants.md). */
-    async revokeGrant(ref: GrantRef & { secretId: string; leaseId: string; username: string }): Promise<void> {
+    async revokeGrant(ref: GrantRef & { secretId: string; leaseId: string; username: string; deliveredTo?: string }): Promise<void> {
       await audited(ctx, { step: 'break_glass_revoke', secretId: ref.secretId, actor: ref.actor }, async () => {
         await ctx.vault.run((v) => v.revokeLease(ref.leaseId));
-        const { admin, database } = await target(ref.secretId);
-        const client = new pg.Client({
-          host: admin.host,
-          port: Number(admin.port),
-          user: admin.username,
-          password: admin.password,
-          database,
-          connectionTimeoutMillis: 5000,
-          ...TARGET_SESSION_LIMITS, // as every target session: no wait on another session's lock without end
-        });
-        client.on('error', () => undefined); // a connection lost mid-call: the call itself fails
-        await client.connect();
+        // The handed-over copy goes with the role: every version and the metadata.
+        if (ref.deliveredTo) await ctx.vault.run((v) => v.kvDeleteAll(ctx.env.ROTOR_VAULT_KV_MOUNT, ref.deliveredTo!));
+        // As every target session: provider.ssl, and no wait on another session's lock without end.
+        const client = await adminSession(ctx.providerCaches, await target(ref.secretId));
         try {
           const left = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [ref.username]);
           if (left.rowCount)

@@ -42,6 +42,11 @@ export function incidentActivities(ctx: ActivityContext) {
       return { secrets, leasePrefixes, grants };
     },
 
+    /** Vault identity groups whose members may start incident response and lift its freeze (inventory). */
+    async incidentResponderGroups(): Promise<string[]> {
+      return (await ctx.inventory.current()).incident.responderGroups;
+    },
+
     async startFreeze(ref: { incidentId: string; reason: string; actor: string; secretIds: string[] | null }): Promise<void> {
       await audited(
         ctx,

@@ -22,14 +22,14 @@ import { liveProgress } from '../live-progress.js';
 export const incidentHelp = `usage: rotor incident <command> ...
 
   revoke-all --incident <id> --reason <text> --scope <items> [--dry-run] [--wait] [--json]
-             [--concurrency <n>] [--force] [--freeze everything|in-scope] [--by <name>]
+             [--concurrency <n>] [--force] [--freeze everything|in-scope]
       <items> is a comma-separated list of secret:<id>, tag:<tag> and lease:<prefix/> (a Vault
       lease folder under database/creds/). Freezes first (new break-glass grants and ordinary
       rotations are refused), revokes leases and break-glass grants, emergency-rotates every secret
       in scope. --dry-run lists what would happen and changes nothing.
   report <id> [--json]      what was done, when, how long it took, and what failed
-  unfreeze <id> [--by <name>]   lift the freeze (not by the person who started the incident)
-  end-revocation <secret> --reason <text> [--by <name>]
+  unfreeze <id>   lift the freeze (not by the person who started the incident)
+  end-revocation <secret> --reason <text>
       stop an emergency rotation that keeps retrying to revoke the old credential (say how it was
       dealt with by hand); it ends failed, the old credential possibly still valid
 Exit codes: 0 all done, 1 something failed (see the report), 2 bad arguments.`;
@@ -84,7 +84,6 @@ export async function incident(
     concurrency?: string;
     force: boolean;
     freeze?: string;
-    by?: string;
   },
 ): Promise<number> {
   switch (sub) {
@@ -106,7 +105,7 @@ export async function incident(
             {
               incidentId: v.incident,
               reason: v.reason,
-              requestedBy: actor(v.by),
+              identity: await ctx.identity(),
               scope: parseScope(v.scope),
               dryRun: v.dryRun,
               forceLeases: v.force,
@@ -166,7 +165,7 @@ export async function incident(
         await ctx.client.workflow.execute(unfreeze, {
           taskQueue: ctx.env.ROTOR_TASK_QUEUE,
           workflowId: unfreezeWorkflowId(id, Date.now()),
-          args: [{ incidentId: id, by: actor(v.by) }],
+          args: [{ incidentId: id, identity: await ctx.identity() }],
         });
       } catch (err) {
         if (err instanceof WorkflowFailedError)
@@ -175,7 +174,7 @@ export async function incident(
           );
         throw err;
       }
-      console.log(`freeze of incident ${id} lifted by ${actor(v.by)}`);
+      console.log(`freeze of incident ${id} lifted by ${await actor(ctx)}`);
       return 0;
     }
     case 'end-revocation': {
@@ -184,7 +183,7 @@ export async function incident(
         throw usageError('missing --reason', 'say how the old credential was dealt with, e.g. --reason "role dropped by hand"');
       try {
         await ctx.client.workflow.getHandle(rotationWorkflowId(id)).executeUpdate(endRevocationUpdate, {
-          args: [{ by: actor(v.by), reason: v.reason }],
+          args: [{ identity: await ctx.identity(), reason: v.reason }],
         });
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) throw new CliError(`no rotation of ${id} is running`);
@@ -192,7 +191,7 @@ export async function incident(
           throw new CliError(`end-revocation refused: ${(err.cause as Error | undefined)?.message ?? err.message}`);
         throw err;
       }
-      console.log(`emergency revocation of ${id} ended by ${actor(v.by)}`);
+      console.log(`emergency revocation of ${id} ended by ${await actor(ctx)}`);
       return 0;
     }
     default:

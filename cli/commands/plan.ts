@@ -7,16 +7,13 @@ import { CliError, usageError } from '../cli-error.js';
 import { liveProgress } from '../live-progress.js';
 import { describe } from './rotate.js';
 
-export const planHelp = `usage: rotor plan <plan> [--wait] [--json] [--by <name>] [--reason <text>]
+export const planHelp = `usage: rotor plan <plan> [--wait] [--json] [--reason <text>]
 
 Starts the rotatePlan workflow (id plan/<plan>): every secret of the plan is pre-checked,
 staged, promoted, confirmed and post-validated in lockstep; if one fails, all roll back.
 Exit codes: 0 rotated (or started, without --wait), 1 failed or aborted, 2 bad arguments, 3 rolled back.`;
 
-export async function plan(
-  ctx: CliContext,
-  args: { plan?: string; wait: boolean; json: boolean; by?: string; reason?: string },
-): Promise<number> {
+export async function plan(ctx: CliContext, args: { plan?: string; wait: boolean; json: boolean; reason?: string }): Promise<number> {
   const inventory = await ctx.inventory();
   const known = inventory.plans.map((p) => p.id).join(', ') || 'none (add plans: to the inventory)';
   if (!args.plan) throw usageError('missing <plan>', `name one of: ${known}`);
@@ -27,7 +24,7 @@ export async function plan(
       taskQueue: ctx.env.ROTOR_TASK_QUEUE,
       workflowId: planWorkflowId(args.plan),
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-      args: [{ planId: args.plan, requestedBy: actor(args.by), ...(args.reason ? { reason: args.reason } : {}) }],
+      args: [{ planId: args.plan, requestedBy: await actor(ctx), ...(args.reason ? { reason: args.reason } : {}) }],
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError)

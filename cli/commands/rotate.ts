@@ -7,19 +7,15 @@ import { actor, requireSecret, type CliContext } from '../cli-context.js';
 import { CliError } from '../cli-error.js';
 import { liveProgress } from '../live-progress.js';
 
-export const rotateHelp = `usage: rotor rotate <secret> [--wait] [--json] [--by <name>] [--reason <text>]
+export const rotateHelp = `usage: rotor rotate <secret> [--wait] [--json] [--reason <text>]
 
 Starts the rotateSecret workflow (id rotate/<secret>) for a secret of the inventory.
   --wait         follow the phases live and exit with the outcome
   --json         print the final result as JSON (with --wait)
-  --by <name>    who is asking, for the audit log (default: cli:$USER)
   --reason <t>   why, for the audit log
 Exit codes: 0 rotated (or started, without --wait), 1 failed or aborted, 2 bad arguments, 3 rolled back.`;
 
-export async function rotate(
-  ctx: CliContext,
-  args: { secret?: string; wait: boolean; json: boolean; by?: string; reason?: string },
-): Promise<number> {
+export async function rotate(ctx: CliContext, args: { secret?: string; wait: boolean; json: boolean; reason?: string }): Promise<number> {
   const spec = await requireSecret(ctx, args.secret);
   let handle: WorkflowHandle<typeof rotateSecret>;
   try {
@@ -27,7 +23,7 @@ export async function rotate(
       taskQueue: ctx.env.ROTOR_TASK_QUEUE,
       workflowId: rotationWorkflowId(spec.id),
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-      args: [{ secretId: spec.id, requestedBy: actor(args.by), ...(args.reason ? { reason: args.reason } : {}) }],
+      args: [{ secretId: spec.id, requestedBy: await actor(ctx), ...(args.reason ? { reason: args.reason } : {}) }],
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {

@@ -5,7 +5,7 @@ import { rotationScheduleId } from '../../workflows/contracts.js';
 import { actor, requireSecret, type CliContext } from '../cli-context.js';
 import { CliError, usageError } from '../cli-error.js';
 
-export const schedulesHelp = `usage: rotor schedules <sync|diff|pause <secret>|resume <secret>> [--json] [--by <name>]
+export const schedulesHelp = `usage: rotor schedules <sync|diff|pause <secret>|resume <secret>> [--json]
 
   diff             show what sync would change (create/update/pause/unpause/delete); changes nothing
   sync             make Temporal's schedules (rotate/<secret>, overlap policy skip) match the inventory
@@ -20,7 +20,7 @@ function print(changes: ScheduleChange[], json: boolean, verb: string): void {
     console.log(`${c.action === 'unchanged' ? '  unchanged' : `${verb} ${c.action}`.padEnd(11)}  ${c.scheduleId.padEnd(28)} ${c.detail}`);
 }
 
-export async function schedules(ctx: CliContext, args: { sub?: string; secret?: string; json: boolean; by?: string }): Promise<number> {
+export async function schedules(ctx: CliContext, args: { sub?: string; secret?: string; json: boolean }): Promise<number> {
   switch (args.sub) {
     case 'diff':
       print(await diffSchedules(ctx.client, await ctx.inventory(), ctx.env.ROTOR_TASK_QUEUE), args.json, 'would');
@@ -33,8 +33,8 @@ export async function schedules(ctx: CliContext, args: { sub?: string; secret?: 
       const spec = await requireSecret(ctx, args.secret);
       const handle = ctx.client.schedule.getHandle(rotationScheduleId(spec.id));
       try {
-        if (args.sub === 'pause') await handle.pause(`paused by ${actor(args.by)}`);
-        else await handle.unpause(`resumed by ${actor(args.by)}`);
+        if (args.sub === 'pause') await handle.pause(`paused by ${await actor(ctx)}`);
+        else await handle.unpause(`resumed by ${await actor(ctx)}`);
       } catch (err) {
         if (err instanceof ScheduleNotFoundError)
           throw new CliError(`${spec.id} has no schedule`, `give it a cadence in the inventory and run 'rotor schedules sync'`);

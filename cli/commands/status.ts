@@ -1,7 +1,7 @@
 import type { WorkflowExecutionInfo } from '@temporalio/client';
-import pg from 'pg';
 import { activeFreezes, freezeHolds, type IncidentFreeze } from '../../activities/incident/freeze-store.js';
-import { VaultSession } from '../../vault/vault-session.js';
+import { operatorDatabasePool } from '../operator-database.js';
+import { operatorVaultError } from '../operator-session.js';
 import type { RotationStatus } from '../../workflows/rotation-types.js';
 import { OUTCOME, PHASE } from '../../workflows/search-attributes.js';
 import type { CliContext } from '../cli-context.js';
@@ -46,10 +46,13 @@ async function lastRotation(ctx: CliContext, secretId: string): Promise<Workflow
 
 export async function collectStatus(ctx: CliContext, freezes: IncidentFreeze[]): Promise<SecretStatus[]> {
   const inventory = await ctx.inventory();
-  const vault = new VaultSession(ctx.env.ROTOR_VAULT_ADDR, ctx.env.ROTOR_VAULT_ROLE_ID, ctx.env.ROTOR_VAULT_SECRET_ID);
+  // Versions come from KV metadata, which the operator policy may read (values it may not).
+  const vault = ctx.session.vault;
   return Promise.all(
     inventory.secrets.map(async (s): Promise<SecretStatus> => {
-      const meta = await vault.run((v) => v.kvMetadata(ctx.env.ROTOR_VAULT_KV_MOUNT, s.path));
+      const meta = await vault.kvMetadata(ctx.env.ROTOR_VAULT_KV_MOUNT, s.path).catch((err: unknown) => {
+        throw operatorVaultError(err, `reading the versions of ${s.id} (${ctx.env.ROTOR_VAULT_KV_MOUNT}/metadata/${s.path})`);
+      });
       const last = await lastRotation(ctx, s.id);
       let inFlight: SecretStatus['inFlight'] = null;
       if (last?.status.name === 'RUNNING') {
@@ -106,7 +109,7 @@ export function upcomingRun(actionTimes: Date[], now: number): string | null {
 
 /** Active incident freezes, shown above the secrets: they hold rotations and grants. */
 async function incidentFreezes(ctx: CliContext): Promise<IncidentFreeze[]> {
-  const pool = new pg.Pool({ connectionString: ctx.env.ROTOR_DATABASE_URL, max: 1 });
+  const pool = await operatorDatabasePool(ctx.session.vault, ctx.env);
   try {
     return await activeFreezes(pool);
   } finally {

@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IDENTITY_REQUIRED } from '../../config/workflow-inputs.js';
 import type { RotationResult, RotationStatus } from '../../workflows/rotation-types.js';
+import { identityToken } from '../helpers/operators.js';
 import { kvVersion, postgresSecretYaml, seed, startRotation, waitForStatus } from '../helpers/rotation-fixtures.js';
 import { canLogin, startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
 import { launchChromium, TemporalUi } from './temporal-ui.js';
@@ -10,7 +12,9 @@ import { launchChromium, TemporalUi } from './temporal-ui.js';
 /**
  * The manual trigger of DESIGN.md, end to end: a person opens the Temporal Web UI served by the
  * dev server, starts `rotateSecret` from the Start Workflow form, and confirms a manual consumer
- * with "Send an Update". Headless Debian Chromium drives the real UI against the real stack.
+ * with "Send an Update". A confirmation carries a Vault identity token the person minted (a name
+ * typed into the dialog proves nothing and is refused). Headless Debian Chromium drives the real UI
+ * against the real stack.
  */
 describe('rotations driven from the Temporal Web UI', () => {
   let stack: TestStack;
@@ -82,7 +86,7 @@ describe('rotations driven from the Temporal Web UI', () => {
     }
   });
 
-  it('a manual consumer is confirmed from the workflow page with "Send an Update" (confirmCutover)', async () => {
+  it('a manual consumer is confirmed from the workflow page with "Send an Update" (confirmCutover) carrying an identity token', async () => {
     const handle = await startRotation(stack, 'ui-manual-db');
     await waitForStatus(stack, handle.workflowId, (s) => s.phase === 'awaiting_confirmation' && s.toVersion === 2, 60_000);
     await withUi(async (ui) => {
@@ -92,18 +96,56 @@ describe('rotations driven from the Temporal Web UI', () => {
       });
       const still = await handle.query<RotationStatus>('status');
       expect(still).toMatchObject({ phase: 'awaiting_confirmation', consumers: [{ name: 'ops', status: 'notified' }] });
-      expect(await ui.sendUpdate(handle.workflowId, 'confirmCutover', { consumer: 'ops', version: 2, confirmedBy: 'ui-operator' })).toEqual(
-        {},
-      );
+      // A name typed into the dialog is a claim, not a proof: refused, shown, and nothing changes.
+      const declared = await ui.sendUpdate(handle.workflowId, 'confirmCutover', {
+        consumer: 'ops',
+        version: 2,
+        confirmedBy: 'ui-operator',
+      });
+      expect(declared.failure).toMatch(/^identity: required/);
+      expect(declared).toEqual({ failure: IDENTITY_REQUIRED });
+      expect(await handle.query<RotationStatus>('status')).toMatchObject({
+        phase: 'awaiting_confirmation',
+        consumers: [{ name: 'ops', status: 'notified' }],
+      });
+      // With a token carol minted for this action (as `rotor confirm` sends), the same dialog confirms, as carol.
+      const identity = await identityToken(stack.file, 'carol');
+      expect(await ui.sendUpdate(handle.workflowId, 'confirmCutover', { consumer: 'ops', version: 2, identity })).toEqual({});
     });
     const result = (await handle.result()) as RotationResult;
     expect(result, JSON.stringify(result)).toMatchObject({ outcome: 'rotated', fromVersion: 1, toVersion: 2 });
     expect(result.outcome === 'rotated' && result.consumers).toEqual([
-      expect.objectContaining({ name: 'ops', status: 'confirmed', confirmedVersion: 2, confirmedBy: 'ui-operator' }),
+      expect.objectContaining({ name: 'ops', status: 'confirmed', confirmedVersion: 2, confirmedBy: 'carol' }),
     ]);
     const after = await kvVersion(stack, 'ui-manual-db');
     expect(after.version).toBe(2);
     expect(await canLogin(stack.file, after.data.username, after.data.password)).toBe(true);
+  });
+
+  it('an emergency rotation started from the Start Workflow form is refused: emergency mode is incident response only', async () => {
+    const workflowId = `ui-emergency/${stack.taskQueue}`;
+    await withUi(async (ui) => {
+      await ui.startWorkflow({
+        workflowId,
+        taskQueue: stack.taskQueue,
+        workflowType: 'rotateSecret',
+        input: { secretId: 'ui-db', emergency: true, reason: 'clicked in the UI' },
+      });
+      const err = await stack.client.workflow
+        .getHandle(workflowId)
+        .result()
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect((err as WorkflowFailedError).cause?.message ?? '').toMatch(
+        /emergency rotation of ui-db refused: emergency mode is started only by incident response/,
+      );
+      await ui.openWorkflow(workflowId);
+      await ui.waitForStatus('Failed');
+    });
+    expect((await kvVersion(stack, 'ui-db')).version).toBe(2); // unchanged since the rotation above
   });
 
   it('malformed input from the Start Workflow form fails the run at once, naming the missing field', async () => {

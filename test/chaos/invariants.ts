@@ -1,3 +1,4 @@
+import { readAuditAnchor } from '../../activities/audit/audit-anchor.js';
 import { verifyAudit } from '../../activities/audit/verify-audit.js';
 import { pendingPath } from '../../activities/rotation/secret-handle.js';
 import type { RotationResult } from '../../workflows/rotation-types.js';
@@ -88,7 +89,10 @@ export async function auditViolations(stack: StackConnection, workflowId: string
   const v: string[] = [];
   const db = await superuserClient(stack.file, 'rotor');
   try {
-    const chain = await verifyAudit(db);
+    const chain = await verifyAudit(db, {
+      vault: stack.rootVault,
+      anchor: (await readAuditAnchor(stack.rootVault, stack.env.ROTOR_VAULT_KV_MOUNT)).anchor,
+    });
     if (!chain.ok) v.push(`audit chain broken at seq ${chain.firstBadSeq}: ${chain.problem}`);
     const dup = await db.query<{ step: string; n: string }>(
       `SELECT step, count(*) AS n FROM audit_log WHERE workflow_id = $1 AND ($2::text IS NULL OR run_id = $2)

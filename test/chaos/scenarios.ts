@@ -1,15 +1,15 @@
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
-import { approveUpdate, breakGlassStatusQuery, rotationWorkflowId, statusQuery } from '../../workflows/contracts.js';
+import { approveUpdate, breakGlassStatusQuery, incidentWorkflowId, rotationWorkflowId, statusQuery } from '../../workflows/contracts.js';
 import { breakGlass } from '../../workflows/break-glass.js';
 import type { BreakGlassResult } from '../../workflows/break-glass-types.js';
-import { emergencyRotate } from '../../workflows/emergency-rotate.js';
 import type { IncidentReport } from '../../workflows/incident-types.js';
 import { revokeAll } from '../../workflows/revoke-all.js';
 import { rotatePlan } from '../../workflows/rotate-plan.js';
 import { rotateSecret } from '../../workflows/rotate-secret.js';
 import type { RotationResult } from '../../workflows/rotation-types.js';
 import type { FaultStack } from '../helpers/fault-stack.js';
+import { identityToken } from '../helpers/operators.js';
 import { kvVersion } from '../helpers/rotation-fixtures.js';
 import { canLogin, superuserClient } from '../helpers/test-stack.js';
 import { auditViolations, rotationViolations, type RotationCheck } from './invariants.js';
@@ -94,9 +94,9 @@ async function ending<T>(handle: WorkflowHandle, timeoutMs = STUCK_AFTER_MS): Pr
   return { ...r, at: Date.now() };
 }
 
-async function startRotation(stack: FaultStack, secretId: string, workflow: typeof rotateSecret | typeof emergencyRotate = rotateSecret) {
+async function startRotation(stack: FaultStack, secretId: string) {
   const before = await kvVersion(stack, secretId);
-  const handle = await stack.client.workflow.start(workflow as typeof rotateSecret, {
+  const handle = await stack.client.workflow.start(rotateSecret, {
     taskQueue: stack.taskQueue,
     workflowId: rotationWorkflowId(secretId),
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
@@ -105,11 +105,63 @@ async function startRotation(stack: FaultStack, secretId: string, workflow: type
   return { before, handle };
 }
 
+/**
+ * An emergency rotation of one secret, started the only way there is: incident response
+ * (revokeAll, by a verified incident responder of the chaos stack), which emergency-rotates it as
+ * its child `rotate/<id>`. Returns the child (as `startRotation` does) and the incident.
+ */
+async function startEmergencyRotation(stack: FaultStack, secretId: string) {
+  const before = await kvVersion(stack, secretId);
+  const incidentId = `inc-${secretId}`;
+  const incident = await stack.client.workflow.start(revokeAll, {
+    taskQueue: stack.taskQueue,
+    workflowId: incidentWorkflowId(incidentId),
+    args: [
+      {
+        incidentId,
+        reason: 'chaos: credential leaked',
+        identity: await identityToken(stack.file, 'alice'),
+        scope: { secretIds: [secretId] },
+        freeze: 'in-scope',
+      },
+    ],
+  });
+  const child = stack.client.workflow.getHandle(rotationWorkflowId(secretId));
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const d = await child.describe().catch(() => undefined);
+    if (d?.parentExecution?.workflowId === incident.workflowId) {
+      const handle = Object.assign(
+        stack.client.workflow.getHandle<typeof rotateSecret>(rotationWorkflowId(secretId), d.runId, { firstExecutionRunId: d.runId }),
+        { firstExecutionRunId: d.runId },
+      );
+      return { before, handle, incident };
+    }
+    if (Date.now() > deadline) throw new Error(`incident ${incidentId} did not start rotate/${secretId} within 120s`);
+    await sleep(100);
+  }
+}
+
+/** The incident that emergency-rotated one secret must end with it done and rotated. */
+async function incidentViolations(incident: WorkflowHandle): Promise<string[]> {
+  const end = await ending<IncidentReport>(incident);
+  if (!end.result) return [`${incident.workflowId}: ${end.error}`];
+  return end.result.secrets
+    .filter((s) => s.status !== 'done' || s.outcome !== 'rotated')
+    .map((s) => `${s.secretId}: incident report says ${s.status} ${s.outcome ?? ''}`);
+}
+
+/** A rotation run a scenario started (or saw its incident start), and the secret's version before it. */
+interface StartedRotation {
+  before: RotationCheck['before'];
+  handle: WorkflowHandle<typeof rotateSecret> & { firstExecutionRunId: string };
+}
+
 /** Ends a rotation run: waits for its result and checks every invariant at the servers. */
 async function finishRotation(
   ctx: ChaosContext,
   secretId: string,
-  started: Awaited<ReturnType<typeof startRotation>>,
+  started: StartedRotation,
   faults: FaultClock,
   extra: string[] = [],
 ): Promise<RunRecord> {
@@ -239,10 +291,12 @@ const workerKillEmergency: Scenario = {
   async run(ctx) {
     const secretId = await ctx.newSecret('killem');
     await ctx.stack.failpoints.hold(EMERGENCY_POINTS[0]!);
-    const started = await startRotation(ctx.stack, secretId, emergencyRotate);
+    const started = await startEmergencyRotation(ctx.stack, secretId);
     const faults = new FaultClock();
     await crashAtEach(ctx.stack, faults, EMERGENCY_POINTS);
-    return finishRotation(ctx, secretId, started, faults);
+    const record = await finishRotation(ctx, secretId, started, faults);
+    record.violations.push(...(await incidentViolations(started.incident)));
+    return record;
   },
 };
 
@@ -287,7 +341,7 @@ const workerKillRevokeAll: Scenario = {
         {
           incidentId,
           reason: 'chaos: credentials leaked',
-          requestedBy: 'chaos',
+          identity: await identityToken(ctx.stack.file, 'alice'),
           scope: { tags: [tag] },
           freeze: 'in-scope',
           concurrency: 2,
@@ -316,21 +370,28 @@ const workerKillBreakGlass: Scenario = {
     const policyId = `bg-${secretId}`;
     await ctx.addInventory(
       'breakGlass',
-      `  - { id: ${policyId}, secretId: ${secretId}, requesters: [alice], approvers: [carol, dave], approvals: 2, maxTtl: 1h, approvalTimeout: 1m, rotateAfter: false }\n`,
+      `  - { id: ${policyId}, secretId: ${secretId}, requesterGroups: [rotor-breakglass-requesters], approverGroups: [rotor-breakglass-approvers], approvals: 2, maxTtl: 1h, approvalTimeout: 1m, rotateAfter: false }\n`,
     );
     await ctx.stack.failpoints.hold('break_glass_grant.done');
     const handle = await ctx.stack.client.workflow.start(breakGlass, {
       taskQueue: ctx.stack.taskQueue,
       workflowId: `break-glass/${policyId}/${Date.now()}`,
-      args: [{ policyId, requester: 'alice', justification: 'chaos: inspect locks under faults', ttl: '10m' }],
+      args: [
+        {
+          policyId,
+          identity: await identityToken(ctx.stack.file, 'alice'),
+          justification: 'chaos: inspect locks under faults',
+          ttl: '10m',
+        },
+      ],
     });
     for (let i = 0; i < 200 && !(await handle.query(breakGlassStatusQuery).catch(() => undefined))?.open; i++) await sleep(50);
-    await handle.executeUpdate(approveUpdate, { args: [{ approver: 'carol' }] });
-    await handle.executeUpdate(approveUpdate, { args: [{ approver: 'dave' }] });
+    await handle.executeUpdate(approveUpdate, { args: [{ identity: await identityToken(ctx.stack.file, 'carol') }] });
+    await handle.executeUpdate(approveUpdate, { args: [{ identity: await identityToken(ctx.stack.file, 'dave') }] });
     const faults = new FaultClock();
     await crashAt(ctx.stack, faults, 'break_glass_grant.done', 'break_glass_revoke.done');
     for (let i = 0; i < 400 && (await handle.query(breakGlassStatusQuery)).phase !== 'granted'; i++) await sleep(50);
-    await handle.executeUpdate('revoke', { args: [{ by: 'alice' }] });
+    await handle.executeUpdate('revoke', { args: [{ identity: await identityToken(ctx.stack.file, 'alice') }] });
     await crashAt(ctx.stack, faults, 'break_glass_revoke.done');
     const end = await ending<BreakGlassResult>(handle);
     faults.progressed(end.at);
@@ -367,8 +428,10 @@ const vaultSealedAtPromotion: Scenario = {
     await ctx.servers.sealVault();
     try {
       await ctx.stack.failpoints.release('promote.written');
-      // Until promotion has used up its attempts (one failed audit row each), then unseal.
-      await waitForAuditRows(ctx, started.handle.firstExecutionRunId, 'promote', 'failed', 5, 60_000);
+      // Until promotion has used up its attempts and the workflow asks Vault whether its write
+      // landed (findPromotion, retried until Vault answers), then unseal. Failed attempts leave
+      // no audit row while sealed: rows are MAC'd with Vault's audit key (docs/invariants.md #8).
+      await waitForPendingActivity(started.handle, 'findPromotion', 90_000);
     } finally {
       await ctx.servers.unsealVault();
     }
@@ -447,10 +510,10 @@ const roleLockedInEmergency: Scenario = {
     const secretId = await ctx.newSecret('rolelock');
     const before = await kvVersion(ctx.stack, secretId);
     const lock = await ctx.servers.lock('demo', `ALTER ROLE "${before.data.username}" CONNECTION LIMIT 100`);
-    let started: Awaited<ReturnType<typeof startRotation>>;
+    let started: Awaited<ReturnType<typeof startEmergencyRotation>>;
     let retrying = true;
     try {
-      started = await startRotation(ctx.stack, secretId, emergencyRotate);
+      started = await startEmergencyRotation(ctx.stack, secretId);
       // Held past the emergency retry budget: until the rotation says it keeps retrying (or gave up and ended).
       let closed = false;
       void started.handle
@@ -471,6 +534,7 @@ const roleLockedInEmergency: Scenario = {
       retrying ? [] : [`${secretId}: ended before it said it kept retrying`],
     );
     if (record.outcome !== 'rotated') record.violations.push(`${secretId}: an emergency rotation ended ${record.outcome}, not rotated`);
+    record.violations.push(...(await incidentViolations(started.incident)));
     return record;
   },
 };
@@ -497,6 +561,17 @@ async function waitForPhase(handle: WorkflowHandle, phase: string, timeoutMs = 1
   while ((await handle.query(statusQuery).catch(() => undefined))?.phase !== phase) {
     if (Date.now() > deadline) throw new Error(`${handle.workflowId} never reached phase ${phase}`);
     await sleep(50);
+  }
+}
+
+/** Waits until the workflow has a (non-local) activity of `type` scheduled or running. */
+async function waitForPendingActivity(handle: WorkflowHandle, type: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pending = (await handle.describe()).raw.pendingActivities ?? [];
+    if (pending.some((a) => a.activityType?.name === type)) return;
+    if (Date.now() > deadline) throw new Error(`${handle.workflowId}: no ${type} activity after ${timeoutMs / 1000}s`);
+    await sleep(250);
   }
 }
 

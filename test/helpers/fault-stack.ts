@@ -23,6 +23,9 @@ export async function startFaultStack(name: string, inventoryYaml?: string, mode
     ...(conn.file.env as Record<string, string>),
     ROTOR_TASK_QUEUE: conn.taskQueue,
     ROTOR_INVENTORY: conn.inventoryFile,
+    // This file's worker AppRole, whose policy is rendered from its inventory (test-stack.ts).
+    ROTOR_VAULT_ROLE_ID: conn.env.ROTOR_VAULT_ROLE_ID,
+    ROTOR_VAULT_SECRET_ID: conn.env.ROTOR_VAULT_SECRET_ID,
     ROTOR_FAILPOINTS_DIR: failpoints.dir,
     ROTOR_LOG_LEVEL: 'debug',
   };

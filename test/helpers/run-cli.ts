@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { REPO_ROOT } from '../../config/repo-root.js';
-import type { TestStack } from './test-stack.js';
+import type { StackConnection } from './test-stack.js';
+import { operatorToken, type OperatorName } from './operators.js';
 
 /** How one `node cli/rotor.js …` process ended. */
 export interface CliRun {
@@ -28,18 +30,31 @@ export interface CliOptions {
 
 const running = new Set<ChildProcess>();
 
+/** The worker's own credentials: an operator's CLI must never need them. */
+const WORKER_ONLY = ['ROTOR_VAULT_ROLE_ID', 'ROTOR_VAULT_SECRET_ID', 'ROTOR_DATABASE_URL', 'ROTOR_CODEC_KEY'];
+
 /**
- * The environment a user of this test's stack would export: the stack's ROTOR_* variables with
- * this file's own task queue (served by the in-process worker) and inventory.
+ * The environment an operator of this test's stack would export: the stack's addresses with this
+ * file's own task queue (served by the in-process worker) and inventory, logged in to Vault as
+ * `user` (their own token, as after `rotor login`), and none of the worker's credentials.
  */
-export function cliEnv(stack: TestStack, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
+export async function cliEnv(
+  stack: StackConnection,
+  user: OperatorName = 'alice',
+  extra: Record<string, string> = {},
+): Promise<NodeJS.ProcessEnv> {
+  const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...stack.file.env,
     ROTOR_TASK_QUEUE: stack.taskQueue,
     ROTOR_INVENTORY: stack.env.ROTOR_INVENTORY,
+    ROTOR_VAULT_TOKEN: await operatorToken(stack.file, user),
+    // Not read (ROTOR_VAULT_TOKEN wins); its .last-issued sibling keeps this person's tokens distinct.
+    ROTOR_TOKEN_FILE: join(stack.file.stateDir, `cli-token-${user}`),
     ...extra,
   };
+  for (const key of WORKER_ONLY) if (!(key in extra)) delete env[key];
+  return env;
 }
 
 /**

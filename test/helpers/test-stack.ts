@@ -1,13 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import type pino from 'pino';
 import { loadEnvironment, type Environment } from '../../config/environment.js';
+import { InventoryError, parseInventory } from '../../config/load-inventory.js';
+import { temporalConnectionOptions } from '../../config/temporal-connection.js';
+import { renderWorkerPolicy } from '../../vault/policies/worker-policy.js';
 import { VaultClient } from '../../vault/vault-client.js';
 import type { StackMode } from '../../stack/ports.js';
 import { readStackFile, type StackFile } from '../../stack/up.js';
+import { createWorkerAppRole } from '../../stack/worker-approle.js';
 import { createWorker, type RotorWorker } from '../../workers/create-worker.js';
 import { dataConverter } from '../../workers/data-converter.js';
 import { createLogger } from '../../workers/logger.js';
@@ -30,10 +34,24 @@ export interface StackConnection {
   connection: Connection;
   taskQueue: string;
   inventoryFile: string;
-  /** Replaces this file's inventory; workers re-read it on the next activity. */
+  /** Replaces this file's inventory (workers re-read it on the next activity) and its worker policy. */
   writeInventory(yaml: string): Promise<void>;
+  /** This file's worker AppRole and policy (`env` holds its credentials), rendered from its inventory. */
+  workerPolicy: string;
+  /** Rewrites the worker policy from the inventory file, with `extraHcl` appended (to refuse a path on purpose). */
+  writeWorkerPolicy(extraHcl?: string): Promise<void>;
   /** The workflow bundle the global setup built, for workers of this run. */
   workflowBundle: string;
+}
+
+/** The worker policy of an inventory; one a test made invalid on purpose gives rotor's own paths only. */
+function workerPolicyOf(yaml: string, inventoryFile: string, kvMount: string): string {
+  try {
+    return renderWorkerPolicy(parseInventory(yaml, inventoryFile), { kvMount, inventoryName: inventoryFile });
+  } catch (err) {
+    if (!(err instanceof InventoryError)) throw err;
+    return renderWorkerPolicy({ secrets: [], breakGlass: [] }, { kvMount, inventoryName: `${inventoryFile} (invalid)` });
+  }
 }
 
 /** Connects to the stack the global setup started, with a task queue and inventory of this file's own. */
@@ -42,18 +60,36 @@ export async function connectTestStack(name: string, inventoryYaml?: string, mod
   const taskQueue = `${name}-${randomUUID().slice(0, 8)}`;
   const inventoryFile = join(file.stateDir, `inventory-${taskQueue}.yaml`);
   await writeFile(inventoryFile, inventoryYaml ?? 'secrets: []\n');
-  const env = loadEnvironment({ ...file.env, ROTOR_TASK_QUEUE: taskQueue, ROTOR_INVENTORY: inventoryFile });
-  const connection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
+  // The worker holds a policy rendered from this file's inventory, as a production worker does from
+  // its own: a test touching a path its inventory does not name is refused, as it would be there.
+  const rootVault = new VaultClient(file.env.ROTOR_VAULT_ADDR!, file.vaultRootToken);
+  const workerPolicy = `rotor-worker-${taskQueue}`;
+  const renderPolicy = async () => workerPolicyOf(await readFile(inventoryFile, 'utf8'), inventoryFile, file.env.ROTOR_VAULT_KV_MOUNT!);
+  const appRole = await createWorkerAppRole(rootVault, workerPolicy, await renderPolicy());
+  const writeWorkerPolicy = async (extraHcl = '') => rootVault.putPolicy(workerPolicy, `${await renderPolicy()}\n${extraHcl}`);
+  const env = loadEnvironment({
+    ...file.env,
+    ROTOR_TASK_QUEUE: taskQueue,
+    ROTOR_INVENTORY: inventoryFile,
+    ROTOR_VAULT_ROLE_ID: appRole.roleId,
+    ROTOR_VAULT_SECRET_ID: appRole.secretId,
+  });
+  const connection = await Connection.connect(temporalConnectionOptions(env));
   const client = new Client({ connection, namespace: env.ROTOR_TEMPORAL_NAMESPACE, dataConverter: dataConverter(env.ROTOR_CODEC_KEY) });
   return {
     file,
     env,
-    rootVault: new VaultClient(env.ROTOR_VAULT_ADDR, file.vaultRootToken),
+    rootVault,
     client,
     connection,
     taskQueue,
     inventoryFile,
-    writeInventory: (yaml) => writeFile(inventoryFile, yaml),
+    async writeInventory(yaml) {
+      await writeFile(inventoryFile, yaml);
+      await writeWorkerPolicy();
+    },
+    workerPolicy,
+    writeWorkerPolicy,
     workflowBundle: join(file.stateDir, 'workflow-bundle.js'),
   };
 }

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsumerService } from '../../demo/consumer-service.js';
 import { incidentWorkflowId, unfreezeWorkflowId } from '../../workflows/contracts.js';
 import { revokeAll, unfreeze } from '../../workflows/revoke-all.js';
+import { identityToken } from '../helpers/operators.js';
 import { postgresSecretYaml, rotate, seed, startConsumer } from '../helpers/rotation-fixtures.js';
 import { startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
 
@@ -62,7 +63,13 @@ describe('consumers under load see no failed query through rotation, rollback an
       taskQueue: stack.taskQueue,
       workflowId: incidentWorkflowId(incidentId),
       args: [
-        { incidentId, reason: 'credential leaked under load', requestedBy: 'alice', scope: { secretIds: [SECRET] }, freeze: 'in-scope' },
+        {
+          incidentId,
+          reason: 'credential leaked under load',
+          identity: await identityToken(stack.file, 'alice'),
+          scope: { secretIds: [SECRET] },
+          freeze: 'in-scope',
+        },
       ],
     });
     expect(report.secrets[0]).toMatchObject({ status: 'done', fromVersion: 4, toVersion: 5 });
@@ -70,7 +77,7 @@ describe('consumers under load see no failed query through rotation, rollback an
     await stack.client.workflow.execute(unfreeze, {
       taskQueue: stack.taskQueue,
       workflowId: unfreezeWorkflowId(incidentId, Date.now()),
-      args: [{ incidentId, by: 'bob' }],
+      args: [{ incidentId, identity: await identityToken(stack.file, 'carol') }],
     });
 
     await new Promise((r) => setTimeout(r, 500)); // queries after the last revocation count too

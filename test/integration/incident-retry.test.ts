@@ -12,6 +12,7 @@ import { breakGlass } from '../../workflows/break-glass.js';
 import { approveUpdate, breakGlassStatusQuery } from '../../workflows/contracts.js';
 import { FailureType } from '../../workflows/failure-types.js';
 import { rotorDatabasePool } from '../../workers/create-worker.js';
+import { identityToken, operatorToken } from '../helpers/operators.js';
 import { postgresSecretYaml, seed } from '../helpers/rotation-fixtures.js';
 import { canLogin, createLogger, startTestStack, type TestStack } from '../helpers/test-stack.js';
 
@@ -37,8 +38,8 @@ ${postgresSecretYaml(SECRET)}
 breakGlass:
   - id: retry-bg
     secretId: ${SECRET}
-    requesters: [alice]
-    approvers: [carol]
+    requesterGroups: [rotor-breakglass-requesters]
+    approverGroups: [rotor-breakglass-approvers]
     approvals: 1
     rotateAfter: false
 `,
@@ -108,14 +109,25 @@ breakGlass:
     const handle = await stack.client.workflow.start(breakGlass, {
       taskQueue: stack.taskQueue,
       workflowId: `break-glass/retry-bg/${suffix}`,
-      args: [{ policyId: 'retry-bg', requester: 'alice', justification: 'debugging before the incident', ttl: '30m' }],
+      args: [
+        {
+          policyId: 'retry-bg',
+          identity: await identityToken(stack.file, 'alice'),
+          justification: 'debugging before the incident',
+          ttl: '30m',
+        },
+      ],
     });
     let status: BreakGlassStatus | undefined;
     for (let i = 0; i < 100 && !(status = await handle.query(breakGlassStatusQuery)).open; i++) await new Promise((r) => setTimeout(r, 50));
-    await handle.executeUpdate(approveUpdate, { args: [{ approver: 'carol' }] });
+    await handle.executeUpdate(approveUpdate, { args: [{ identity: await identityToken(stack.file, 'carol') }] });
     for (let i = 0; i < 200 && (status = await handle.query(breakGlassStatusQuery)).phase !== 'granted'; i++)
       await new Promise((r) => setTimeout(r, 100));
-    const cred = await new VaultClient(stack.env.ROTOR_VAULT_ADDR).unwrap<{ username: string; password: string }>(status!.grant!.wrapToken);
+    // Alice reads her grant with her own Vault token, where only she can.
+    const cred = (await new VaultClient(stack.env.ROTOR_VAULT_ADDR, await operatorToken(stack.file, 'alice')).kvRead<{
+      username: string;
+      password: string;
+    }>(stack.env.ROTOR_VAULT_KV_MOUNT, status!.grant!.deliveredTo!))!.data;
     expect(await canLogin(stack.file, cred.username, cred.password)).toBe(true);
 
     const incidentId = `inc-retry-grant-${suffix}`;

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUDIT_ADVISORY_LOCK, appendAudit } from '../../activities/audit/append-audit.js';
+import { AUDIT_ADVISORY_LOCK, appendAudit, keyAuditLog } from '../../activities/audit/append-audit.js';
 import { AuditOutcome, type AuditEntry } from '../../activities/audit/audit-entry.js';
 import { verifyAudit } from '../../activities/audit/verify-audit.js';
 import { postgresProvider } from '../../activities/providers/postgres/provider.js';
@@ -11,6 +11,7 @@ import { ProviderCaches } from '../../activities/providers/provider-caches.js';
 import { TargetUnavailableError } from '../../activities/providers/provider.js';
 import { toFailure } from '../../activities/rotation/to-failure.js';
 import { migrate } from '../../migrations/migrate.js';
+import { VaultSession } from '../../vault/vault-session.js';
 import { FailureType } from '../../workflows/failure-types.js';
 import { rotorDatabasePool } from '../../workers/create-worker.js';
 import { DEMO_ADMIN_PATH, kvVersion, postgresSecretYaml, rotate, roleNames, seed } from '../helpers/rotation-fixtures.js';
@@ -243,6 +244,8 @@ describe('lock and statement timeouts on target and audit connections', () => {
       const url = new URL(stack.env.ROTOR_DATABASE_URL);
       url.pathname = `/${AUDIT_DB}`;
       pool = rotorDatabasePool(url.toString(), createLogger('warn'), 2); // the worker's pool, on the scratch copy
+      // Rows MACed with the worker's own AppRole, as in a worker.
+      keyAuditLog(pool, new VaultSession(stack.env.ROTOR_VAULT_ADDR, stack.env.ROTOR_VAULT_ROLE_ID, stack.env.ROTOR_VAULT_SECRET_ID));
     });
     afterAll(async () => {
       await pool?.end();
@@ -278,7 +281,8 @@ describe('lock and statement timeouts on target and audit connections', () => {
       expect(await appendAudit(pool, entry('after'))).toBeDefined();
       const rows = await pool.query<{ step: string }>('SELECT step FROM audit_log ORDER BY seq');
       expect(rows.rows.map((r) => r.step)).toEqual(['before', 'blocked', 'after']);
-      expect(await verifyAudit(pool)).toMatchObject({ ok: true, rows: 3 });
+      // No anchor: Vault's anchor is the stack database's, not this scratch copy's.
+      expect(await verifyAudit(pool, { vault: stack.rootVault, anchor: undefined })).toMatchObject({ ok: true, rows: 3 });
     });
   });
 });

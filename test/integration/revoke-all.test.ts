@@ -1,12 +1,14 @@
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type ApplicationFailure, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VaultClient } from '../../vault/vault-client.js';
 import type { BreakGlassStatus } from '../../workflows/break-glass-types.js';
+import { FailureType } from '../../workflows/failure-types.js';
 import type { IncidentReport } from '../../workflows/incident-types.js';
 import { OUTCOME, PHASE } from '../../workflows/search-attributes.js';
 import { DEMO_ADMIN_PATH, kvVersion, postgresSecretYaml, seed } from '../helpers/rotation-fixtures.js';
 import { decodedHistoryText } from '../helpers/decoded-history.js';
 import { failureText } from '../helpers/failure-text.js';
+import { identityToken, operatorToken, type OperatorName } from '../helpers/operators.js';
 import { canLogin, startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
 import { approveUpdate, breakGlassStatusQuery, rotationWorkflowId } from '../../workflows/contracts.js';
 import { revokeAll } from '../../workflows/revoke-all.js';
@@ -19,8 +21,8 @@ ${tagged('inc-a')}${tagged('inc-b', silent)}${postgresSecretYaml('inc-c')}${tagg
 breakGlass:
   - id: inc-bg
     secretId: inc-a
-    requesters: [alice]
-    approvers: [carol]
+    requesterGroups: [rotor-breakglass-requesters]
+    approverGroups: [rotor-breakglass-approvers]
     approvals: 1
     rotateAfter: false
 `;
@@ -28,6 +30,22 @@ breakGlass:
 describe('revokeAll: incident response against the real stack', () => {
   let stack: TestStack;
   let grant: { handle: WorkflowHandle; username: string; password: string; prefix: string };
+  /**
+   * A token of its own for each action. Vault signs the same claims (iat in whole seconds) into
+   * the same token, so two minted for one person within a second are one token, which the worker
+   * accepts once: until test/helpers/operators.ts guarantees it, wait for a different one here.
+   */
+  const minted = new Map<OperatorName, string>();
+  const proof = async (user: OperatorName): Promise<string> => {
+    for (;;) {
+      const token = await identityToken(stack.file, user);
+      if (token !== minted.get(user)) {
+        minted.set(user, token);
+        return token;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
 
   beforeAll(async () => {
     stack = await startTestStack('incident', inventory);
@@ -46,14 +64,18 @@ describe('revokeAll: incident response against the real stack', () => {
     const handle = await stack.client.workflow.start(breakGlass, {
       taskQueue: stack.taskQueue,
       workflowId: `break-glass/inc-bg/${Date.now()}`,
-      args: [{ policyId: 'inc-bg', requester: 'alice', justification: 'debugging before the incident', ttl: '30m' }],
+      args: [{ policyId: 'inc-bg', identity: await proof('alice'), justification: 'debugging before the incident', ttl: '30m' }],
     });
     let status: BreakGlassStatus | undefined;
     for (let i = 0; i < 100 && !(status = await handle.query(breakGlassStatusQuery)).open; i++) await new Promise((r) => setTimeout(r, 50));
-    await handle.executeUpdate(approveUpdate, { args: [{ approver: 'carol' }] });
+    await handle.executeUpdate(approveUpdate, { args: [{ identity: await proof('carol') }] });
     for (let i = 0; i < 100 && (status = await handle.query(breakGlassStatusQuery)).phase !== 'granted'; i++)
       await new Promise((r) => setTimeout(r, 100));
-    const cred = await new VaultClient(stack.env.ROTOR_VAULT_ADDR).unwrap<{ username: string; password: string }>(status!.grant!.wrapToken);
+    // Alice reads her grant with her own Vault token, where only she can.
+    const cred = (await new VaultClient(stack.env.ROTOR_VAULT_ADDR, await operatorToken(stack.file, 'alice')).kvRead<{
+      username: string;
+      password: string;
+    }>(stack.env.ROTOR_VAULT_KV_MOUNT, status!.grant!.deliveredTo!))!.data;
     grant = { handle, ...cred, prefix: `${status!.grant!.leaseId.split('/').slice(0, 3).join('/')}/` };
     expect(await canLogin(stack.file, cred.username, cred.password)).toBe(true);
   });
@@ -67,7 +89,7 @@ describe('revokeAll: incident response against the real stack', () => {
     await stack?.close();
   });
 
-  const run = (incidentId: string, extra: Record<string, unknown> = {}) =>
+  const run = async (incidentId: string, extra: Record<string, unknown> = {}, responder: OperatorName = 'alice') =>
     stack.client.workflow.execute(revokeAll, {
       taskQueue: stack.taskQueue,
       workflowId: `incident/${incidentId}`,
@@ -75,7 +97,7 @@ describe('revokeAll: incident response against the real stack', () => {
         {
           incidentId,
           reason: 'CI runner compromised',
-          requestedBy: 'alice',
+          identity: await proof(responder),
           scope: { tags: ['blast'], leasePrefixes: [grant.prefix] },
           freeze: 'in-scope',
           concurrency: 2,
@@ -84,9 +106,43 @@ describe('revokeAll: incident response against the real stack', () => {
       ],
     }) as Promise<IncidentReport>;
 
+  it('only a verified incident responder starts incident response: anyone else, or a declared name, freezes and revokes nothing', async () => {
+    const refused = async (p: Promise<unknown>) => {
+      const err = await p.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      return (err as WorkflowFailedError).cause as ApplicationFailure;
+    };
+    const bob = await refused(run('inc-test-bob', {}, 'bob'));
+    expect(bob.message).toMatch(
+      /bob may not start incident response \(revokeAll inc-test-bob\): not in the identity group rotor-incident-responders/,
+    );
+    expect(bob.type).toBe(FailureType.NotInGroup);
+    const declared = await refused(
+      stack.client.workflow.execute(revokeAll, {
+        taskQueue: stack.taskQueue,
+        workflowId: 'incident/inc-test-declared',
+        args: [{ incidentId: 'inc-test-declared', reason: 'CI runner compromised', requestedBy: 'alice', scope: { tags: ['blast'] } }],
+      }),
+    );
+    expect(declared.message).toMatch(/^identity: required/);
+    expect(declared.type).toBe(FailureType.IdentityRefused);
+    for (const id of ['inc-a', 'inc-b', 'inc-c']) expect((await kvVersion(stack, id)).version).toBe(1);
+    expect(await canLogin(stack.file, grant.username, grant.password)).toBe(true);
+    const su = await superuserClient(stack.file, 'rotor');
+    try {
+      expect((await su.query("SELECT 1 FROM incident_freeze WHERE incident_id IN ('inc-test-bob', 'inc-test-declared')")).rowCount).toBe(0);
+    } finally {
+      await su.end();
+    }
+  });
+
   it('a dry run lists exactly what would be revoked and rotated, and changes nothing', async () => {
     const report = await run('inc-test-dry', { dryRun: true });
     expect(report.dryRun).toBe(true);
+    expect(report.requestedBy).toBe('alice'); // the verified responder
     expect(report.secrets.map((s) => [s.secretId, s.status])).toEqual([
       ['inc-a', 'planned'],
       ['inc-b', 'planned'],
@@ -109,6 +165,7 @@ describe('revokeAll: incident response against the real stack', () => {
       await Promise.all(['inc-a', 'inc-b', 'inc-c'].map(async (id) => [id, await kvVersion(stack, id)] as const)),
     );
     const report = await run('inc-test-1');
+    expect(report.requestedBy).toBe('alice');
     const byId = Object.fromEntries(report.secrets.map((s) => [s.secretId, s]));
     expect(byId['inc-a']).toMatchObject({ status: 'done', outcome: 'rotated', fromVersion: 1, toVersion: 2 });
     expect(byId['inc-b']).toMatchObject({ status: 'done', outcome: 'rotated', reason: expect.stringMatching(/ops/) }); // reported, not waited for
@@ -177,32 +234,41 @@ describe('revokeAll: incident response against the real stack', () => {
     }
   });
 
-  it('the freeze refuses a break-glass request; only someone else lifts it, with the unfreeze workflow', async () => {
-    const request = () =>
+  it('the freeze refuses a break-glass request; only another incident responder lifts it, with the unfreeze workflow', async () => {
+    const request = async () =>
       stack.client.workflow.execute(breakGlass, {
         taskQueue: stack.taskQueue,
         workflowId: `break-glass/inc-bg/after-${Date.now()}`,
-        args: [{ policyId: 'inc-bg', requester: 'alice', justification: 'after the incident, still need access', ttl: '5m' }],
+        args: [{ policyId: 'inc-bg', identity: await proof('alice'), justification: 'after the incident, still need access', ttl: '5m' }],
       });
     expect(await request()).toMatchObject({ outcome: 'refused', reason: expect.stringMatching(/incident inc-test-1 froze new grants/) });
-    const unfreeze = (by: string) =>
+    const unfreeze = async (by: OperatorName) =>
       stack.client.workflow.execute('unfreeze', {
         taskQueue: stack.taskQueue,
         workflowId: `unfreeze/inc-test-1/${by}`,
-        args: [{ incidentId: 'inc-test-1', by }],
+        args: [{ incidentId: 'inc-test-1', identity: await proof(by) }],
       });
     const self = await unfreeze('alice').catch((e: unknown) => e);
     expect(self).toBeInstanceOf(WorkflowFailedError);
     expect(failureText(self)).toMatch(/alice started incident inc-test-1 and may not lift its freeze/);
-    expect(await unfreeze('bob')).toEqual({ incidentId: 'inc-test-1', liftedBy: 'bob' });
+    // A second person, but not an incident responder: refused too, and the freeze holds.
+    const bob = await unfreeze('bob').catch((e: unknown) => e);
+    expect(bob).toBeInstanceOf(WorkflowFailedError);
+    expect(failureText(bob)).toMatch(
+      /bob may not lift the freeze of incident inc-test-1: not in the identity group rotor-incident-responders/,
+    );
+    expect(await request()).toMatchObject({ outcome: 'refused', reason: expect.stringMatching(/incident inc-test-1 froze new grants/) });
+    expect(await unfreeze('carol')).toEqual({ incidentId: 'inc-test-1', liftedBy: 'carol' });
     const handle = await stack.client.workflow.start(breakGlass, {
       taskQueue: stack.taskQueue,
       workflowId: `break-glass/inc-bg/lifted-${Date.now()}`,
-      args: [{ policyId: 'inc-bg', requester: 'alice', justification: 'after the incident, still need access', ttl: '5m' }],
+      args: [{ policyId: 'inc-bg', identity: await proof('alice'), justification: 'after the incident, still need access', ttl: '5m' }],
     });
     for (let i = 0; i < 100 && !(await handle.query(breakGlassStatusQuery)).open; i++) await new Promise((r) => setTimeout(r, 50));
+    if (!(await handle.query(breakGlassStatusQuery)).open)
+      throw new Error(`the request after the lift did not open: ${await handle.result().then(JSON.stringify, failureText)}`);
     expect((await handle.query(breakGlassStatusQuery)).phase).toBe('awaiting_approval'); // no longer refused
-    await handle.executeUpdate('deny', { args: [{ approver: 'carol', comment: 'not needed any more' }] });
+    await handle.executeUpdate('deny', { args: [{ identity: await proof('carol'), comment: 'not needed any more' }] });
     expect(await handle.result()).toMatchObject({ outcome: 'denied' });
   });
 });

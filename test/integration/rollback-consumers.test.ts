@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confirmCutoverUpdate } from '../../workflows/contracts.js';
+import { identityToken, type OperatorName } from '../helpers/operators.js';
 import { kvVersion, postgresSecretYaml, seed, startRotation, waitForStatus, type DbCredential } from '../helpers/rotation-fixtures.js';
 import { canLogin, startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
 
@@ -18,6 +19,22 @@ ${postgresSecretYaml('rb-db', `${ops('1m')}\n${reporting}\n${unreachable('6s')}`
 
 describe('rollback never strands a consumer that moved to the new version', () => {
   let stack: TestStack;
+  /**
+   * A token of its own for each action. Vault signs the same claims (iat in whole seconds) into
+   * the same token, so two minted for one person within a second are one token, which the worker
+   * accepts once: until test/helpers/operators.ts guarantees it, wait for a different one here.
+   */
+  const minted = new Map<OperatorName, string>();
+  const proof = async (user: OperatorName): Promise<string> => {
+    for (;;) {
+      const token = await identityToken(stack.file, user);
+      if (token !== minted.get(user)) {
+        minted.set(user, token);
+        return token;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
   const session = async (cred: DbCredential) => {
     const c = new pg.Client({
       host: stack.file.postgres.host,
@@ -47,7 +64,9 @@ describe('rollback never strands a consumer that moved to the new version', () =
     const attempted = (await kvVersion(stack, 'rb-db')).data;
     // Two consumers move to version 2; billing never answers, so the rotation rolls back.
     const onNew = await session(attempted);
-    await handle.executeUpdate(confirmCutoverUpdate, { args: [{ consumer: 'ops', version: 2, confirmedBy: 'carol' }] });
+    await handle.executeUpdate(confirmCutoverUpdate, {
+      args: [{ consumer: 'ops', version: 2, identity: await proof('carol') }],
+    });
 
     const rolling = await waitForStatus(
       stack,
@@ -61,7 +80,9 @@ describe('rollback never strands a consumer that moved to the new version', () =
     expect((await onNew.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
 
     // Both move back: the person confirms version 3, the pool reconnects with the restored credential.
-    await handle.executeUpdate(confirmCutoverUpdate, { args: [{ consumer: 'ops', version: 3, confirmedBy: 'carol' }] });
+    await handle.executeUpdate(confirmCutoverUpdate, {
+      args: [{ consumer: 'ops', version: 3, identity: await proof('carol') }],
+    });
     await onNew.end();
     const onRestored = await session(original);
     try {
@@ -80,7 +101,9 @@ describe('rollback never strands a consumer that moved to the new version', () =
     const handle = await startRotation(stack, 'rb-stuck');
     await waitForStatus(stack, handle.workflowId, (s) => s.phase === 'awaiting_confirmation');
     const attempted = (await kvVersion(stack, 'rb-stuck')).data;
-    await handle.executeUpdate(confirmCutoverUpdate, { args: [{ consumer: 'ops', version: 2, confirmedBy: 'carol' }] });
+    await handle.executeUpdate(confirmCutoverUpdate, {
+      args: [{ consumer: 'ops', version: 2, identity: await proof('carol') }],
+    });
 
     const result = await handle.result();
     expect(result).toMatchObject({ outcome: 'rolled_back', restoredVersion: 3, pendingRevocation: { version: 2, consumers: ['ops'] } });

@@ -1,7 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConsumerService } from '../../demo/consumer-service.js';
-import { WORKER_POLICY } from '../../stack/vault-policy.js';
 import type { RotationResult } from '../../workflows/rotation-types.js';
 import { decodedHistoryText } from '../helpers/decoded-history.js';
 import {
@@ -15,6 +14,7 @@ import {
   waitForStatus,
 } from '../helpers/rotation-fixtures.js';
 import { canLogin, startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
+import { identityToken } from '../helpers/operators.js';
 import { statusQuery } from '../../workflows/contracts.js';
 
 const SECRETS = [
@@ -195,16 +195,13 @@ describe('rotateSecret against the real stack', () => {
     const [, standby] = roleNames('denied-db');
     const before = await kvVersion(stack, 'denied-db');
     remember(before.data);
-    // Reads stay allowed (more specific path wins): only the write of the staged credential is refused.
-    await stack.rootVault.putPolicy(
-      'rotor-worker',
-      `${WORKER_POLICY}\npath "rotor/data/_rotor/pending/denied-db/*" { capabilities = ["read"] }\n`,
-    );
+    // Reads stay allowed ("+" is more specific than the generated "*"): only the write of the staged credential is refused.
+    await stack.writeWorkerPolicy('path "rotor/data/_rotor/pending/denied-db/+" { capabilities = ["read"] }\n');
     try {
       const result = await rotate(stack, 'denied-db');
       expect(result).toMatchObject({ outcome: 'aborted', failedPhase: 'staging' });
     } finally {
-      await stack.rootVault.putPolicy('rotor-worker', WORKER_POLICY);
+      await stack.writeWorkerPolicy();
     }
     expect((await kvVersion(stack, 'denied-db')).version).toBe(1);
     expect(await canLogin(stack.file, before.data.username, before.data.password)).toBe(true);
@@ -246,9 +243,24 @@ describe('rotateSecret against the real stack', () => {
       expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
       expect(String(((err as Error).cause as Error | undefined)?.message)).toMatch(reason);
     }
-    expect(await confirm({ consumer: 'ops', version: running.toVersion, confirmedBy: 'alice' })).toMatchObject({
+    // A declared name proves nothing; a forged or foreign token neither: the consumer stays waiting.
+    const carolToken = await identityToken(stack.file, 'carol');
+    const [header, claims] = carolToken.split('.');
+    const forged = `${header}.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(claims!, 'base64url').toString()), username: 'mallory' })).toString('base64url')}.${carolToken.split('.')[2]}`;
+    for (const [arg, reason] of [
+      [{ consumer: 'ops', version: running.toVersion, confirmedBy: 'alice' }, /identity: required/],
+      [{ consumer: 'ops', version: running.toVersion, identity: forged }, /signature does not verify/],
+    ] as const) {
+      const err = await confirm(arg).catch((e: unknown) => e);
+      expect(String(((err as Error).cause as Error | undefined)?.message)).toMatch(reason);
+      expect((await handle.query(statusQuery)).consumers).toEqual([
+        expect.objectContaining({ name: 'ops', status: expect.not.stringMatching('confirmed') }),
+      ]);
+    }
+    // The worker records who the token proves, whatever name the payload declares.
+    expect(await confirm({ consumer: 'ops', version: running.toVersion, confirmedBy: 'alice', identity: carolToken })).toMatchObject({
       status: 'confirmed',
-      confirmedBy: 'alice',
+      confirmedBy: 'carol',
     });
     const again = await confirm({ consumer: 'ops', version: running.toVersion }).catch((e: unknown) => e);
     expect(String(((again as Error).cause as Error | undefined)?.message)).toMatch(/already confirmed/);

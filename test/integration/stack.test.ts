@@ -2,12 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VaultClient } from '../../vault/vault-client.js';
 import { AesGcmCodec } from '../../workers/codec.js';
 import { VaultRequestError } from '../../vault/vault-error.js';
+import { postgresSecretYaml } from '../helpers/rotation-fixtures.js';
 import { startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
 
 describe('the local stack is real', () => {
   let stack: TestStack;
   beforeAll(async () => {
-    stack = await startTestStack('stack');
+    // The KV test below writes the path of this secret: the worker's policy names only its inventory's paths.
+    stack = await startTestStack('stack', `secrets:\n${postgresSecretYaml('stack-kv')}`);
   });
   afterAll(async () => {
     await stack?.close();
@@ -28,7 +30,7 @@ describe('the local stack is real', () => {
     const anonymous = new VaultClient(stack.env.ROTOR_VAULT_ADDR);
     const auth = await anonymous.approleLogin(stack.env.ROTOR_VAULT_ROLE_ID, stack.env.ROTOR_VAULT_SECRET_ID);
     const worker = new VaultClient(stack.env.ROTOR_VAULT_ADDR, auth.client_token);
-    const path = `tests/kv-${stack.taskQueue}`;
+    const path = 'apps/stack-kv';
     const v1 = await worker.kvWrite('rotor', path, { value: 'first' }, 0);
     const v2 = await worker.kvWrite('rotor', path, { value: 'second' }, v1.version);
     expect([v1.version, v2.version]).toEqual([1, 2]);
@@ -59,7 +61,12 @@ describe('the local stack is real', () => {
     const client = await superuserClient(stack.file, 'rotor');
     try {
       const migrations = await client.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name');
-      expect(migrations.rows.map((r) => r.name)).toEqual(['001_audit_log.sql', '002_incident_freeze.sql', '003_freeze_scope.sql']);
+      expect(migrations.rows.map((r) => r.name)).toEqual([
+        '001_audit_log.sql',
+        '002_incident_freeze.sql',
+        '003_freeze_scope.sql',
+        '004_audit_keyed.sql',
+      ]);
       await expect(client.query('DELETE FROM audit_log')).rejects.toThrow(/append-only/);
     } finally {
       await client.end();

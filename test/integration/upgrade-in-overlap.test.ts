@@ -15,7 +15,7 @@ import { canLogin, connectTestStack, createLogger, type StackConnection } from '
  * emergency revocations that persist, heartbeats on every activity). Move it forward to the last
  * release whenever a workflow changes: this test upgrades from it.
  */
-const OLD_RELEASE = 'cdcdad0';
+const OLD_RELEASE = '2df44f8';
 
 /**
  * A rotation asleep in its overlap when the worker is upgraded resumes on the new code by replaying

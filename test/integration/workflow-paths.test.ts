@@ -6,11 +6,12 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities/index.js';
 import { readStackFile } from '../../stack/up.js';
-import { rotationWorkflowId, planWorkflowId } from '../../workflows/contracts.js';
+import { incidentWorkflowId, rotationWorkflowId, planWorkflowId } from '../../workflows/contracts.js';
 import { emergencyRotate } from '../../workflows/emergency-rotate.js';
 import { rotatePlan } from '../../workflows/rotate-plan.js';
+import { revokeAll } from '../../workflows/revoke-all.js';
 import { rotateSecret } from '../../workflows/rotate-secret.js';
-import type { RotationRef, RotationSpec } from '../../workflows/rotation-types.js';
+import type { RotationRef, RotationResult, RotationSpec } from '../../workflows/rotation-types.js';
 import { withFailedStep } from '../../workflows/step-failure.js';
 
 /**
@@ -38,7 +39,7 @@ const attempts = new Map<string, number>();
 
 /** An activity that records its call, then does what the secret's script says (or a plain success). */
 function stub(name: keyof Activities, otherwise: (input: Record<string, unknown>) => unknown) {
-  return async (input: Record<string, unknown>) => {
+  return async (input: Record<string, unknown> = {}) => {
     const secretId = String(input.secretId ?? input.planId ?? '');
     calls.push({ name, secretId, input });
     const key = `${secretId}/${name}`;
@@ -71,6 +72,12 @@ const activities = {
       : { promotedVersion: Number(i.fromVersion) + 1, retired: false },
   ),
   emergencyRetire: stub('emergencyRetire', () => ({})),
+  // Emergency mode is incident response's alone: these tests run it under a revokeAll parent.
+  verifyIdentity: stub('verifyIdentity', () => ({ entityId: 'entity-alice', name: 'alice', groups: ['rotor-incident-responders'] })),
+  incidentResponderGroups: stub('incidentResponderGroups', () => ['rotor-incident-responders']),
+  resolveIncidentScope: stub('resolveIncidentScope', (i) => ({ secrets: i.secretIds, leasePrefixes: [], grants: [] })),
+  startFreeze: stub('startFreeze', () => undefined),
+  recordIncidentReport: stub('recordIncidentReport', () => undefined),
 };
 
 const names = (secretId: string) => calls.filter((c) => c.secretId === secretId).map((c) => c.name);
@@ -194,12 +201,16 @@ describe('rotatePlan', () => {
 });
 
 describe('emergencyRotate', () => {
-  const emergency = (secretId: string) =>
-    client.workflow.execute(emergencyRotate, {
+  /** The emergency rotation of one secret, started (as only it may be) by a revokeAll. */
+  const emergency = async (secretId: string): Promise<RotationResult> => {
+    const incidentId = `inc-wp-${randomUUID().slice(0, 6)}`;
+    await client.workflow.execute(revokeAll, {
       taskQueue,
-      workflowId: rotationWorkflowId(secretId),
-      args: [{ secretId, requestedBy: 'alice (incident inc-wp)', reason: 'test' }],
+      workflowId: incidentWorkflowId(incidentId),
+      args: [{ incidentId, reason: 'path test', identity: 'stub-identity-token-verified-by-a-stub', scope: { secretIds: [secretId] } }],
     });
+    return client.workflow.getHandle(rotationWorkflowId(secretId)).result() as Promise<RotationResult>;
+  };
 
   it('a consumer that does not confirm is reported, never rolled back for; the old version is retired', async () => {
     const id = `wp-em-${randomUUID().slice(0, 6)}`;
@@ -249,12 +260,13 @@ describe('emergencyRotate', () => {
     expect(calls.find((c) => c.name === 'discardStaged')?.input.revoke).toBe(true);
   });
 
-  it('refuses to run under any id but rotate/<secretId>, naming the id to use', async () => {
+  it('refuses a client, whatever the id: emergency mode belongs to incident response', async () => {
     const id = `wp-em-${randomUUID().slice(0, 6)}`;
     scenario({});
-    await expect(
-      client.workflow.execute(emergencyRotate, { taskQueue, workflowId: `other-${id}`, args: [{ secretId: id, requestedBy: 'alice' }] }),
-    ).rejects.toMatchObject({ cause: { message: expect.stringContaining(`must run as workflow rotate/${id}`) } });
+    for (const workflowId of [`other-${id}`, rotationWorkflowId(id)])
+      await expect(
+        client.workflow.execute(emergencyRotate, { taskQueue, workflowId, args: [{ secretId: id, requestedBy: 'alice' }] }),
+      ).rejects.toMatchObject({ cause: { message: expect.stringContaining('emergency mode is started only by incident response') } });
     expect(calls).toEqual([]);
   });
 });

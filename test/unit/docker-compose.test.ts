@@ -30,6 +30,15 @@ const WORKER_VARIABLES = [
   'ROTOR_LOG_LEVEL',
 ] as const;
 
+/** Optional variables the compose worker passes from .env; empty (unset) unless .env sets them. */
+const OPTIONAL_WORKER_VARIABLES = [
+  'ROTOR_TEMPORAL_TLS',
+  'ROTOR_TEMPORAL_TLS_CA_FILE',
+  'ROTOR_TEMPORAL_TLS_CERT_FILE',
+  'ROTOR_TEMPORAL_TLS_KEY_FILE',
+  'ROTOR_TEMPORAL_TLS_SERVER_NAME',
+] as const;
+
 /** Dummy values for the variables docker-compose.yml marks required with `${VAR:?…}`. */
 const REQUIRED_ENV = {
   POSTGRES_PASSWORD: 'dummy-superuser-password',
@@ -161,7 +170,7 @@ describe('docker-compose.yml (validated by docker-compose config)', () => {
   it('gives the worker every ROTOR_* variable the config module reads, and no other', () => {
     const env = environmentOf(service(resolvedConfig(), 'worker'));
     const rotorKeys = Object.keys(env).filter((k) => k.startsWith('ROTOR_'));
-    expect(rotorKeys.sort()).toEqual([...WORKER_VARIABLES].sort());
+    expect(rotorKeys.sort()).toEqual([...WORKER_VARIABLES, ...OPTIONAL_WORKER_VARIABLES].sort());
     for (const key of WORKER_VARIABLES) expect(env[key], key).not.toBe('');
     expect(env.ROTOR_TEMPORAL_ADDRESS).toBe('temporal:7233');
     expect(env.ROTOR_VAULT_ADDR).toBe('http://openbao:8200');
@@ -170,6 +179,20 @@ describe('docker-compose.yml (validated by docker-compose config)', () => {
     expect(env.ROTOR_VAULT_ROLE_ID).toBe(REQUIRED_ENV.ROTOR_VAULT_ROLE_ID);
     expect(env.ROTOR_VAULT_SECRET_ID).toBe(REQUIRED_ENV.ROTOR_VAULT_SECRET_ID);
     expect(env.ROTOR_LOG_LEVEL).toBe('info');
+    // Plaintext to the bundled Temporal unless .env turns TLS on.
+    expect(env.ROTOR_TEMPORAL_TLS).toBe('false');
+    for (const key of OPTIONAL_WORKER_VARIABLES.slice(1)) expect(env[key], key).toBe('');
+  });
+
+  it('passes the Temporal TLS settings from .env to the worker', () => {
+    const tls = {
+      ROTOR_TEMPORAL_TLS: 'true',
+      ROTOR_TEMPORAL_TLS_CA_FILE: '/run/rotor/tls/temporal-ca.pem',
+      ROTOR_TEMPORAL_TLS_CERT_FILE: '/run/rotor/tls/worker.pem',
+      ROTOR_TEMPORAL_TLS_KEY_FILE: '/run/rotor/tls/worker.key',
+      ROTOR_TEMPORAL_TLS_SERVER_NAME: 'temporal.example.com',
+    };
+    expect(environmentOf(service(resolvedConfig({ ...REQUIRED_ENV, ...tls }), 'worker'))).toMatchObject(tls);
   });
 
   it('starts the worker only after PostgreSQL, Temporal and OpenBao report healthy', () => {

@@ -34,6 +34,7 @@ describe('loadEnvironment', () => {
       ...required,
       ROTOR_TEMPORAL_ADDRESS: '127.0.0.1:7233',
       ROTOR_TEMPORAL_NAMESPACE: 'default',
+      ROTOR_TEMPORAL_TLS: 'false',
       ROTOR_TASK_QUEUE: 'rotor',
       ROTOR_VAULT_KV_MOUNT: 'rotor',
       ROTOR_INVENTORY: 'config/inventory.example.yaml',
@@ -133,6 +134,18 @@ describe('loadEnvironment', () => {
   it.each(['openbao:8200', 'localhost:8200', 'ftp://vault:8200'])('refuses a ROTOR_VAULT_ADDR without an http(s) scheme: %s', (addr) => {
     expect(issuesOf({ ...required, ROTOR_VAULT_ADDR: addr })).toEqual([
       'ROTOR_VAULT_ADDR: must be an http(s) URL such as http://127.0.0.1:8200',
+    ]);
+  });
+  it('takes the identity audience and issuer a worker verifies tokens against; the issuer must be an http(s) URL', () => {
+    const env = loadEnvironment({
+      ...required,
+      ROTOR_IDENTITY_AUDIENCE: 'client-id-1',
+      ROTOR_IDENTITY_ISSUER: 'https://vault.internal/v1/identity/oidc',
+    });
+    expect(env).toMatchObject({ ROTOR_IDENTITY_AUDIENCE: 'client-id-1', ROTOR_IDENTITY_ISSUER: 'https://vault.internal/v1/identity/oidc' });
+    expect(loadEnvironment({ ...required })).not.toHaveProperty('ROTOR_IDENTITY_AUDIENCE');
+    expect(issuesOf({ ...required, ROTOR_IDENTITY_ISSUER: 'vault/v1/identity/oidc' })).toEqual([
+      'ROTOR_IDENTITY_ISSUER: must be the http(s) issuer URL of Vault identity tokens',
     ]);
   });
 });

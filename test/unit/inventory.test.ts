@@ -351,11 +351,53 @@ describe('parseInventory: rejected inventories name the field and what would be 
     expect(parseInventory(stringify(raw), FILE).secrets[0]?.cadence).toEqual({ cron: '@daily', paused: false });
   });
 
-  it('a break-glass policy on an unknown secret, or needing more approvals than approvers', () => {
-    const raw = { ...rawInventory(), breakGlass: [{ id: 'bg', secretId: 'nope', requesters: ['a'], approvers: ['b'], approvals: 2 }] };
+  it('a break-glass policy on an unknown secret, or naming no identity group', () => {
+    // Membership lives in Vault identity groups, so "more approvals than approvers" is no longer
+    // knowable here: the workflow counts distinct verified approvers instead.
+    const raw = {
+      ...rawInventory(),
+      breakGlass: [{ id: 'bg', secretId: 'nope', requesterGroups: [], approverGroups: [''], approvals: 2 }],
+    };
     const problems = rejected(raw).join('\n');
-    expect(problems).toContain('breakGlass[0].approvals: needs 2 approvals but only 1 approvers are listed');
+    expect(problems).toContain(
+      'breakGlass[0].requesterGroups: name at least one Vault identity group, e.g. ["rotor-breakglass-requesters"]',
+    );
+    expect(problems).toContain('breakGlass[0].approverGroups[0]: a Vault identity group name');
     expect(problems).toContain('breakGlass[0].secretId: unknown secret "nope"');
+  });
+
+  it('a break-glass policy listing names (requesters/approvers) is refused: names are declared, groups are proven', () => {
+    const raw = {
+      ...rawInventory(),
+      breakGlass: [{ id: 'bg', secretId: 'payments-db', requesters: ['alice'], approvers: ['carol', 'dave'], approvals: 2 }],
+    };
+    const problems = rejected(raw).join('\n');
+    expect(problems).toContain(
+      'breakGlass[0].requesters: "requesters" listed names, which rotor no longer trusts: use requesterGroups with Vault identity group names, e.g. requesterGroups: ["rotor-breakglass-requesters"]',
+    );
+    expect(problems).toContain(
+      'breakGlass[0].approvers: "approvers" listed names, which rotor no longer trusts: use approverGroups with Vault identity group names, e.g. approverGroups: ["rotor-breakglass-approvers"]',
+    );
+    // Adding the groups does not make the names acceptable: they would be silently ignored.
+    const both = { ...raw, breakGlass: [{ ...raw.breakGlass[0], requesterGroups: ['g-req'], approverGroups: ['g-app'] }] };
+    expect(rejected(both).join('\n')).toMatch(/breakGlass\[0\]\.requesters: "requesters" listed names/);
+  });
+
+  it('a break-glass policy with identity groups parses; incident responders default to rotor-incident-responders', () => {
+    const raw = {
+      ...rawInventory(),
+      breakGlass: [{ id: 'bg', secretId: 'payments-db', requesterGroups: ['g-req'], approverGroups: ['g-app'], approvals: 2 }],
+    };
+    const inv = parseInventory(stringify(raw), FILE);
+    expect(inv.breakGlass[0]).toMatchObject({ id: 'bg', requesterGroups: ['g-req'], approverGroups: ['g-app'], approvals: 2 });
+    expect(inv.breakGlass[0]).not.toHaveProperty('requesters');
+    expect(inv.breakGlass[0]).not.toHaveProperty('approvers');
+    expect(inv.incident).toEqual({ allowSelfUnfreeze: false, responderGroups: ['rotor-incident-responders'] });
+    const own = parseInventory(stringify({ ...rawInventory(), incident: { responderGroups: ['sec-oncall'] } }), FILE);
+    expect(own.incident).toEqual({ allowSelfUnfreeze: false, responderGroups: ['sec-oncall'] });
+    expect(rejected({ ...rawInventory(), incident: { responderGroups: [] } }).join('\n')).toContain(
+      'incident.responderGroups: name at least one Vault identity group',
+    );
   });
 
   it('rejects a misspelled key instead of ignoring it', () => {

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { confirmCutoverInput, describeIssues, rotateSecretInput } from '../../config/workflow-inputs.js';
+import {
+  approvalInput,
+  breakGlassRequestInput,
+  confirmCutoverInput,
+  denialInput,
+  describeIssues,
+  IDENTITY_REQUIRED,
+  revokeGrantInput,
+  rotateSecretInput,
+  unfreezeInput,
+} from '../../config/workflow-inputs.js';
 
 /** The describeIssues text for an input the schema must reject. */
 function rejection(schema: z.ZodType, input: unknown): string {
@@ -85,5 +95,34 @@ describe('confirmCutoverInput', () => {
 
   it('rejects unknown keys (strict)', () => {
     expect(rejection(confirmCutoverInput, { consumer: 'billing', version: 3, by: 'alice' })).toBe('(input): Unrecognized key: "by"');
+  });
+});
+
+describe('identity-bearing inputs', () => {
+  const token = `eyJhbGciOiJSUzI1NiJ9.${'x'.repeat(40)}.sig`;
+
+  it('carry a Vault identity token instead of a name', () => {
+    expect(confirmCutoverInput.parse({ consumer: 'billing', version: 3, identity: token })).toEqual({
+      consumer: 'billing',
+      version: 3,
+      identity: token,
+    });
+    expect(approvalInput.parse({ identity: token, comment: 'ok' })).toEqual({ identity: token, comment: 'ok' });
+    expect(revokeGrantInput.parse({ identity: token })).toEqual({ identity: token });
+    expect(
+      breakGlassRequestInput.parse({ policyId: 'bg-ops', identity: token, justification: 'payments are failing', ttl: '15m' }),
+    ).toEqual({ policyId: 'bg-ops', identity: token, justification: 'payments are failing', ttl: '15m' });
+    expect(unfreezeInput.parse({ incidentId: 'inc-1', identity: token })).toEqual({ incidentId: 'inc-1', identity: token });
+  });
+
+  it('rejects something that cannot be an identity token, saying where one comes from', () => {
+    expect(rejection(approvalInput, { identity: 'carol' })).toMatch(
+      /^identity: a Vault identity token \(JWT\) from identity\/oidc\/token\/rotor/,
+    );
+    expect(rejection(denialInput, { identity: 'x', comment: 'no' })).toMatch(/^identity: /);
+  });
+
+  it('the refusal of a payload without a token starts "identity: required"', () => {
+    expect(IDENTITY_REQUIRED).toMatch(/^identity: required/);
   });
 });

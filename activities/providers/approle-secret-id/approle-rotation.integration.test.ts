@@ -16,6 +16,7 @@ import { stagedCredentialActivities, stageNewCredential } from '../../rotation/s
 import type { AppRoleCredential } from './schema.js';
 import { incidentWorkflowId, rotationWorkflowId, statusQuery, unfreezeWorkflowId } from '../../../workflows/contracts.js';
 import { revokeAll, unfreeze } from '../../../workflows/revoke-all.js';
+import { identityToken } from '../../../test/helpers/operators.js';
 
 const SECRETS = [
   { id: 'billing-approle', role: 'billing-service', confirmTimeout: '2m', secretIdSource: 'rotor' },
@@ -128,7 +129,9 @@ describe('approle-secret-id rotation against the real stack', () => {
     expect((await handle.query(statusQuery)).phase).toBe('awaiting_confirmation'); // still waiting
 
     expect(
-      await handle.executeUpdate('confirmCutover', { args: [{ consumer: 'billing', version: waiting.toVersion, confirmedBy: 'alice' }] }),
+      await handle.executeUpdate('confirmCutover', {
+        args: [{ consumer: 'billing', version: waiting.toVersion, identity: await identityToken(stack.file, 'alice') }],
+      }),
     ).toMatchObject({ status: 'confirmed', confirmedVersion: 2, confirmedBy: 'alice' });
     const result = (await handle.result()) as RotationResult;
     expect(result, JSON.stringify(result)).toMatchObject({ outcome: 'rotated', fromVersion: 1, toVersion: 2 });
@@ -180,7 +183,9 @@ describe('approle-secret-id rotation against the real stack', () => {
     expect(await logsIn(promoted.data)).toBe(true);
     expect(await accessors(MINTED.role)).toHaveLength(2); // exactly one secret ID minted for this rotation
 
-    await handle.executeUpdate('confirmCutover', { args: [{ consumer: 'billing', version: waiting.toVersion, confirmedBy: 'alice' }] });
+    await handle.executeUpdate('confirmCutover', {
+      args: [{ consumer: 'billing', version: waiting.toVersion, identity: await identityToken(stack.file, 'alice') }],
+    });
     const result = (await handle.result()) as RotationResult;
     expect(result, JSON.stringify(result)).toMatchObject({ outcome: 'rotated', fromVersion: 1, toVersion: 2 });
 
@@ -264,7 +269,7 @@ describe('approle-secret-id rotation against the real stack', () => {
         {
           incidentId,
           reason: 'secret ID pasted in a public issue',
-          requestedBy: 'alice',
+          identity: await identityToken(stack.file, 'alice'),
           scope: { secretIds: [LEAKED.id] },
           freeze: 'in-scope',
         },
@@ -278,7 +283,7 @@ describe('approle-secret-id rotation against the real stack', () => {
     await stack.client.workflow.execute(unfreeze, {
       taskQueue: stack.taskQueue,
       workflowId: unfreezeWorkflowId(incidentId, Date.now()),
-      args: [{ incidentId, by: 'bob' }],
+      args: [{ incidentId, identity: await identityToken(stack.file, 'carol') }],
     });
   });
 

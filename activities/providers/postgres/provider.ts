@@ -18,30 +18,16 @@ import {
   type PostgresAdmin,
   type PostgresCredential,
   type PostgresSpec,
+  type PostgresSsl,
 } from './schema.js';
 import { scramVerifier } from './scram.js';
+import { connectFailure, connectTarget, TARGET_SESSION_LIMITS, targetConnectionConfig, type TargetEndpoint } from './target-connection.js';
+
+// Break-glass imports it from here.
+export { TARGET_SESSION_LIMITS };
 
 /** PostgreSQL SQLSTATEs that mean "this credential is refused", as opposed to "cannot tell". */
 const REFUSED = new Set(['28P01', '28000', '42501']);
-
-/**
- * Limits on every session rotor opens at a target (sent as startup parameters: no extra round
- * trip). Without them one blocked `ALTER ROLE` holds the create-role advisory lock, and with it
- * every rotation on the target, for as long as whoever blocks it likes.
- * - `lock_timeout` 5 s: the role row, the create-role advisory lock (`pg_advisory_xact_lock` waits
- *   count) and the database row are held for milliseconds by rotor; a longer wait means another
- *   session holds them, and failing (retried with backoff) beats holding our own locks behind it.
- * - `statement_timeout` 20 s: under the shortest start-to-close of a target step (30 s, local and
- *   emergency activities), so a stuck statement ends as a reported, retryable error rather than an
- *   activity timeout that leaves its session, and its locks, behind.
- * - `idle_in_transaction_session_timeout` 20 s: a worker stalled mid-transaction (paused, cut off)
- *   loses its session, and the locks it holds, instead of keeping them until TCP gives up.
- */
-export const TARGET_SESSION_LIMITS = {
-  lock_timeout: 5_000,
-  statement_timeout: 20_000,
-  idle_in_transaction_session_timeout: 20_000,
-} as const;
 
 /**
  * A statement PostgreSQL cancelled because it waited for `what` too long (lock_timeout 55P03,
@@ -64,26 +50,39 @@ export function lockWaitError(err: unknown, what: string): TargetUnavailableErro
 export interface PostgresTarget {
   admin: PostgresAdmin;
   database: string;
+  /** provider.ssl: how sessions at the target are encrypted. */
+  ssl?: PostgresSsl;
 }
 
-/** The admin credential of a PostgreSQL secret's target (cached briefly per worker) and its database. */
+/** The admin credential of a PostgreSQL secret's target (cached briefly per worker), its database and TLS setting. */
 export async function postgresTarget(ctx: ActivityContext, spec: PostgresSpec, secretId: string): Promise<PostgresTarget> {
   const admin = await readAdminCredential(ctx, postgresAdmin, spec.adminPath, secretId);
-  return { admin, database: spec.database ?? admin.database };
+  return { admin, database: spec.database ?? admin.database, ...(spec.ssl ? { ssl: spec.ssl } : {}) };
 }
 
-/** Admin connections are pooled per target and admin role: a SCRAM login costs more than the statements it runs. */
-function adminPool(caches: ProviderCaches, target: { host: string; port: number; database: string }, admin: PostgresAdmin): pg.Pool {
-  return caches.pooled(`postgres-admin|${target.host}:${target.port}/${target.database}/${admin.username}`, admin.password, () => {
-    const pool = new pg.Pool({
-      ...target,
-      user: admin.username,
-      password: admin.password,
-      ...TARGET_SESSION_LIMITS,
-      max: 4,
-      idleTimeoutMillis: 5_000,
-      allowExitOnIdle: true,
-    });
+/**
+ * A session as the admin role outside a rotation (break-glass checks), configured as every target
+ * session is (provider.ssl, session limits); the caller ends it. Failures name provider.ssl when TLS failed.
+ */
+export async function adminSession(caches: ProviderCaches, { admin, database, ssl }: PostgresTarget): Promise<pg.Client> {
+  const endpoint: TargetEndpoint = { host: admin.host, port: Number(admin.port), database };
+  try {
+    return await connectTarget(await targetConnectionConfig(caches, endpoint, ssl, { user: admin.username, password: admin.password }));
+  } catch (err) {
+    throw new TargetUnavailableError(
+      `cannot connect to PostgreSQL at ${admin.host}:${admin.port} as the admin role: ${scrub(connectFailure(err, endpoint, ssl), admin)}`,
+    );
+  }
+}
+
+/**
+ * Admin connections are pooled per target, admin role and TLS setting: a SCRAM login (and a TLS
+ * handshake) costs more than the statements it runs.
+ */
+function adminPool(caches: ProviderCaches, config: pg.ClientConfig, ssl: PostgresSsl | undefined, admin: PostgresAdmin): pg.Pool {
+  const key = `postgres-admin|${admin.host}:${admin.port}/${config.database}/${admin.username}|${ssl?.mode ?? 'disable'}:${ssl?.caFile ?? ''}`;
+  return caches.pooled(key, admin.password, () => {
+    const pool = new pg.Pool({ ...config, max: 4, idleTimeoutMillis: 5_000, allowExitOnIdle: true });
     pool.on('error', () => undefined); // an idle connection dropped by the server; the next checkout reconnects
     // One lost while checked out emits 'error' on the client: its query fails anyway, the worker must not crash.
     pool.on('connect', (client) => client.on('error', () => undefined));
@@ -135,19 +134,21 @@ const MISSING_PRIVILEGES = `
  */
 export function postgresProvider(
   spec: PostgresSpec,
-  { admin, database }: PostgresTarget,
+  { admin, database, ssl }: PostgresTarget,
   caches: ProviderCaches,
 ): Provider<PostgresCredential, GeneratedCredential<PostgresCredential>> {
-  const target = { host: admin.host, port: Number(admin.port), database, connectionTimeoutMillis: 5000, ...TARGET_SESSION_LIMITS };
+  const endpoint: TargetEndpoint = { host: admin.host, port: Number(admin.port), database };
   const where = `${admin.host}:${admin.port}`;
+  /** Every session at the target: provider.ssl and the session limits (target-connection.ts). */
+  const sessionAs = (user: string, password: string) => targetConnectionConfig(caches, endpoint, ssl, { user, password });
 
   async function asAdmin<T>(run: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
-      client = await adminPool(caches, target, admin).connect();
+      client = await adminPool(caches, await sessionAs(admin.username, admin.password), ssl, admin).connect();
     } catch (err) {
       throw new TargetUnavailableError(
-        `cannot connect to PostgreSQL at ${admin.host}:${admin.port} as the admin role: ${scrub((err as Error).message, admin)}`,
+        `cannot connect to PostgreSQL at ${admin.host}:${admin.port} as the admin role: ${scrub(connectFailure(err, endpoint, ssl), admin)}`,
       );
     }
     let failed: Error | undefined;
@@ -167,32 +168,30 @@ export function postgresProvider(
     ((await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount ?? 0) > 0;
 
   async function tryLogin(credential: PostgresCredential): Promise<'ok' | 'refused'> {
-    const client = new pg.Client({ ...target, user: credential.username, password: credential.password });
-    client.on('error', () => undefined); // a connection lost mid-call: the call itself fails
+    let client: pg.Client | undefined;
     try {
-      await client.connect();
+      client = await connectTarget(await sessionAs(credential.username, credential.password));
       await client.query('SELECT 1');
       return 'ok';
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code && REFUSED.has(code)) return 'refused';
       throw new TargetUnavailableError(
-        `cannot reach PostgreSQL at ${admin.host}:${admin.port}: ${scrub((err as Error).message, credential)}`,
+        `cannot reach PostgreSQL at ${admin.host}:${admin.port}: ${scrub(connectFailure(err, endpoint, ssl), credential)}`,
       );
     } finally {
-      await client.end().catch(() => undefined);
+      await client?.end().catch(() => undefined);
     }
   }
 
   /** Runs the inventory's validation query as `credential`: a privilege the application needs, proven before promotion. */
   async function validate(credential: PostgresCredential, query: string): Promise<void> {
-    const client = new pg.Client({ ...target, user: credential.username, password: credential.password });
-    client.on('error', () => undefined); // a connection lost mid-call: the call itself fails
+    let client: pg.Client;
     try {
-      await client.connect();
+      client = await connectTarget(await sessionAs(credential.username, credential.password));
     } catch (err) {
       throw new TargetUnavailableError(
-        `cannot reach PostgreSQL at ${admin.host}:${admin.port}: ${scrub((err as Error).message, credential)}`,
+        `cannot reach PostgreSQL at ${admin.host}:${admin.port}: ${scrub(connectFailure(err, endpoint, ssl), credential)}`,
       );
     }
     try {

@@ -7,6 +7,26 @@ import { z } from 'zod';
 
 const pgIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case PostgreSQL role name such as "app_a"');
 
+/** libpq's sslmode names; what each does with node-postgres is in target-connection.ts. */
+export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+/**
+ * TLS to the target (every session rotor opens there: admin, test logins, session counts). Not a
+ * secret, so it lives in the inventory; the CA file is read on the worker's host.
+ */
+export const postgresSsl = z
+  .strictObject({
+    mode: z.enum(SSL_MODES, { error: `one of ${SSL_MODES.join(', ')} (libpq's sslmode)` }),
+    /** PEM CA bundle the server certificate must chain to; unset with verify-*: the CAs Node trusts. */
+    caFile: z.string().min(1, 'the path of a PEM CA file on the worker host, e.g. "/etc/rotor/pg-ca.pem"').optional(),
+  })
+  .refine((s) => s.caFile === undefined || s.mode === 'verify-ca' || s.mode === 'verify-full', {
+    path: ['caFile'],
+    // libpq would quietly verify under "require" when a root certificate is present; here a CA is
+    // used only when verification is asked for, so say so rather than ignore it.
+    message: 'a CA file is used only by mode verify-ca or verify-full; set one of those or remove caFile',
+  });
+
 /** The inventory's `provider:` entry of a PostgreSQL secret. */
 export const postgresSpec = z.strictObject({
   type: z.literal('postgres'),
@@ -31,6 +51,8 @@ export const postgresSpec = z.strictObject({
     .min(1, 'a SQL statement such as "SELECT 1 FROM orders LIMIT 1"')
     .max(2000, 'at most 2000 characters')
     .optional(),
+  /** TLS to the target; unset: plaintext (mode disable), as before this option existed. */
+  ssl: postgresSsl.optional(),
 });
 
 /** What consumers read at the secret's KV path; extra string fields are kept as they are. */
@@ -48,5 +70,6 @@ export const postgresAdmin = z.object({
 });
 
 export type PostgresSpec = z.infer<typeof postgresSpec>;
+export type PostgresSsl = z.infer<typeof postgresSsl>;
 export type PostgresCredential = z.infer<typeof postgresCredential>;
 export type PostgresAdmin = z.infer<typeof postgresAdmin>;

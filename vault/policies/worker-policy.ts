@@ -1,0 +1,147 @@
+import type { Inventory } from '../../config/inventory-schema.js';
+import { AUDIT_ANCHOR_PATH, AUDIT_TRANSIT_KEY, CODEC_KEY_PATH, GRANTS_PREFIX } from './operator-policy.js';
+
+/**
+ * The worker's Vault policy, generated from the inventory: exactly the KV paths, admin
+ * credentials, AppRole roles and break-glass connections it names, plus rotor's own internal
+ * paths. Nothing under the KV mount is granted by wildcard except the folders rotor itself owns
+ * (one rotation's staged credentials, break-glass grants). Re-render and rewrite the policy
+ * whenever the inventory changes: a secret added to the inventory but not to the policy fails its
+ * first step with 403, and one removed keeps no access.
+ */
+
+const CAPABILITIES = ['create', 'read', 'update', 'delete', 'list', 'sudo'] as const;
+type Capability = (typeof CAPABILITIES)[number];
+
+export interface WorkerPolicyOptions {
+  /** The KV v2 mount (ROTOR_VAULT_KV_MOUNT). */
+  kvMount: string;
+  /** Named in the header comment, e.g. the inventory file. */
+  inventoryName?: string;
+}
+
+/** What the policy is rendered from: a parsed inventory (an empty one gives rotor's own paths only). */
+export type PolicyInventory = Pick<Inventory, 'secrets' | 'breakGlass'>;
+
+/** A name from the inventory that would change a policy path's meaning (a glob character, a ".." segment). */
+export class UnsafePolicyPathError extends Error {
+  constructor(field: string, value: string) {
+    super(
+      `${field} "${value}" cannot be put in a Vault policy path: use letters, digits, "_", "-", "." and "/" only, with no "." or ".." segment`,
+    );
+    this.name = 'UnsafePolicyPathError';
+  }
+}
+
+/**
+ * Inventory values become literal policy paths: "*" or "+" would widen them to other secrets, a
+ * quote would end the path string. The inventory schema checks KV paths already; admin paths and
+ * AppRole mounts are checked only here.
+ */
+function safe(field: string, value: string): string {
+  const ok = /^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(value) && value.split('/').every((s) => s !== '.' && s !== '..');
+  if (!ok) throw new UnsafePolicyPathError(field, value);
+  return value;
+}
+
+class Rules {
+  private readonly rules = new Map<string, { capabilities: Set<Capability>; why: Set<string> }>();
+
+  grant(path: string, capabilities: Capability[], why: string): void {
+    const rule = this.rules.get(path) ?? { capabilities: new Set<Capability>(), why: new Set<string>() };
+    for (const c of capabilities) rule.capabilities.add(c);
+    rule.why.add(why);
+    this.rules.set(path, rule);
+  }
+
+  /** Sorted by path, capabilities in a fixed order: the same inventory always gives the same text. */
+  render(): string {
+    const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    return [...this.rules.keys()]
+      .sort(byCodePoint)
+      .map((path) => {
+        const { capabilities, why } = this.rules.get(path)!;
+        const caps = CAPABILITIES.filter((c) => capabilities.has(c))
+          .map((c) => `"${c}"`)
+          .join(', ');
+        return `# ${[...why].sort(byCodePoint).join('; ')}\npath "${path}" { capabilities = [${caps}] }\n`;
+      })
+      .join('\n');
+  }
+}
+
+export function renderWorkerPolicy(inventory: PolicyInventory, { kvMount, inventoryName }: WorkerPolicyOptions): string {
+  const m = safe('kvMount', kvMount);
+  const rules = new Rules();
+
+  inventory.secrets.forEach((s, i) => {
+    const path = safe(`secrets[${i}].path`, s.path);
+    const id = safe(`secrets[${i}].id`, s.id);
+    // Seed (cas=0 create), read any version, promote and roll back (cas update); update is also what
+    // lets a retried cas=0 write reach Vault's check-and-set answer instead of a 403.
+    rules.grant(`${m}/data/${path}`, ['create', 'read', 'update'], `${id}: its versions`);
+    rules.grant(`${m}/metadata/${path}`, ['read', 'update'], `${id}: current version, promotion stamps`);
+    rules.grant(`${m}/data/_rotor/pending/${id}/*`, ['create', 'read', 'update'], `${id}: staged credentials`);
+    rules.grant(`${m}/metadata/_rotor/pending/${id}/*`, ['read', 'delete'], `${id}: staged credentials, removed after use`);
+    const p = s.provider;
+    if (p.type === 'postgres') {
+      rules.grant(`${m}/data/${safe(`secrets[${i}].provider.adminPath`, p.adminPath)}`, ['read'], `${id}: admin credential`);
+    } else {
+      const role = `auth/${safe(`secrets[${i}].provider.mount`, p.mount)}/role/${safe(`secrets[${i}].provider.role`, p.role)}`;
+      const why = `${id}: secret IDs of AppRole ${p.role}`;
+      rules.grant(`${role}/role-id`, ['read'], why);
+      // rotor-chosen secret IDs go through custom-secret-id, Vault-minted ones through secret-id.
+      rules.grant(`${role}/${p.secretIdSource === 'vault' ? 'secret-id' : 'custom-secret-id'}`, ['update'], why);
+      rules.grant(`${role}/secret-id/lookup`, ['update'], why);
+      rules.grant(`${role}/secret-id-accessor/destroy`, ['update'], why);
+    }
+  });
+
+  if (inventory.secrets.some((s) => s.provider.type === 'approle-secret-id')) {
+    // An emergency AppRole rotation ends the tokens issued with the compromised secret ID: Vault has
+    // no index from secret ID to tokens, so every accessor is listed (sudo) and looked up.
+    const why = 'emergency AppRole rotation: tokens of a compromised secret ID';
+    rules.grant('auth/token/accessors', ['list', 'sudo'], why);
+    rules.grant('auth/token/lookup-accessor', ['update'], why);
+    rules.grant('auth/token/revoke-accessor', ['update'], why);
+  }
+
+  inventory.breakGlass.forEach((b, i) => {
+    const why = `break-glass ${safe(`breakGlass[${i}].id`, b.id)}`;
+    // One connection per target secret (break-glass-activities.ts: `rotor-<secretId>`).
+    rules.grant(`database/config/rotor-${safe(`breakGlass[${i}].secretId`, b.secretId)}`, ['create', 'update'], why);
+    // Roles are `breakglass-<requestId>`, a random id per request: the prefix is as narrow as it gets.
+    rules.grant('database/roles/breakglass-*', ['create', 'update', 'delete'], why);
+    rules.grant('database/creds/breakglass-*', ['read'], why);
+    rules.grant('sys/wrapping/wrap', ['update'], why);
+  });
+
+  // Lease revocation, granted whatever the inventory says: a grant issued before a policy was
+  // removed must still end. Single leases only under the prefix rotor creates (VaultClient
+  // revokes by URL so this path can be narrowed); revokeAll accepts any lease prefix under
+  // database/creds/ from its input (config/workflow-inputs.ts), so prefix revocation and listing
+  // cover database/creds/*, nothing wider.
+  rules.grant('sys/leases/revoke/database/creds/breakglass-*', ['update'], 'ending a break-glass grant');
+  const incident = 'revokeAll: lease prefixes under database/creds/';
+  rules.grant('sys/leases/lookup/database/creds/*', ['list', 'sudo'], incident);
+  rules.grant('sys/leases/revoke-prefix/database/creds/*', ['update', 'sudo'], incident);
+  rules.grant('sys/leases/revoke-force/database/creds/*', ['update', 'sudo'], incident);
+
+  // rotor's own paths (vault/policies/operator-policy.ts names them for the operator side).
+  rules.grant(`${m}/data/${CODEC_KEY_PATH}`, ['read'], 'payload codec key');
+  rules.grant(`${m}/data/${GRANTS_PREFIX}/*`, ['create', 'read', 'update'], "break-glass credentials delivered to the requester's entity");
+  rules.grant(`${m}/metadata/${GRANTS_PREFIX}/*`, ['read', 'delete'], 'break-glass credentials, removed when the grant ends');
+  rules.grant(`transit/hmac/${AUDIT_TRANSIT_KEY}`, ['update'], 'audit row MACs');
+  rules.grant(`${m}/data/${AUDIT_ANCHOR_PATH}`, ['create', 'read', 'update'], "audit chain's anchor");
+  rules.grant(`${m}/metadata/${AUDIT_ANCHOR_PATH}`, ['read'], "audit chain's anchor");
+  // Unauthenticated anyway; named so an identity check never depends on that.
+  rules.grant('identity/oidc/.well-known/keys', ['read'], 'verifying identity tokens');
+  rules.grant('identity/oidc/.well-known/openid-configuration', ['read'], 'verifying identity tokens');
+
+  const header = [
+    `# rotor worker policy, generated from ${(inventoryName ?? 'an inventory').replace(/\s+/g, ' ')} (rotor policy render worker).`,
+    '# Exactly what this inventory names; render and write it again whenever the inventory changes.',
+    '',
+  ].join('\n');
+  return `${header}\n${rules.render()}`;
+}
