@@ -149,7 +149,8 @@ async function main(): Promise<void> {
       ROTOR_LOG_LEVEL: 'warn',
     });
     const vault = new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID);
-    const admin = (await vault.run((v) => v.kvRead<PostgresAdmin>('rotor', adminPath)))!.data;
+    // As the worker does: each secret's requests with a token holding only that secret's policy.
+    const admin = (await vault.forSecret(ids[0]!).run((v) => v.kvRead<PostgresAdmin>('rotor', adminPath)))!.data;
 
     const seedCaches = new ProviderCaches();
     await step(`seeding ${N} + ${warmIds.length} warm-up secrets (Vault first, then PostgreSQL)`, () =>
@@ -160,7 +161,7 @@ async function main(): Promise<void> {
           seedCaches,
         );
         const first = await source.generate(undefined);
-        await vault.run((v) => v.kvWrite('rotor', `bench/${id}`, { ...first }, 0));
+        await vault.forSecret(id).run((v) => v.kvWrite('rotor', `bench/${id}`, { ...first }, 0));
         await source.apply(first);
       }),
     );
@@ -183,13 +184,13 @@ async function main(): Promise<void> {
     const connection = await Connection.connect({ address: env.ROTOR_TEMPORAL_ADDRESS });
     const client = new Client({ connection, dataConverter: dataConverter(env.ROTOR_CODEC_KEY) });
     const incidentWorkflowIds: Record<string, string> = {};
-    const runRevokeAll = async (tag: string) =>
+    const runRevokeAll = async (tag: string, incidentId = `bench-${tag}-${Date.now()}`) =>
       client.workflow.execute(revokeAll, {
         taskQueue: env.ROTOR_TASK_QUEUE,
-        workflowId: (incidentWorkflowIds[tag] = incidentWorkflowId(`bench-${tag}-${Date.now()}`)),
+        workflowId: (incidentWorkflowIds[tag] = incidentWorkflowId(incidentId)),
         args: [
           {
-            incidentId: `bench-${tag}-${Date.now()}`,
+            incidentId,
             reason: 'benchmark run',
             identity: await responderIdentity(env.ROTOR_VAULT_ADDR, stack.operators),
             scope: { tags: [tag] },

@@ -127,7 +127,8 @@ async function main(): Promise<void> {
       }
     });
 
-    const vault = new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID);
+    // As the worker does: requests about the secret with a token holding only its policy.
+    const vault = new VaultSession(env.ROTOR_VAULT_ADDR, env.ROTOR_VAULT_ROLE_ID, env.ROTOR_VAULT_SECRET_ID).forSecret('bench-rotation');
     const baseline: number[] = [];
     await step(`${ROUNDS} rotations as direct calls (baseline)`, async () => {
       for (let i = 0; i < ROUNDS; i++) {

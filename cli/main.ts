@@ -18,6 +18,7 @@ const mainHelp = `usage: rotor <command> [options]
 
 commands:
   login <user> | whoami | logout     log in to Vault as yourself; every command then acts as you
+  identity-token                     a one-action identity token (for the Temporal UI)
   rotate <secret> [--wait]           rotate one secret (rotateSecret workflow)
   plan <plan> [--wait]               rotate a plan's secrets together (rotatePlan workflow)
   status [--json]                    versions, last and in-flight rotations, next scheduled runs
@@ -49,6 +50,7 @@ const commands: Record<string, Command> = {
   login: { help: loginHelp, options: {}, needsStack: false, run: ([user]) => login(['login', user!]) },
   whoami: { help: loginHelp, options: {}, needsStack: false, run: () => login(['whoami']) },
   logout: { help: loginHelp, options: {}, needsStack: false, run: () => login(['logout']) },
+  'identity-token': { help: loginHelp, options: {}, needsStack: false, run: () => login(['identity-token']) },
   rotate: {
     help: rotateHelp,
     options: { wait: { type: 'boolean' }, json: { type: 'boolean' }, reason: { type: 'string' } },

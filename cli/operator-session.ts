@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { IDENTITY_ROLE } from '../vault/policies/operator-policy.js';
 import { VaultClient } from '../vault/vault-client.js';
@@ -25,12 +25,21 @@ export async function operatorToken(env: OperatorEnvironment): Promise<string> {
   return (await readFile(env.ROTOR_TOKEN_FILE, 'utf8')).trim();
 }
 
+/** Written to a fresh 0600 file, then renamed over the old one: never readable by others, even briefly. */
 export async function saveToken(env: OperatorEnvironment, token: string): Promise<void> {
   await mkdir(dirname(env.ROTOR_TOKEN_FILE), { recursive: true, mode: 0o700 });
-  await writeFile(env.ROTOR_TOKEN_FILE, token, { mode: 0o600 });
+  const fresh = `${env.ROTOR_TOKEN_FILE}.${process.pid}.new`;
+  await rm(fresh, { force: true });
+  await writeFile(fresh, token, { mode: 0o600, flag: 'wx' });
+  await rename(fresh, env.ROTOR_TOKEN_FILE);
 }
 
+/** Revokes the saved login at Vault (best effort: it may have expired) and removes it. */
 export async function forgetToken(env: OperatorEnvironment): Promise<void> {
+  if (existsSync(env.ROTOR_TOKEN_FILE)) {
+    const token = (await readFile(env.ROTOR_TOKEN_FILE, 'utf8')).trim();
+    await new VaultClient(env.ROTOR_VAULT_ADDR, token).request('POST', 'auth/token/revoke-self').catch(() => undefined);
+  }
   await rm(env.ROTOR_TOKEN_FILE, { force: true });
 }
 

@@ -89,5 +89,7 @@ export async function bootstrapIdentity(address: string, rootToken: string, stat
   // Short-lived: the CLI mints one per action, and the worker accepts each once.
   await vault.request('POST', `identity/oidc/role/${IDENTITY_ROLE}`, { key: IDENTITY_KEY, ttl: '2m', template: TOKEN_TEMPLATE });
   const role = await vault.request<{ data: { client_id: string } }>('GET', `identity/oidc/role/${IDENTITY_ROLE}`);
+  // The key signs for rotor's role only (created with "*" because the role needs the key first).
+  await vault.request('POST', `identity/oidc/key/${IDENTITY_KEY}`, { allowed_client_ids: [role.data.client_id] });
   return { audience: role.data.client_id, operators };
 }

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { VaultClient } from '../vault/vault-client.js';
 import type { Inventory } from '../config/inventory-schema.js';
-import { renderWorkerPolicy } from '../vault/policies/worker-policy.js';
+import { writeInventoryWorkerPolicies } from './worker-policies.js';
 
 export const KV_MOUNT = 'rotor';
 export const WORKER_ROLE = 'rotor-worker';
@@ -26,11 +26,12 @@ export async function bootstrapVault(
   // OpenBao declares its audit device in the config file (see vault-server.ts).
   const audits = await vault.audits();
   if (!isOpenBao && !audits['file/']) await vault.enableFileAudit('file', join(stateDir, 'vault-audit.log'));
-  // Exactly what the stack's inventory names (vault/policies/worker-policy.ts); rewritten on every start.
-  await vault.putPolicy(
-    WORKER_ROLE,
-    renderWorkerPolicy(stackInventory.inventory, { kvMount: KV_MOUNT, inventoryName: stackInventory.file }),
-  );
+  // Exactly what the stack's inventory names (vault/policies/worker-policy.ts): the worker policy,
+  // one policy per secret and the token role for their child tokens; rewritten on every start.
+  await writeInventoryWorkerPolicies(vault, WORKER_ROLE, stackInventory.inventory, {
+    kvMount: KV_MOUNT,
+    inventoryName: stackInventory.file,
+  });
   const auths = await vault.auths();
   if (!auths['approle/']) await vault.enableAuth('approle', 'approle');
   await vault.request('POST', `auth/approle/role/${WORKER_ROLE}`, {

@@ -1,16 +1,15 @@
 import { loadInventory } from '../config/load-inventory.js';
-import { renderWorkerPolicy } from '../vault/policies/worker-policy.js';
 import type { VaultClient } from '../vault/vault-client.js';
 import type { WorkerAppRole } from './bootstrap-vault.js';
+import { writeInventoryWorkerPolicies } from './worker-policies.js';
 
 /**
- * A worker AppRole of its own, with a policy of the same name: for a worker that serves another
- * inventory than the stack's (each test file, the benchmarks), so its token holds that
- * inventory's policy and nothing of the stack's. Idempotent: the policy and role are rewritten,
- * and each call issues a new secret ID.
+ * A worker AppRole of its own, holding the policy of the same name: for a worker that serves
+ * another inventory than the stack's (each test file, the benchmarks), so its token holds that
+ * inventory's policies and nothing of the stack's. Idempotent: the role is rewritten, and each
+ * call issues a new secret ID. The caller writes the policy set (writeWorkerPolicies).
  */
-export async function createWorkerAppRole(root: VaultClient, name: string, policy: string): Promise<WorkerAppRole> {
-  await root.putPolicy(name, policy);
+export async function createWorkerAppRole(root: VaultClient, name: string): Promise<WorkerAppRole> {
   await root.request('POST', `auth/approle/role/${name}`, {
     token_policies: [name],
     // Without Vault's `default` policy (response wrapping, cubbyhole, ...): the token holds the rendered policy only.
@@ -24,13 +23,13 @@ export async function createWorkerAppRole(root: VaultClient, name: string, polic
   return { roleId, secretId };
 }
 
-/** The same, its policy rendered from an inventory file (vault/policies/worker-policy.ts). */
+/** The same, its policy set rendered from an inventory file. */
 export async function createInventoryWorkerAppRole(
   root: VaultClient,
   name: string,
   inventoryFile: string,
   kvMount: string,
 ): Promise<WorkerAppRole> {
-  const policy = renderWorkerPolicy(await loadInventory(inventoryFile), { kvMount, inventoryName: inventoryFile });
-  return createWorkerAppRole(root, name, policy);
+  await writeInventoryWorkerPolicies(root, name, await loadInventory(inventoryFile), { kvMount, inventoryName: inventoryFile });
+  return createWorkerAppRole(root, name);
 }

@@ -159,11 +159,19 @@ export class VaultClient {
   }
 
   // --- auth ---
-  async approleLogin(roleId: string, secretId: string, mount = 'approle'): Promise<{ client_token: string; lease_duration: number }> {
-    const body = await this.request<{ auth: { client_token: string; lease_duration: number } }>('POST', `auth/${mount}/login`, {
-      role_id: roleId,
-      secret_id: secretId,
-    });
+  async approleLogin(
+    roleId: string,
+    secretId: string,
+    mount = 'approle',
+  ): Promise<{ client_token: string; lease_duration: number; token_policies?: string[] }> {
+    const body = await this.request<{ auth: { client_token: string; lease_duration: number; token_policies?: string[] } }>(
+      'POST',
+      `auth/${mount}/login`,
+      {
+        role_id: roleId,
+        secret_id: secretId,
+      },
+    );
     return body.auth;
   }
 

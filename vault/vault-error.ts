@@ -18,3 +18,8 @@ export class VaultRequestError extends Error {
     return this.status === 400 && this.vaultErrors.some((e) => e.includes('check-and-set'));
   }
 }
+
+/** A 403 that a new token may cure: the token expired or was revoked (Vault says "permission denied" for both). */
+export function isRefusedToken(err: unknown): boolean {
+  return err instanceof VaultRequestError && err.status === 403 && err.vaultErrors.some((e) => /invalid token|permission denied/.test(e));
+}

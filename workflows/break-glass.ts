@@ -115,8 +115,11 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
 
   setHandler(breakGlassStatusQuery, () => status);
   const decided = () => status.denial !== undefined || status.approvals.length >= policy.approvals;
+  /** Expired or refused: a decision still being verified must not land after the request ended. */
+  let closed = false;
   /** What a validator can check before the decider is known: the request is open and undecided. */
   const validateOpen = () => {
+    if (closed) throw refuse(`request ${requestId} is closed (${status.phase})`, FailureType.AlreadyDecided);
     if (!status.open)
       throw refuse(`request ${requestId} is not open for decisions yet (it is being set up); try again in a moment`, FailureType.NotReady);
     if (decided() || status.phase !== BreakGlassPhase.AWAITING_APPROVAL)
@@ -136,6 +139,13 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
   const decider = async (identity: string | undefined, declared: string | undefined, what: string): Promise<VerifiedIdentity> => {
     // Earlier histories: the validator checked the declared name, and replay runs no validator.
     if (!patched(Patch.VERIFIED_IDENTITY)) return { entityId: declared!, name: declared!, groups: [] };
+    // A request made before identities were verified names a requester nobody proved: deciding on
+    // it now could let its real sender approve their own access.
+    if (!requester && what === 'approve')
+      throw refuse(
+        `request ${requestId} was made before requesters proved who they are: it can only be denied; request again`,
+        FailureType.NotAllowed,
+      );
     const who = await proveIdentity(identity, `${what} break-glass request ${requestId}`, ref.secretId || undefined);
     checkDecider(who);
     return who;
@@ -220,7 +230,18 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
     { key: PHASE, value: `break_glass:${status.phase}` },
   ]);
 
-  setHandler(endForIncidentUpdate, ({ incidentId }) => {
+  /** Set when a checked incident ended this request and its freeze holds the secret. */
+  let coveredByIncident = false;
+  setHandler(endForIncidentUpdate, async ({ incidentId }) => {
+    if (patched(Patch.INCIDENT_END_CHECKED)) {
+      const freeze = await quick.incidentFreezeOf({ incidentId, secretId: policy.secretId });
+      if (!freeze.active)
+        throw refuse(
+          `incident ${incidentId} has no active freeze: only incident response ends a break-glass request`,
+          FailureType.NotAllowed,
+        );
+      coveredByIncident ||= freeze.holdsSecret;
+    } else coveredByIncident = true;
     if (status.phase === BreakGlassPhase.AWAITING_APPROVAL)
       status.denial ??= { approver: `incident:${incidentId}`, comment: `ended by incident ${incidentId}` };
     else status.revokedBy ??= `incident:${incidentId}`;
@@ -229,6 +250,7 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
 
   // --- the request itself ---
   const refused = async (reason: string) => {
+    closed = true;
     await event('break_glass_request', status.requester, 'refused', { reason });
     return end({ outcome: 'refused', requestId, policyId: input.policyId, reason });
   };
@@ -249,6 +271,7 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
 
   status.open = true;
   if (!(await condition(decided, policy.approvalTimeoutMs))) {
+    closed = true;
     await event('break_glass_expired', 'rotor', 'refused', { approvals: status.approvals.length, required: policy.approvals });
     return end({ outcome: 'expired', requestId, policyId: input.policyId, approvals: status.approvals.length, required: policy.approvals });
   }
@@ -277,13 +300,10 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
 
   // --- granted: until the TTL or an explicit revoke, whichever comes first ---
   const approvers = status.approvals.map((a: Decision) => a.approver).join(',');
-  const issuing = target.issueGrant({
-    ...ref,
-    actor: `${status.requester} (approved by ${approvers})`,
-    ttlMs,
-    // Delivered where only the requester's own Vault identity can read it (never history or a query).
-    ...(requester ? { deliverTo: requester.entityId } : {}),
-  });
+  const grantRef = { ...ref, actor: `${status.requester} (approved by ${approvers})`, ttlMs };
+  // Delivered where only the requester's own Vault identity can read it (never history or a query).
+  // An activity of its own: a worker of the previous release cannot pick it up and wrap instead.
+  const issuing = requester ? target.issueGrantToEntity({ ...grantRef, deliverTo: requester.entityId }) : target.issueGrant(grantRef);
   arrivals.done('freeze-check'); // issueGrant is scheduled: v1 decisions that came back after the freeze check may answer
   status.grant = await issuing;
   setPhase(BreakGlassPhase.GRANTED);
@@ -299,7 +319,8 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
   }
 
   let rotation: string | undefined;
-  if (policy.rotateAfter && !status.revokedBy?.startsWith('incident:')) {
+  // Ended by an incident whose emergency rotation covers the secret: that rotation replaces this one.
+  if (policy.rotateAfter && !(status.revokedBy?.startsWith('incident:') && coveredByIncident)) {
     setPhase(BreakGlassPhase.ROTATING);
     try {
       const result = await executeChild(rotateSecret, {

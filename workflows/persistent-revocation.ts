@@ -42,6 +42,12 @@ export async function revokeUntilRefused(
           const who = await proveIdentity(input.identity, `end the emergency revocation of ${run.ref.secretId}`, run.ref.secretId);
           requireGroup(who, await quick.incidentResponderGroups(), `end the emergency revocation of ${run.ref.secretId}`);
           by = who.name;
+          // The attempt in flight may have revoked while the identity was verified.
+          if (!run.state.revocationRetrying)
+            throw ApplicationFailure.nonRetryable(
+              `${run.ref.secretId}: the emergency revocation succeeded meanwhile; nothing to end`,
+              FailureType.RevocationNotRetrying,
+            );
         }
         // Audited first: a person's decision that left no row changes nothing.
         await run.event('revocation_ended_by_person', 'succeeded', { by, reason: input.reason });

@@ -8,13 +8,14 @@ import {
   setHandler,
   sleep,
   startChild,
+  workflowInfo,
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { Activities } from '../activities/index.js';
 import { describeIssues, revokeAllInput, unfreezeInput, type RevokeAllInput, type UnfreezeInput } from '../config/workflow-inputs.js';
 import { failureMessage } from './failure-message.js';
 import type { IncidentReport, SecretReport } from './incident-types.js';
-import { incidentProgressQuery, incidentReportQuery, rotationWorkflowId } from './contracts.js';
+import { incidentProgressQuery, incidentReportQuery, incidentWorkflowId, rotationWorkflowId } from './contracts.js';
 import { emergencyRotate } from './emergency-rotate.js';
 import { FailureType } from './failure-types.js';
 import { Patch } from './patches.js';
@@ -41,6 +42,15 @@ export async function revokeAll(raw: RevokeAllInput): Promise<IncidentReport> {
   if (!parsed.success)
     throw ApplicationFailure.nonRetryable(`invalid revokeAll input: ${describeIssues(parsed.error)}`, FailureType.InvalidInput);
   const input = parsed.data;
+  // Its children may run in emergency mode because their parent is incident/<id>: a revokeAll
+  // under any other id would freeze and revoke, then see every emergency rotation refused. A dry
+  // run starts no children and may run under any id.
+  const expectedId = incidentWorkflowId(input.incidentId);
+  if (!input.dryRun && workflowInfo().workflowId !== expectedId && patched(Patch.EMERGENCY_FROM_INCIDENT_ONLY))
+    throw ApplicationFailure.nonRetryable(
+      `revokeAll for ${input.incidentId} must run as workflow ${expectedId} (rotor incident revoke-all does)`,
+      FailureType.InvalidInput,
+    );
   // Only a verified incident responder may freeze everything and revoke at will (earlier
   // histories trusted requestedBy as declared).
   let requestedBy = input.requestedBy ?? '';

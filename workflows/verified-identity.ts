@@ -39,8 +39,11 @@ export function requireGroup(who: VerifiedIdentity, groups: readonly string[], f
  * make its workflow a child of another, so the parent's id is proof enough.
  */
 export function refuseEmergencyOutsideIncident(secretId: string): void {
-  const parent = workflowInfo().parent;
-  if (!parent?.workflowId.startsWith(incidentWorkflowId('')))
+  const prefix = incidentWorkflowId('');
+  const parentId = workflowInfo().parent?.workflowId ?? '';
+  // Exactly incident/<id>, the id revokeAll runs under (its dry runs start no children).
+  const id = parentId.slice(prefix.length);
+  if (!parentId.startsWith(prefix) || id === '' || id.includes('/'))
     throw ApplicationFailure.nonRetryable(
       `emergency rotation of ${secretId} refused: emergency mode is started only by incident response (rotor incident revoke-all, as a verified incident responder); for an ordinary rotation leave emergency out`,
       FailureType.EmergencyNotAllowed,

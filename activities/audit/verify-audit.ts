@@ -25,6 +25,8 @@ export const AuditProblem = {
   UNKEYED_ROW: 'unkeyed_row',
   ANCHOR_MISMATCH: 'anchor_mismatch',
   TRUNCATED: 'truncated',
+  /** The anchor was written and its latest version deleted in Vault: the tail cannot be vouched for. */
+  ANCHOR_MISSING: 'anchor_missing',
 } as const;
 export type AuditProblem = (typeof AuditProblem)[keyof typeof AuditProblem];
 

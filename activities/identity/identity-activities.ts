@@ -3,7 +3,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { FailureType } from '../../workflows/failure-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { appendAudit } from '../audit/append-audit.js';
-import { IdentityRefused, IdentityTokenVerifier, type VerifiedIdentity } from './identity-token.js';
+import { IdentityRefused, IdentityTokenVerifier, signedContent, type VerifiedIdentity } from './identity-token.js';
 
 export interface VerifyIdentityInput {
   /** A Vault identity token (identity/oidc/token/rotor) the person minted for this one action. */
@@ -37,19 +37,34 @@ export function identityActivities(ctx: ActivityContext) {
 
   return {
     async verifyIdentity(input: VerifyIdentityInput): Promise<VerifiedIdentity> {
-      let who: VerifiedIdentity;
-      try {
-        who = await verifierFor().verify(input.assertion);
-      } catch (err) {
-        if (err instanceof IdentityRefused) throw refused(err.message);
-        throw err;
-      }
       const info = Context.current().info;
       const workflowId = info.workflowExecution?.workflowId ?? 'standalone';
       const runId = info.workflowExecution?.runId ?? info.activityId;
       // The same activity retried is the same use; anything else presenting this token is a replay.
       const use = `${workflowId}/${runId}/${info.activityId}`;
-      const eventKey = `identity/${createHash('sha256').update(input.assertion).digest('hex')}`;
+      /** A refusal is audited too (why, never the token): forged or replayed tokens are worth seeing. */
+      const refuse = async (reason: string, actor = 'unverified'): Promise<never> => {
+        await appendAudit(ctx.db, {
+          eventKey: `${use}/identity_refused`,
+          actor,
+          workflowId,
+          runId,
+          secretId: input.secretId,
+          step: 'identity_refused',
+          outcome: 'refused',
+          detail: { purpose: input.purpose.slice(0, 200), reason: reason.slice(0, 300) },
+        }).catch((err: unknown) => ctx.logger.error({ err: (err as Error).message }, 'audit of an identity refusal failed'));
+        throw refused(reason);
+      };
+      let who: VerifiedIdentity;
+      try {
+        who = await verifierFor().verify(input.assertion);
+      } catch (err) {
+        if (err instanceof IdentityRefused) return refuse(err.message);
+        throw err;
+      }
+      // Keyed by what was signed, so no re-spelling of a used token counts as another one.
+      const eventKey = `identity/${createHash('sha256').update(signedContent(input.assertion)).digest('hex')}`;
       const written = await appendAudit(ctx.db, {
         eventKey,
         actor: who.name,
@@ -67,8 +82,9 @@ export function identityActivities(ctx: ActivityContext) {
         );
         const row = first.rows[0];
         if (row?.use !== use)
-          throw refused(
+          return refuse(
             `this identity token was already used (${row?.purpose ?? 'another action'} in ${row?.workflow_id ?? 'another workflow'}): every action needs a token of its own, minted for it`,
+            `unverified (a used token of ${who.name})`,
           );
       }
       return who;

@@ -36,6 +36,27 @@ const ALGORITHMS: Record<string, { digest: string | null; dsaEncoding?: 'ieee-p1
 
 /** Tokens minted a moment ago by another machine: tolerate this much clock difference. */
 const CLOCK_SKEW_S = 30;
+/** rotor's role mints 2-minute tokens; one that claims to live longer was not minted for one action. */
+const MAX_LIFETIME_S = 15 * 60;
+/** Vault rotates and revokes signing keys: the published set is fetched again after this long. */
+const KEYS_TTL_MS = 5 * 60_000;
+/** An unknown key id refetches the keys, but not more often than this (a flood of forged kids). */
+const UNKNOWN_KID_REFETCH_MS = 10_000;
+
+/**
+ * Node's base64url decoder skips stray characters and ignores unused bits, so "sig", "sig=" and
+ * "sig!" verify alike: a copied token re-spelled would pass as a new one. Only the one canonical
+ * spelling of each part is accepted.
+ */
+function canonicalPart(part: string): boolean {
+  return /^[A-Za-z0-9_-]+$/.test(part) && Buffer.from(part, 'base64url').toString('base64url') === part;
+}
+
+/** What makes two tokens the same token: the signed content (header and claims), not its spelling. */
+export function signedContent(token: string): string {
+  const [header = '', claims = ''] = token.split('.');
+  return `${header}.${claims}`;
+}
 
 function decodePart<T>(part: string | undefined, what: string): T {
   try {
@@ -52,6 +73,7 @@ function decodePart<T>(part: string | undefined, what: string): T {
  */
 export class IdentityTokenVerifier {
   private keys = new Map<string, KeyObject>();
+  private fetchedAt = 0;
 
   constructor(
     private readonly jwksUrl: string,
@@ -63,6 +85,8 @@ export class IdentityTokenVerifier {
     const parts = token.split('.');
     if (parts.length !== 3)
       throw new IdentityRefused('not an identity token (expected a JWT with three parts): mint one with `rotor login`');
+    if (!parts.every(canonicalPart))
+      throw new IdentityRefused('the identity token is not canonical base64url (altered after it was minted)');
     const header = decodePart<{ alg?: string; kid?: string }>(parts[0], 'header');
     const alg = ALGORITHMS[header.alg ?? ''];
     if (!alg || !header.kid) throw new IdentityRefused(`identity token algorithm "${header.alg}" or key id not accepted`);
@@ -91,6 +115,10 @@ export class IdentityTokenVerifier {
     if (typeof claims.exp !== 'number' || claims.exp + CLOCK_SKEW_S < nowS)
       throw new IdentityRefused('identity token expired: mint a fresh one (the CLI does so for every command)');
     if (typeof claims.nbf === 'number' && claims.nbf - CLOCK_SKEW_S > nowS) throw new IdentityRefused('identity token is not valid yet');
+    if (typeof claims.iat !== 'number' || claims.exp - claims.iat > MAX_LIFETIME_S || claims.iat - CLOCK_SKEW_S > nowS)
+      throw new IdentityRefused(
+        `identity token lifetime is not that of one action (at most ${MAX_LIFETIME_S / 60} minutes from its issue)`,
+      );
     if (typeof claims.sub !== 'string' || !claims.sub) throw new IdentityRefused('identity token names no entity (sub)');
     if (typeof claims.username !== 'string' || !claims.username)
       throw new IdentityRefused('identity token carries no username claim: the rotor identity role template must set "username"');
@@ -99,12 +127,15 @@ export class IdentityTokenVerifier {
   }
 
   private async key(kid: string): Promise<KeyObject> {
-    const known = this.keys.get(kid);
+    const age = Date.now() - this.fetchedAt;
+    const known = age < KEYS_TTL_MS ? this.keys.get(kid) : undefined;
     if (known) return known;
+    if (age < UNKNOWN_KID_REFETCH_MS) throw new IdentityRefused(`identity token signed by key "${kid}", which Vault does not publish`);
     const response = await fetch(this.jwksUrl, { signal: AbortSignal.timeout(10_000) });
     if (!response.ok) throw new Error(`Vault's identity keys (${this.jwksUrl}) answered HTTP ${response.status}`);
     const { keys } = (await response.json()) as { keys?: Jwk[] };
     this.keys = new Map((keys ?? []).filter((k) => k.kid).map((k) => [k.kid!, createPublicKey({ key: k, format: 'jwk' })]));
+    this.fetchedAt = Date.now();
     const found = this.keys.get(kid);
     if (!found) throw new IdentityRefused(`identity token signed by key "${kid}", which Vault does not publish (revoked or foreign)`);
     return found;

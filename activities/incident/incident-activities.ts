@@ -42,6 +42,21 @@ export function incidentActivities(ctx: ActivityContext) {
       return { secrets, leasePrefixes, grants };
     },
 
+    /**
+     * Whether `incidentId` is a real incident whose freeze is active, and whether that freeze holds
+     * `secretId`: what makes an endForIncident update to a break-glass request more than a claim.
+     */
+    async incidentFreezeOf({
+      incidentId,
+      secretId,
+    }: {
+      incidentId: string;
+      secretId: string;
+    }): Promise<{ active: boolean; holdsSecret: boolean }> {
+      const active = (await freezeStore.activeFreezes(ctx.db)).find((f) => f.incidentId === incidentId);
+      return { active: active !== undefined, holdsSecret: active !== undefined && freezeStore.freezeHolds(active, secretId) };
+    },
+
     /** Vault identity groups whose members may start incident response and lift its freeze (inventory). */
     async incidentResponderGroups(): Promise<string[]> {
       return (await ctx.inventory.current()).incident.responderGroups;

@@ -21,7 +21,8 @@ export async function readAdminCredential<T>(ctx: ActivityContext, schema: z.Zod
   const data = await ctx.providerCaches.remembered(
     `admin-credential|${mount}|${path}`,
     ADMIN_CACHE_MS,
-    async () => (await ctx.vault.run((v) => v.kvRead<unknown>(mount, path)))?.data,
+    // With the secret's own token: the admin credential is in its policy, not the worker's.
+    async () => (await ctx.vault.forSecret(secretId).run((v) => v.kvRead<unknown>(mount, path)))?.data,
   );
   if (data === undefined) {
     throw ApplicationFailure.nonRetryable(

@@ -65,7 +65,7 @@ export function emergencyStepActivities(ctx: ActivityContext) {
   /** True when this rotation's staged credential is `version` of `path` (both reads come from the worker's cache when fresh). */
   async function isCurrent(ref: RotationRef, path: string, version: number): Promise<boolean> {
     const stagedCredential = await readStagedCredential(ctx, ref);
-    const current = await readKvVersion(ctx, path, version);
+    const current = await readKvVersion(ctx, ref.secretId, path, version);
     return Boolean(stagedCredential && current && sameCredential(current.data, stagedCredential));
   }
 

@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { SecretSpec } from '../../config/inventory-schema.js';
+import type { VaultRunner } from '../../vault/secret-session.js';
 import type { KvRead } from '../../vault/vault-client.js';
 import { FailureType } from '../../workflows/failure-types.js';
 import type { ActivityContext } from '../activity-context.js';
@@ -16,11 +17,13 @@ export function pendingPath(secretId: string, rotationId: string): string {
 const usable = (read: KvRead<Credential>) => !read.metadata.deletion_time && !read.metadata.destroyed;
 
 /**
- * A KV version (or the current one) of `path`, through this worker's version cache: a version
- * read before comes from the cache unless `fresh`; a usable one read from Vault is cached.
+ * A KV version (or the current one) of `path`, a path of secret `secretId` (its own or its staged
+ * credentials), through this worker's version cache: a version read before comes from the cache
+ * unless `fresh`; a usable one read from Vault (with the secret's own token) is cached.
  */
 export async function readKvVersion(
   ctx: ActivityContext,
+  secretId: string,
   path: string,
   version?: number,
   { fresh = false }: { fresh?: boolean } = {},
@@ -28,7 +31,7 @@ export async function readKvVersion(
   const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
   const cached = version && !fresh ? ctx.kvCache.get(mount, path, version) : undefined;
   if (cached) return cached;
-  const found = await ctx.vault.run((v) => v.kvRead<Credential>(mount, path, version));
+  const found = await ctx.vault.forSecret(secretId).run((v) => v.kvRead<Credential>(mount, path, version));
   if (found && usable(found)) ctx.kvCache.set(mount, path, found);
   return found;
 }
@@ -42,6 +45,8 @@ export interface SecretHandle<C extends Credential = Credential> {
   spec: SecretSpec;
   provider: Provider<C>;
   mount: string;
+  /** Vault for requests about this secret: a token holding only its policy (vault/vault-session.ts). */
+  vault: VaultRunner;
   /**
    * The version, or the current one; fails non-retryably when it is deleted or destroyed. A version
    * this worker read before comes from its cache unless `fresh` (a rollback re-checks deletion).
@@ -62,12 +67,14 @@ function handleFor<T extends ProviderType>(
 ): SecretHandle<CredentialOf<T>> {
   const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
   const parse = (data: Credential, where: string): CredentialOf<T> => parseCredential(definition.credential, data, where);
+  const vault = ctx.vault.forSecret(spec.id);
   return {
     spec,
     provider,
     mount,
+    vault,
     async read(version, { fresh = false } = {}) {
-      const found = await readKvVersion(ctx, spec.path, version, { fresh });
+      const found = await readKvVersion(ctx, spec.id, spec.path, version, { fresh });
       if (!found || !usable(found)) {
         const which = version ? `version ${version}` : 'the current version';
         throw ApplicationFailure.nonRetryable(
@@ -79,14 +86,14 @@ function handleFor<T extends ProviderType>(
     },
     async readStaged(rotationId) {
       const path = pendingPath(spec.id, rotationId);
-      const found = await readKvVersion(ctx, path, 1);
+      const found = await readKvVersion(ctx, spec.id, path, 1);
       return found && parse(found.data, `${mount}/${path}`);
     },
     async currentVersion() {
       return (await this.current()).version;
     },
     async current() {
-      const meta = await ctx.vault.run((v) => v.kvMetadata(mount, spec.path));
+      const meta = await vault.run((v) => v.kvMetadata(mount, spec.path));
       if (!meta || meta.current_version === 0) {
         throw ApplicationFailure.nonRetryable(
           `${mount}/${spec.path} has no version yet: seed it first (rotor seed ${spec.id})`,

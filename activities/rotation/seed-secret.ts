@@ -17,7 +17,7 @@ export function seedSecretActivities(ctx: ActivityContext) {
         { step: 'seed', secretId: ref.secretId, actor: ref.actor },
         () =>
           withSecret(ctx, ref.secretId, async (secret) => {
-            const meta = await ctx.vault.run((v) => v.kvMetadata(mount, secret.spec.path));
+            const meta = await secret.vault.run((v) => v.kvMetadata(mount, secret.spec.path));
             if (meta && meta.current_version > 0) {
               // Fresh: a path deleted and seeded again starts over at version 1, which a cache may still hold.
               const current = await secret.read(meta.current_version, { fresh: true });

@@ -28,7 +28,7 @@ export async function stageNewCredential<C extends Credential>(
 ): Promise<{ credential: C; written: KvVersionMetadata } | undefined> {
   const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
   const write = async (credential: C) => {
-    const written = await ctx.vault.run((v) => v.kvWrite(mount, path, { ...credential }, 0));
+    const written = await secret.vault.run((v) => v.kvWrite(mount, path, { ...credential }, 0));
     ctx.kvCache.setWritten(mount, path, credential, written);
     return { credential, written };
   };
@@ -135,7 +135,7 @@ export function stagedCredentialActivities(ctx: ActivityContext) {
               }
               revoked = true;
             }
-            await ctx.vault.run((v) => v.kvDeleteAll(mount, pendingPath(ref.secretId, ref.rotationId)));
+            await secret.vault.run((v) => v.kvDeleteAll(mount, pendingPath(ref.secretId, ref.rotationId)));
             ctx.kvCache.forget(mount, pendingPath(ref.secretId, ref.rotationId));
             return { revoked };
           }),
@@ -173,5 +173,5 @@ async function requireStaged<C extends Credential>(ctx: ActivityContext, secret:
  * 1), for steps that copy or compare it without handing it to the provider.
  */
 export async function readStagedCredential(ctx: ActivityContext, ref: RotationRef): Promise<Credential | undefined> {
-  return (await readKvVersion(ctx, pendingPath(ref.secretId, ref.rotationId), 1))?.data;
+  return (await readKvVersion(ctx, ref.secretId, pendingPath(ref.secretId, ref.rotationId), 1))?.data;
 }

@@ -4,7 +4,7 @@ import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import { unhealthyConsumers } from './consumer-health.js';
 import { VaultRequestError } from '../../vault/vault-error.js';
-import { withSecret } from './secret-handle.js';
+import { withSecret, type SecretHandle } from './secret-handle.js';
 import { sameCredential } from './same-credential.js';
 import { isCurrentPrincipal, readStagedCredential, stagedMissing } from './staged-credential.js';
 import { FailureType } from '../../workflows/failure-types.js';
@@ -15,8 +15,8 @@ import { failpoint } from '../failpoint.js';
 export function versionActivities(ctx: ActivityContext) {
   const mount = ctx.env.ROTOR_VAULT_KV_MOUNT;
 
-  async function stampMetadata(path: string, fields: Record<string, string>): Promise<void> {
-    await ctx.vault.run((v) => v.kvWriteMetadata(mount, path, { custom_metadata: fields }));
+  async function stampMetadata(secret: SecretHandle, fields: Record<string, string>): Promise<void> {
+    await secret.vault.run((v) => v.kvWriteMetadata(mount, secret.spec.path, { custom_metadata: fields }));
   }
 
   return {
@@ -40,7 +40,7 @@ export function versionActivities(ctx: ActivityContext) {
             }
             let promotedVersion: number;
             try {
-              const written = await ctx.vault.run((v) => v.kvWrite(mount, secret.spec.path, { ...staged }, ref.expectedVersion));
+              const written = await secret.vault.run((v) => v.kvWrite(mount, secret.spec.path, { ...staged }, ref.expectedVersion));
               promotedVersion = written.version;
               ctx.kvCache.setWritten(mount, secret.spec.path, staged, written);
             } catch (err) {
@@ -56,7 +56,7 @@ export function versionActivities(ctx: ActivityContext) {
             }
             await failpoint('promote.written');
             await stampMetadata(
-              secret.spec.path,
+              secret,
               promotionStamp({ rotationId: ref.rotationId, previousVersion: ref.expectedVersion, promotedVersion }),
             );
             return { promotedVersion };
@@ -80,14 +80,15 @@ export function versionActivities(ctx: ActivityContext) {
             const current = await secret.currentVersion();
             let restoredVersion: number;
             if (current === ref.promotedVersion) {
-              restoredVersion = (await ctx.vault.run((v) => v.kvWrite(mount, secret.spec.path, { ...previous.data }, ref.promotedVersion)))
-                .version;
+              restoredVersion = (
+                await secret.vault.run((v) => v.kvWrite(mount, secret.spec.path, { ...previous.data }, ref.promotedVersion))
+              ).version;
             } else {
               // Our own write from an attempt that died before stamping it holds the previous
               // credential as the version right after ours; anything else is a concurrent writer.
               const ours =
                 (current === ref.promotedVersion + 1 ||
-                  (await ctx.vault.run((v) => v.kvMetadata(mount, secret.spec.path)))?.custom_metadata?.rotor_rolled_back_by ===
+                  (await secret.vault.run((v) => v.kvMetadata(mount, secret.spec.path)))?.custom_metadata?.rotor_rolled_back_by ===
                     ref.rotationId) &&
                 sameCredential((await secret.read(current, { fresh: true })).data, previous.data);
               if (!ours) {
@@ -99,7 +100,7 @@ export function versionActivities(ctx: ActivityContext) {
               restoredVersion = current;
             }
             await failpoint('rollback.written');
-            await stampMetadata(secret.spec.path, {
+            await stampMetadata(secret, {
               rotor_rotation_id: ref.rotationId,
               rotor_rolled_back_by: ref.rotationId,
               rotor_restored_from_version: String(ref.previousVersion),

@@ -26,7 +26,19 @@ export async function auditVerify(vault: VaultClient, database: AuditDatabaseSet
   let anchor: AuditAnchor | undefined;
   let result: AuditVerification;
   try {
-    anchor = (await readAuditAnchor(vault, database.ROTOR_VAULT_KV_MOUNT)).anchor;
+    const read = await readAuditAnchor(vault, database.ROTOR_VAULT_KV_MOUNT);
+    anchor = read.anchor;
+    if (!anchor && read.version > 0)
+      return report(
+        {
+          ok: false,
+          rows: 0,
+          firstBadSeq: 0,
+          problem: 'anchor_missing',
+          detail: `the anchor's version ${read.version} in Vault was deleted`,
+        },
+        args.json,
+      );
   } catch (err) {
     if (!(err instanceof MalformedAnchorError)) throw operatorVaultError(err, 'reading the audit anchor');
     result = { ok: false, rows: 0, firstBadSeq: 0, problem: 'anchor_mismatch', detail: err.message };

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { VaultClient } from '../../vault/vault-client.js';
 import { VaultRequestError } from '../../vault/vault-error.js';
@@ -8,13 +9,15 @@ import { forgetToken, OperatorSession, saveToken } from '../operator-session.js'
 
 export const loginHelp = `usage: rotor login <user>
        rotor whoami
+       rotor identity-token
        rotor logout
 
 Logs in to Vault as <user> (the auth method at ROTOR_AUTH_MOUNT, default userpass) and keeps
 your token in ROTOR_TOKEN_FILE (default ~/.config/rotor/token, mode 0600). Every other command
 then acts as you: it reads with your token and sends a Vault identity token, minted for that one
 action, which the worker verifies. The password comes from ROTOR_PASSWORD, else the terminal; on
-the local stack ('npm start') the local operators' passwords are in .rotor/local/operators.json.`;
+the local stack ('npm start') the local operators' passwords are in .rotor/local/operators.json.
+'identity-token' prints a fresh token for one action (the Temporal UI's "Send an Update").`;
 
 async function promptPassword(user: string): Promise<string> {
   if (!process.stdin.isTTY)
@@ -29,12 +32,14 @@ async function promptPassword(user: string): Promise<string> {
   return answer;
 }
 
-/** The local stack's operator password, when the CLI talks to the local stack (development only). */
+/** The local stack's operator password (operators.json), when the CLI talks to the local stack (development only). */
 function localPassword(vaultAddr: string, user: string): string | undefined {
   const file = localStackFile();
-  if (!existsSync(file)) return undefined;
-  const stack = JSON.parse(readFileSync(file, 'utf8')) as { env: Record<string, string>; operators?: Record<string, string> };
-  return stack.env.ROTOR_VAULT_ADDR === vaultAddr ? stack.operators?.[user] : undefined;
+  const passwords = join(dirname(file), 'operators.json');
+  if (!existsSync(file) || !existsSync(passwords)) return undefined;
+  const stack = JSON.parse(readFileSync(file, 'utf8')) as { env: Record<string, string> };
+  if (stack.env.ROTOR_VAULT_ADDR !== vaultAddr) return undefined;
+  return (JSON.parse(readFileSync(passwords, 'utf8')) as Record<string, string>)[user];
 }
 
 export async function login([sub, user]: string[]): Promise<number> {
@@ -42,6 +47,11 @@ export async function login([sub, user]: string[]): Promise<number> {
   if (sub === 'logout') {
     await forgetToken(env);
     console.log(`logged out (removed ${env.ROTOR_TOKEN_FILE})`);
+    return 0;
+  }
+  if (sub === 'identity-token') {
+    // For the Temporal UI's "Send an Update" and API callers: one action, two minutes, used once.
+    console.log(await (await OperatorSession.open(env)).identityToken());
     return 0;
   }
   if (sub === 'whoami') {

@@ -1,20 +1,25 @@
 import { loadInventory } from '../../config/load-inventory.js';
 import { operatorPolicy } from '../../vault/policies/operator-policy.js';
-import { renderWorkerPolicy, UnsafePolicyPathError } from '../../vault/policies/worker-policy.js';
+import { renderWorkerPolicies, UnsafePolicyPathError, workerPoliciesText } from '../../vault/policies/worker-policy.js';
 import { CliError, usageError } from '../cli-error.js';
 
 export const policyHelp = `usage: rotor policy render worker|operator [--inventory <file>] [--kv-mount <mount>]
 
 Prints a Vault policy (HCL) for rotor; reads files only, needs no server and no credential.
 
-  worker     exactly what the inventory names: each secret's KV path and staged credentials, its
-             provider's admin credential, the AppRole roles and break-glass connections it names,
-             plus rotor's own paths. Write it again whenever the inventory changes:
-               rotor policy render worker | bao policy write rotor-worker -
+  worker     exactly what the inventory names, as a set: the worker policy "rotor-worker" (rotor's
+             own paths, break-glass connections, leases, and minting child tokens through the token
+             role rotor-worker-secrets) and one policy "rotor-worker-secret-<id>" per secret (its KV
+             path and staged credentials, its provider's admin credential or AppRole role). Each
+             policy follows a line "# policy <name>"; write them all whenever the inventory changes
+             (README, "The worker's Vault policy").
   operator   what a person's own token needs (identity token, KV metadata, codec key, audit check)
 
 The inventory is --inventory or ROTOR_INVENTORY; the KV mount is --kv-mount, ROTOR_VAULT_KV_MOUNT
 or "rotor".`;
+
+/** The worker policy's name in production and in the local stack (stack/bootstrap-vault.ts). */
+const WORKER_POLICY = 'rotor-worker';
 
 export async function policyRender(args: { which?: string; inventory?: string; kvMount?: string }): Promise<number> {
   const kvMount = args.kvMount ?? process.env.ROTOR_VAULT_KV_MOUNT ?? 'rotor';
@@ -27,7 +32,9 @@ export async function policyRender(args: { which?: string; inventory?: string; k
   const file = args.inventory ?? process.env.ROTOR_INVENTORY;
   if (!file) throw usageError('no inventory to render the worker policy from', 'pass --inventory <file> or set ROTOR_INVENTORY');
   try {
-    process.stdout.write(renderWorkerPolicy(await loadInventory(file), { kvMount, inventoryName: file }));
+    process.stdout.write(
+      workerPoliciesText(renderWorkerPolicies(await loadInventory(file), { kvMount, name: WORKER_POLICY, inventoryName: file })),
+    );
   } catch (err) {
     if (err instanceof UnsafePolicyPathError) throw new CliError(err.message, `fix it in ${file}`, 2);
     throw err;

@@ -7,11 +7,12 @@ import type pino from 'pino';
 import { loadEnvironment, type Environment } from '../../config/environment.js';
 import { InventoryError, parseInventory } from '../../config/load-inventory.js';
 import { temporalConnectionOptions } from '../../config/temporal-connection.js';
-import { renderWorkerPolicy } from '../../vault/policies/worker-policy.js';
+import { renderWorkerPolicies, type WorkerPolicies } from '../../vault/policies/worker-policy.js';
 import { VaultClient } from '../../vault/vault-client.js';
 import type { StackMode } from '../../stack/ports.js';
 import { readStackFile, type StackFile } from '../../stack/up.js';
 import { createWorkerAppRole } from '../../stack/worker-approle.js';
+import { writeWorkerPolicies } from '../../stack/worker-policies.js';
 import { createWorker, type RotorWorker } from '../../workers/create-worker.js';
 import { dataConverter } from '../../workers/data-converter.js';
 import { createLogger } from '../../workers/logger.js';
@@ -34,23 +35,26 @@ export interface StackConnection {
   connection: Connection;
   taskQueue: string;
   inventoryFile: string;
-  /** Replaces this file's inventory (workers re-read it on the next activity) and its worker policy. */
+  /** Replaces this file's inventory (workers re-read it on the next activity) and its worker policies. */
   writeInventory(yaml: string): Promise<void>;
-  /** This file's worker AppRole and policy (`env` holds its credentials), rendered from its inventory. */
+  /**
+   * This file's worker AppRole and policy (`env` holds its credentials), rendered from its
+   * inventory; its secret policies are `<workerPolicy>-secret-<id>`.
+   */
   workerPolicy: string;
-  /** Rewrites the worker policy from the inventory file, with `extraHcl` appended (to refuse a path on purpose). */
+  /** Rewrites the worker policies from the inventory file, `extraHcl` appended to each (to refuse a path on purpose). */
   writeWorkerPolicy(extraHcl?: string): Promise<void>;
   /** The workflow bundle the global setup built, for workers of this run. */
   workflowBundle: string;
 }
 
-/** The worker policy of an inventory; one a test made invalid on purpose gives rotor's own paths only. */
-function workerPolicyOf(yaml: string, inventoryFile: string, kvMount: string): string {
+/** The worker policies of an inventory; one a test made invalid on purpose gives rotor's own paths only. */
+function workerPoliciesOf(yaml: string, inventoryFile: string, kvMount: string, name: string): WorkerPolicies {
   try {
-    return renderWorkerPolicy(parseInventory(yaml, inventoryFile), { kvMount, inventoryName: inventoryFile });
+    return renderWorkerPolicies(parseInventory(yaml, inventoryFile), { kvMount, name, inventoryName: inventoryFile });
   } catch (err) {
     if (!(err instanceof InventoryError)) throw err;
-    return renderWorkerPolicy({ secrets: [], breakGlass: [] }, { kvMount, inventoryName: `${inventoryFile} (invalid)` });
+    return renderWorkerPolicies({ secrets: [], breakGlass: [] }, { kvMount, name, inventoryName: `${inventoryFile} (invalid)` });
   }
 }
 
@@ -64,9 +68,14 @@ export async function connectTestStack(name: string, inventoryYaml?: string, mod
   // its own: a test touching a path its inventory does not name is refused, as it would be there.
   const rootVault = new VaultClient(file.env.ROTOR_VAULT_ADDR!, file.vaultRootToken);
   const workerPolicy = `rotor-worker-${taskQueue}`;
-  const renderPolicy = async () => workerPolicyOf(await readFile(inventoryFile, 'utf8'), inventoryFile, file.env.ROTOR_VAULT_KV_MOUNT!);
-  const appRole = await createWorkerAppRole(rootVault, workerPolicy, await renderPolicy());
-  const writeWorkerPolicy = async (extraHcl = '') => rootVault.putPolicy(workerPolicy, `${await renderPolicy()}\n${extraHcl}`);
+  const writeWorkerPolicy = async (extraHcl = '') =>
+    writeWorkerPolicies(
+      rootVault,
+      workerPoliciesOf(await readFile(inventoryFile, 'utf8'), inventoryFile, file.env.ROTOR_VAULT_KV_MOUNT!, workerPolicy),
+      extraHcl,
+    );
+  await writeWorkerPolicy();
+  const appRole = await createWorkerAppRole(rootVault, workerPolicy);
   const env = loadEnvironment({
     ...file.env,
     ROTOR_TASK_QUEUE: taskQueue,

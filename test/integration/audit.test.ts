@@ -443,6 +443,35 @@ describe('the keyed, anchored audit log in PostgreSQL and Vault', () => {
     expect(await verifyAsOperator(app)).toMatchObject({ ok: true });
   });
 
+  it('a deleted anchor is reported, and no worker anchors over it', async () => {
+    // A KV mount of this test's own: deleting the shared anchor would fail other files' verifications.
+    const root = new VaultClient(file.env.ROTOR_VAULT_ADDR!, file.vaultRootToken);
+    const scratch = `audit-anchor-${run}`;
+    await root.enableEngine(scratch, 'kv', { version: '2' });
+    try {
+      const head = (await appendAudit(app, entry('deleted-anchor')))!;
+      expect(await advanceAuditAnchor(app, root, scratch, location)).toMatchObject({ outcome: 'written' });
+      await root.request('DELETE', `${scratch}/data/_rotor/audit/anchor`);
+      const printed: string[] = [];
+      const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void printed.push(line));
+      let code: number;
+      try {
+        code = await auditVerify(root, { ROTOR_AUDIT_DATABASE: location, ROTOR_VAULT_KV_MOUNT: scratch }, { json: true });
+      } finally {
+        log.mockRestore();
+      }
+      expect(code).toBe(1);
+      expect(JSON.parse(printed[0]!)).toMatchObject({ ok: false, problem: 'anchor_missing' });
+      expect(await advanceAuditAnchor(app, root, scratch, location)).toMatchObject({
+        outcome: 'refused',
+        reason: expect.stringMatching(/deleted/),
+      });
+      expect(head.seq).toBeGreaterThan(0);
+    } finally {
+      await root.request('DELETE', `sys/mounts/${scratch}`);
+    }
+  });
+
   it('anchors the head once at start and then on schedule, as every worker does', async () => {
     const appended = (await appendAudit(app, entry('anchored-at-start')))!;
     const anchoring = startAuditAnchoring(

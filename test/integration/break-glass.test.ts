@@ -74,29 +74,20 @@ breakGlass:
     await new Promise<void>((r) => notifier.close(() => r()));
   });
 
-  /**
-   * A token of its own for each action. Vault signs the same claims (iat in whole seconds) into
-   * the same token, so two minted for one person within a second are one token, which the worker
-   * accepts once: until test/helpers/operators.ts guarantees it, wait for a different one here.
-   */
-  const minted = new Map<OperatorName, string>();
-  const proof = async (user: OperatorName): Promise<string> => {
-    for (;;) {
-      const token = await identityToken(stack.file, user);
-      if (token !== minted.get(user)) {
-        minted.set(user, token);
-        return token;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
   const request = async (policyId: string, ttl: string, requester: OperatorName = 'alice'): Promise<WorkflowHandle> => {
     const workflowId = `break-glass/${policyId}/${Date.now()}`;
     workflowIds.push(workflowId);
     const handle = await stack.client.workflow.start(breakGlass, {
       taskQueue: stack.taskQueue,
       workflowId,
-      args: [{ policyId, identity: await proof(requester), justification: 'payments are failing, need to inspect locks', ttl }],
+      args: [
+        {
+          policyId,
+          identity: await identityToken(stack.file, requester),
+          justification: 'payments are failing, need to inspect locks',
+          ttl,
+        },
+      ],
     });
     // Approvers can decide once the request is open (requester verified, policy loaded, request audited).
     for (let i = 0; i < 100; i++) {
@@ -138,7 +129,7 @@ breakGlass:
     const h = await request('bg-ops', '1h');
     expect((await statusOf(h)).requester).toBe('alice'); // the verified name, not a declared one
     const approve = async (approver: OperatorName, identity?: string) =>
-      h.executeUpdate(approveUpdate, { args: [{ identity: identity ?? (await proof(approver)) }] });
+      h.executeUpdate(approveUpdate, { args: [{ identity: identity ?? (await identityToken(stack.file, approver)) }] });
     const self = await refusal(approve('alice'));
     expect(self.message).toMatch(/alice requested this access and cannot decide on it/);
     expect(self.type).toBe(FailureType.SelfApproval);
@@ -148,7 +139,7 @@ breakGlass:
     // A name is no proof: an approval without a token is refused before anything runs.
     const declared = await refusal(h.executeUpdate(approveUpdate, { args: [{ approver: 'carol' }] }));
     expect(declared.message).toMatch(/^identity: required/);
-    const carolsToken = await proof('carol');
+    const carolsToken = await identityToken(stack.file, 'carol');
     await approve('carol', carolsToken);
     const twice = await refusal(approve('carol'));
     expect(twice.message).toMatch(/carol already approved this request/);
@@ -177,7 +168,8 @@ breakGlass:
       ),
     ).toBe(true);
 
-    const revokeAs = async (user: OperatorName) => h.executeUpdate('revoke', { args: [{ identity: await proof(user) }] });
+    const revokeAs = async (user: OperatorName) =>
+      h.executeUpdate('revoke', { args: [{ identity: await identityToken(stack.file, user) }] });
     expect((await refusal(revokeAs('bob'))).message).toMatch(/only the requester or an approver/);
     expect((await refusal(h.executeUpdate('revoke', { args: [{ by: 'alice' }] }))).message).toMatch(/^identity: required/);
     await revokeAs('alice');
@@ -196,7 +188,7 @@ breakGlass:
 
   it('a grant ends by itself at its TTL and is verified gone', async () => {
     const h = await request('bg-short', '3s');
-    await h.executeUpdate(approveUpdate, { args: [{ identity: await proof('carol') }] });
+    await h.executeUpdate(approveUpdate, { args: [{ identity: await identityToken(stack.file, 'carol') }] });
     const cred = await credentials(h);
     expect(await canLogin(stack.file, cred.username, cred.password)).toBe(true);
     expect(await h.result()).toMatchObject({ outcome: 'revoked', revokedBy: 'ttl' });
@@ -205,7 +197,9 @@ breakGlass:
 
   it('a denial or no decision in time ends without a grant; a TTL over the policy maximum is refused', async () => {
     const denied = await request('bg-ops', '30m', 'bob');
-    await denied.executeUpdate('deny', { args: [{ identity: await proof('erin'), comment: 'use the read replica instead' }] });
+    await denied.executeUpdate('deny', {
+      args: [{ identity: await identityToken(stack.file, 'erin'), comment: 'use the read replica instead' }],
+    });
     expect(await denied.result()).toMatchObject({ outcome: 'denied', deniedBy: 'erin', reason: 'use the read replica instead' });
     expect((await statusOf(denied)).requester).toBe('bob');
     expect((await statusOf(denied)).grant).toBeUndefined();

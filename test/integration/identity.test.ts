@@ -2,7 +2,15 @@ import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } f
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { VaultClient } from '../../vault/vault-client.js';
 import { VaultRequestError } from '../../vault/vault-error.js';
-import { approveUpdate, breakGlassStatusQuery, denyUpdate, rotationWorkflowId, statusQuery } from '../../workflows/contracts.js';
+import {
+  approveUpdate,
+  breakGlassStatusQuery,
+  denyUpdate,
+  endForIncidentUpdate,
+  incidentWorkflowId,
+  rotationWorkflowId,
+  statusQuery,
+} from '../../workflows/contracts.js';
 import { breakGlass } from '../../workflows/break-glass.js';
 import { emergencyRotate } from '../../workflows/emergency-rotate.js';
 import { revokeAll } from '../../workflows/revoke-all.js';
@@ -98,6 +106,11 @@ breakGlass:
       /already used/,
     );
     expect(await approvals()).toEqual([expect.objectContaining({ approver: 'carol' })]);
+    expect((await handle.query(breakGlassStatusQuery)).denial).toBeUndefined();
+    // Naming an incident is no proof either: only one whose freeze is active ends a request.
+    expect(await refusal(handle.executeUpdate(endForIncidentUpdate, { args: [{ incidentId: 'made-up' }] }))).toMatch(
+      /incident made-up has no active freeze/,
+    );
     expect((await handle.query(breakGlassStatusQuery)).denial).toBeUndefined();
 
     // The audit log names the verified people and never holds a token.
@@ -210,13 +223,13 @@ breakGlass:
     expect(await canLogin(stack.file, before.data.username, before.data.password)).toBe(true);
 
     // bob is no incident responder; a declared requestedBy is no identity at all.
-    const incident = (identity?: string) =>
+    const incident = (identity?: string, incidentId = `inc-id-${Date.now()}`) =>
       stack.client.workflow.execute(revokeAll, {
         taskQueue: stack.taskQueue,
-        workflowId: `incident/inc-id-${Date.now()}`,
+        workflowId: incidentWorkflowId(incidentId),
         args: [
           {
-            incidentId: `inc-id-${Date.now()}`,
+            incidentId,
             reason: 'suspected leak',
             requestedBy: 'carol',
             scope: { secretIds: ['id-db'] },

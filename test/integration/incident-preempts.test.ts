@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confirmCutoverUpdate, incidentWorkflowId, rotationWorkflowId, unfreezeWorkflowId } from '../../workflows/contracts.js';
 import { revokeAll, unfreeze } from '../../workflows/revoke-all.js';
-import { identityToken, type OperatorName } from '../helpers/operators.js';
+import { identityToken } from '../helpers/operators.js';
 import { kvVersion, postgresSecretYaml, seed, startRotation, waitForStatus, type DbCredential } from '../helpers/rotation-fixtures.js';
 import { canLogin, startTestStack, type TestStack } from '../helpers/test-stack.js';
 
@@ -17,22 +17,6 @@ const inventory = `secrets:\n${postgresSecretYaml('pre-overlap', '', '1h')}${pos
 
 describe('revokeAll pre-empts a running rotation', () => {
   let stack: TestStack;
-  /**
-   * A token of its own for each action. Vault signs the same claims (iat in whole seconds) into
-   * the same token, so two minted for one person within a second are one token, which the worker
-   * accepts once: until test/helpers/operators.ts guarantees it, wait for a different one here.
-   */
-  const minted = new Map<OperatorName, string>();
-  const proof = async (user: OperatorName): Promise<string> => {
-    for (;;) {
-      const token = await identityToken(stack.file, user);
-      if (token !== minted.get(user)) {
-        minted.set(user, token);
-        return token;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
 
   beforeAll(async () => {
     stack = await startTestStack('preempt', inventory);
@@ -44,7 +28,7 @@ describe('revokeAll pre-empts a running rotation', () => {
         .execute(unfreeze, {
           taskQueue: stack.taskQueue,
           workflowId: unfreezeWorkflowId(incidentId, Date.now()),
-          args: [{ incidentId, identity: await proof('carol') }],
+          args: [{ incidentId, identity: await identityToken(stack.file, 'carol') }],
         })
         .catch(() => undefined);
     }
@@ -72,7 +56,7 @@ describe('revokeAll pre-empts a running rotation', () => {
         {
           incidentId: INCIDENT,
           reason: 'both credentials leaked mid-rotation',
-          identity: await proof('alice'),
+          identity: await identityToken(stack.file, 'alice'),
           scope: { secretIds: ['pre-overlap', 'pre-manual'] },
           freeze: 'in-scope',
         },
@@ -84,9 +68,9 @@ describe('revokeAll pre-empts a running rotation', () => {
       rotationWorkflowId('pre-manual'),
       (s) => s.emergency && s.phase === 'awaiting_confirmation',
     );
-    await stack.client.workflow
-      .getHandle(rotationWorkflowId('pre-manual'))
-      .executeUpdate(confirmCutoverUpdate, { args: [{ consumer: 'ops', version: emergency.toVersion!, identity: await proof('carol') }] });
+    await stack.client.workflow.getHandle(rotationWorkflowId('pre-manual')).executeUpdate(confirmCutoverUpdate, {
+      args: [{ consumer: 'ops', version: emergency.toVersion!, identity: await identityToken(stack.file, 'carol') }],
+    });
     const report = await incident.result();
     const item = (id: string) => report.secrets.find((s) => s.secretId === id)!;
     expect(item('pre-overlap')).toMatchObject({ status: 'done', preempted: 'rotate/pre-overlap', fromVersion: 2, toVersion: 3 });
@@ -108,7 +92,9 @@ describe('revokeAll pre-empts a running rotation', () => {
     const rotation = await startRotation(stack, 'pre-moved');
     await waitForStatus(stack, rotation.workflowId, (s) => s.phase === 'awaiting_confirmation');
     const moved = (await kvVersion(stack, 'pre-moved')).data;
-    await rotation.executeUpdate(confirmCutoverUpdate, { args: [{ consumer: 'ops', version: 2, identity: await proof('carol') }] }); // ops moved; late has not
+    await rotation.executeUpdate(confirmCutoverUpdate, {
+      args: [{ consumer: 'ops', version: 2, identity: await identityToken(stack.file, 'carol') }],
+    }); // ops moved; late has not
 
     const incidentId = `${INCIDENT}-2`;
     const incident = await stack.client.workflow.start(revokeAll, {
@@ -118,7 +104,7 @@ describe('revokeAll pre-empts a running rotation', () => {
         {
           incidentId,
           reason: 'leaked while half the consumers moved',
-          identity: await proof('alice'),
+          identity: await identityToken(stack.file, 'alice'),
           scope: { secretIds: ['pre-moved'] },
           freeze: 'in-scope',
         },
@@ -131,9 +117,9 @@ describe('revokeAll pre-empts a running rotation', () => {
       (s) => s.emergency && s.phase === 'awaiting_confirmation',
     );
     for (const consumer of ['ops', 'late'])
-      await stack.client.workflow
-        .getHandle(rotationWorkflowId('pre-moved'))
-        .executeUpdate(confirmCutoverUpdate, { args: [{ consumer, version: emergency.toVersion!, identity: await proof('carol') }] });
+      await stack.client.workflow.getHandle(rotationWorkflowId('pre-moved')).executeUpdate(confirmCutoverUpdate, {
+        args: [{ consumer, version: emergency.toVersion!, identity: await identityToken(stack.file, 'carol') }],
+      });
     const report = await incident.result();
     expect(report.secrets[0]).toMatchObject({ status: 'done', preempted: 'rotate/pre-moved', fromVersion: 3, toVersion: 4 });
     expect(await rotation.result()).toMatchObject({ outcome: 'rolled_back', attemptedVersion: 2, restoredVersion: 3 });

@@ -134,6 +134,8 @@ breakGlass:
     const workflowId = `incident/${incidentId}`;
     const run = asActivity(workflowId);
     const ref = { incidentId, workflowId: handle.workflowId, actor: `alice (incident ${incidentId})` };
+    // A real incident: the grant's workflow ends only for one whose freeze is active.
+    await run(1, acts.startFreeze, { incidentId, reason: 'grant retry test', actor: 'alice', secretIds: [SECRET] });
     expect(await run(1, acts.endBreakGlassGrant, ref)).toEqual({ outcome: 'revoked' });
     expect(await canLogin(stack.file, cred.username, cred.password)).toBe(false);
     // The worker died before reporting; the grant's workflow has closed since. Attempt 2:

@@ -30,22 +30,6 @@ breakGlass:
 describe('revokeAll: incident response against the real stack', () => {
   let stack: TestStack;
   let grant: { handle: WorkflowHandle; username: string; password: string; prefix: string };
-  /**
-   * A token of its own for each action. Vault signs the same claims (iat in whole seconds) into
-   * the same token, so two minted for one person within a second are one token, which the worker
-   * accepts once: until test/helpers/operators.ts guarantees it, wait for a different one here.
-   */
-  const minted = new Map<OperatorName, string>();
-  const proof = async (user: OperatorName): Promise<string> => {
-    for (;;) {
-      const token = await identityToken(stack.file, user);
-      if (token !== minted.get(user)) {
-        minted.set(user, token);
-        return token;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
 
   beforeAll(async () => {
     stack = await startTestStack('incident', inventory);
@@ -64,11 +48,18 @@ describe('revokeAll: incident response against the real stack', () => {
     const handle = await stack.client.workflow.start(breakGlass, {
       taskQueue: stack.taskQueue,
       workflowId: `break-glass/inc-bg/${Date.now()}`,
-      args: [{ policyId: 'inc-bg', identity: await proof('alice'), justification: 'debugging before the incident', ttl: '30m' }],
+      args: [
+        {
+          policyId: 'inc-bg',
+          identity: await identityToken(stack.file, 'alice'),
+          justification: 'debugging before the incident',
+          ttl: '30m',
+        },
+      ],
     });
     let status: BreakGlassStatus | undefined;
     for (let i = 0; i < 100 && !(status = await handle.query(breakGlassStatusQuery)).open; i++) await new Promise((r) => setTimeout(r, 50));
-    await handle.executeUpdate(approveUpdate, { args: [{ identity: await proof('carol') }] });
+    await handle.executeUpdate(approveUpdate, { args: [{ identity: await identityToken(stack.file, 'carol') }] });
     for (let i = 0; i < 100 && (status = await handle.query(breakGlassStatusQuery)).phase !== 'granted'; i++)
       await new Promise((r) => setTimeout(r, 100));
     // Alice reads her grant with her own Vault token, where only she can.
@@ -97,7 +88,7 @@ describe('revokeAll: incident response against the real stack', () => {
         {
           incidentId,
           reason: 'CI runner compromised',
-          identity: await proof(responder),
+          identity: await identityToken(stack.file, responder),
           scope: { tags: ['blast'], leasePrefixes: [grant.prefix] },
           freeze: 'in-scope',
           concurrency: 2,
@@ -239,14 +230,21 @@ describe('revokeAll: incident response against the real stack', () => {
       stack.client.workflow.execute(breakGlass, {
         taskQueue: stack.taskQueue,
         workflowId: `break-glass/inc-bg/after-${Date.now()}`,
-        args: [{ policyId: 'inc-bg', identity: await proof('alice'), justification: 'after the incident, still need access', ttl: '5m' }],
+        args: [
+          {
+            policyId: 'inc-bg',
+            identity: await identityToken(stack.file, 'alice'),
+            justification: 'after the incident, still need access',
+            ttl: '5m',
+          },
+        ],
       });
     expect(await request()).toMatchObject({ outcome: 'refused', reason: expect.stringMatching(/incident inc-test-1 froze new grants/) });
     const unfreeze = async (by: OperatorName) =>
       stack.client.workflow.execute('unfreeze', {
         taskQueue: stack.taskQueue,
         workflowId: `unfreeze/inc-test-1/${by}`,
-        args: [{ incidentId: 'inc-test-1', identity: await proof(by) }],
+        args: [{ incidentId: 'inc-test-1', identity: await identityToken(stack.file, by) }],
       });
     const self = await unfreeze('alice').catch((e: unknown) => e);
     expect(self).toBeInstanceOf(WorkflowFailedError);
@@ -262,13 +260,20 @@ describe('revokeAll: incident response against the real stack', () => {
     const handle = await stack.client.workflow.start(breakGlass, {
       taskQueue: stack.taskQueue,
       workflowId: `break-glass/inc-bg/lifted-${Date.now()}`,
-      args: [{ policyId: 'inc-bg', identity: await proof('alice'), justification: 'after the incident, still need access', ttl: '5m' }],
+      args: [
+        {
+          policyId: 'inc-bg',
+          identity: await identityToken(stack.file, 'alice'),
+          justification: 'after the incident, still need access',
+          ttl: '5m',
+        },
+      ],
     });
     for (let i = 0; i < 100 && !(await handle.query(breakGlassStatusQuery)).open; i++) await new Promise((r) => setTimeout(r, 50));
     if (!(await handle.query(breakGlassStatusQuery)).open)
       throw new Error(`the request after the lift did not open: ${await handle.result().then(JSON.stringify, failureText)}`);
     expect((await handle.query(breakGlassStatusQuery)).phase).toBe('awaiting_approval'); // no longer refused
-    await handle.executeUpdate('deny', { args: [{ identity: await proof('carol'), comment: 'not needed any more' }] });
+    await handle.executeUpdate('deny', { args: [{ identity: await identityToken(stack.file, 'carol'), comment: 'not needed any more' }] });
     expect(await handle.result()).toMatchObject({ outcome: 'denied' });
   });
 });

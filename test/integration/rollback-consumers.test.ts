@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confirmCutoverUpdate } from '../../workflows/contracts.js';
-import { identityToken, type OperatorName } from '../helpers/operators.js';
+import { identityToken } from '../helpers/operators.js';
 import { kvVersion, postgresSecretYaml, seed, startRotation, waitForStatus, type DbCredential } from '../helpers/rotation-fixtures.js';
 import { canLogin, startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
 
@@ -19,22 +19,6 @@ ${postgresSecretYaml('rb-db', `${ops('1m')}\n${reporting}\n${unreachable('6s')}`
 
 describe('rollback never strands a consumer that moved to the new version', () => {
   let stack: TestStack;
-  /**
-   * A token of its own for each action. Vault signs the same claims (iat in whole seconds) into
-   * the same token, so two minted for one person within a second are one token, which the worker
-   * accepts once: until test/helpers/operators.ts guarantees it, wait for a different one here.
-   */
-  const minted = new Map<OperatorName, string>();
-  const proof = async (user: OperatorName): Promise<string> => {
-    for (;;) {
-      const token = await identityToken(stack.file, user);
-      if (token !== minted.get(user)) {
-        minted.set(user, token);
-        return token;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
   const session = async (cred: DbCredential) => {
     const c = new pg.Client({
       host: stack.file.postgres.host,
@@ -65,7 +49,7 @@ describe('rollback never strands a consumer that moved to the new version', () =
     // Two consumers move to version 2; billing never answers, so the rotation rolls back.
     const onNew = await session(attempted);
     await handle.executeUpdate(confirmCutoverUpdate, {
-      args: [{ consumer: 'ops', version: 2, identity: await proof('carol') }],
+      args: [{ consumer: 'ops', version: 2, identity: await identityToken(stack.file, 'carol') }],
     });
 
     const rolling = await waitForStatus(
@@ -81,7 +65,7 @@ describe('rollback never strands a consumer that moved to the new version', () =
 
     // Both move back: the person confirms version 3, the pool reconnects with the restored credential.
     await handle.executeUpdate(confirmCutoverUpdate, {
-      args: [{ consumer: 'ops', version: 3, identity: await proof('carol') }],
+      args: [{ consumer: 'ops', version: 3, identity: await identityToken(stack.file, 'carol') }],
     });
     await onNew.end();
     const onRestored = await session(original);
@@ -102,7 +86,7 @@ describe('rollback never strands a consumer that moved to the new version', () =
     await waitForStatus(stack, handle.workflowId, (s) => s.phase === 'awaiting_confirmation');
     const attempted = (await kvVersion(stack, 'rb-stuck')).data;
     await handle.executeUpdate(confirmCutoverUpdate, {
-      args: [{ consumer: 'ops', version: 2, identity: await proof('carol') }],
+      args: [{ consumer: 'ops', version: 2, identity: await identityToken(stack.file, 'carol') }],
     });
 
     const result = await handle.result();

@@ -29,7 +29,13 @@ describe('the local stack is real', () => {
   it('writes two KV v2 versions and reads version 1 back under the worker AppRole token; refuses paths outside its policy', async () => {
     const anonymous = new VaultClient(stack.env.ROTOR_VAULT_ADDR);
     const auth = await anonymous.approleLogin(stack.env.ROTOR_VAULT_ROLE_ID, stack.env.ROTOR_VAULT_SECRET_ID);
-    const worker = new VaultClient(stack.env.ROTOR_VAULT_ADDR, auth.client_token);
+    // Requests about one secret go with a child token holding only that secret's policy (vault/vault-session.ts).
+    const minted = await new VaultClient(stack.env.ROTOR_VAULT_ADDR, auth.client_token).request<{ auth: { client_token: string } }>(
+      'POST',
+      `auth/token/create/${stack.workerPolicy}-secrets`,
+      { policies: [`${stack.workerPolicy}-secret-stack-kv`] },
+    );
+    const worker = new VaultClient(stack.env.ROTOR_VAULT_ADDR, minted.auth.client_token);
     const path = 'apps/stack-kv';
     const v1 = await worker.kvWrite('rotor', path, { value: 'first' }, 0);
     const v2 = await worker.kvWrite('rotor', path, { value: 'second' }, v1.version);
@@ -54,7 +60,7 @@ describe('the local stack is real', () => {
     // The error carries no token.
     expect(
       JSON.stringify(await worker.mounts().catch((e: unknown) => ({ ...(e as object), message: (e as Error).message }))),
-    ).not.toContain(auth.client_token);
+    ).not.toContain(minted.auth.client_token);
   });
 
   it('runs PostgreSQL with rotor migrations applied and an append-only audit table', async () => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseInventory } from '../../config/load-inventory.js';
 import { REPO_ROOT } from '../../config/repo-root.js';
 import { operatorPolicy } from '../../vault/policies/operator-policy.js';
-import { renderWorkerPolicy } from '../../vault/policies/worker-policy.js';
+import { renderWorkerPolicies, workerPoliciesText } from '../../vault/policies/worker-policy.js';
 
 const EXAMPLE = join(REPO_ROOT, 'config', 'inventory.example.yaml');
 
@@ -33,7 +33,13 @@ describe('rotor policy render', () => {
   it('prints the worker policy of the inventory, with no server and no credential', async () => {
     const run = await rotor(['policy', 'render', 'worker', '--inventory', EXAMPLE]);
     expect(run.code).toBe(0);
-    const expected = renderWorkerPolicy(parseInventory(await readFile(EXAMPLE, 'utf8')), { kvMount: 'rotor', inventoryName: EXAMPLE });
+    const expected = workerPoliciesText(
+      renderWorkerPolicies(parseInventory(await readFile(EXAMPLE, 'utf8')), {
+        kvMount: 'rotor',
+        name: 'rotor-worker',
+        inventoryName: EXAMPLE,
+      }),
+    );
     expect(run.stdout).toBe(expected);
     // ROTOR_INVENTORY and ROTOR_VAULT_KV_MOUNT when no flag is given.
     const fromEnv = await rotor(['policy', 'render', 'worker'], { ROTOR_INVENTORY: EXAMPLE, ROTOR_VAULT_KV_MOUNT: 'secrets' });

@@ -2,12 +2,17 @@ import type { Inventory } from '../../config/inventory-schema.js';
 import { AUDIT_ANCHOR_PATH, AUDIT_TRANSIT_KEY, CODEC_KEY_PATH, GRANTS_PREFIX } from './operator-policy.js';
 
 /**
- * The worker's Vault policy, generated from the inventory: exactly the KV paths, admin
+ * The worker's Vault policies, generated from the inventory: exactly the KV paths, admin
  * credentials, AppRole roles and break-glass connections it names, plus rotor's own internal
  * paths. Nothing under the KV mount is granted by wildcard except the folders rotor itself owns
- * (one rotation's staged credentials, break-glass grants). Re-render and rewrite the policy
- * whenever the inventory changes: a secret added to the inventory but not to the policy fails its
+ * (one rotation's staged credentials, break-glass grants). Re-render and rewrite the set
+ * whenever the inventory changes: a secret added to the inventory but not to the policies fails its
  * first step with 403, and one removed keeps no access.
+ *
+ * Split in two kinds because OpenBao builds a token's ACL from every rule of its policies on every
+ * request (~1.4 µs per rule): the worker policy `P` holds what is not about one secret, plus the
+ * right to mint child tokens through the token role `P-secrets`; each secret's rules live in
+ * `P-secret-<id>`, held only by the child tokens that act on that secret (vault/vault-session.ts).
  */
 
 const CAPABILITIES = ['create', 'read', 'update', 'delete', 'list', 'sudo'] as const;
@@ -16,6 +21,8 @@ type Capability = (typeof CAPABILITIES)[number];
 export interface WorkerPolicyOptions {
   /** The KV v2 mount (ROTOR_VAULT_KV_MOUNT). */
   kvMount: string;
+  /** The worker policy's name (`P`), e.g. "rotor-worker"; the secret policies and token role are named after it. */
+  name: string;
   /** Named in the header comment, e.g. the inventory file. */
   inventoryName?: string;
 }
@@ -70,32 +77,72 @@ class Rules {
   }
 }
 
-export function renderWorkerPolicy(inventory: PolicyInventory, { kvMount, inventoryName }: WorkerPolicyOptions): string {
+/** How long a child token for one secret lives (the token role caps it); the worker mints a new one at half of it. */
+export const SECRET_TOKEN_TTL = '30m';
+
+/** The policy a child token for one secret holds. */
+export function secretPolicyName(workerPolicy: string, secretId: string): string {
+  return `${workerPolicy}-secret-${secretId}`;
+}
+
+/** The prefix of every secret policy of `workerPolicy` (the token role's glob, stale-policy cleanup). */
+export function secretPolicyPrefix(workerPolicy: string): string {
+  return `${workerPolicy}-secret-`;
+}
+
+/** The token role the worker mints its per-secret child tokens through. */
+export function secretsTokenRole(workerPolicy: string): string {
+  return `${workerPolicy}-secrets`;
+}
+
+/** The whole set for one inventory: the worker policy and one policy per secret, by secret id. */
+export interface WorkerPolicies {
+  name: string;
+  worker: string;
+  secrets: Record<string, { name: string; hcl: string }>;
+}
+
+export function renderWorkerPolicies(inventory: PolicyInventory, { kvMount, name, inventoryName }: WorkerPolicyOptions): WorkerPolicies {
   const m = safe('kvMount', kvMount);
+  safe('name', name);
+  const from = (inventoryName ?? 'an inventory').replace(/\s+/g, ' ');
   const rules = new Rules();
+  const secrets: Record<string, { name: string; hcl: string }> = {};
 
   inventory.secrets.forEach((s, i) => {
+    const own = new Rules();
     const path = safe(`secrets[${i}].path`, s.path);
     const id = safe(`secrets[${i}].id`, s.id);
     // Seed (cas=0 create), read any version, promote and roll back (cas update); update is also what
     // lets a retried cas=0 write reach Vault's check-and-set answer instead of a 403.
-    rules.grant(`${m}/data/${path}`, ['create', 'read', 'update'], `${id}: its versions`);
-    rules.grant(`${m}/metadata/${path}`, ['read', 'update'], `${id}: current version, promotion stamps`);
-    rules.grant(`${m}/data/_rotor/pending/${id}/*`, ['create', 'read', 'update'], `${id}: staged credentials`);
-    rules.grant(`${m}/metadata/_rotor/pending/${id}/*`, ['read', 'delete'], `${id}: staged credentials, removed after use`);
+    own.grant(`${m}/data/${path}`, ['create', 'read', 'update'], `${id}: its versions`);
+    own.grant(`${m}/metadata/${path}`, ['read', 'update'], `${id}: current version, promotion stamps`);
+    own.grant(`${m}/data/_rotor/pending/${id}/*`, ['create', 'read', 'update'], `${id}: staged credentials`);
+    own.grant(`${m}/metadata/_rotor/pending/${id}/*`, ['read', 'delete'], `${id}: staged credentials, removed after use`);
     const p = s.provider;
     if (p.type === 'postgres') {
-      rules.grant(`${m}/data/${safe(`secrets[${i}].provider.adminPath`, p.adminPath)}`, ['read'], `${id}: admin credential`);
+      own.grant(`${m}/data/${safe(`secrets[${i}].provider.adminPath`, p.adminPath)}`, ['read'], `${id}: admin credential`);
     } else {
       const role = `auth/${safe(`secrets[${i}].provider.mount`, p.mount)}/role/${safe(`secrets[${i}].provider.role`, p.role)}`;
       const why = `${id}: secret IDs of AppRole ${p.role}`;
-      rules.grant(`${role}/role-id`, ['read'], why);
+      own.grant(`${role}/role-id`, ['read'], why);
       // rotor-chosen secret IDs go through custom-secret-id, Vault-minted ones through secret-id.
-      rules.grant(`${role}/${p.secretIdSource === 'vault' ? 'secret-id' : 'custom-secret-id'}`, ['update'], why);
-      rules.grant(`${role}/secret-id/lookup`, ['update'], why);
-      rules.grant(`${role}/secret-id-accessor/destroy`, ['update'], why);
+      own.grant(`${role}/${p.secretIdSource === 'vault' ? 'secret-id' : 'custom-secret-id'}`, ['update'], why);
+      own.grant(`${role}/secret-id/lookup`, ['update'], why);
+      own.grant(`${role}/secret-id-accessor/destroy`, ['update'], why);
     }
+    const policy = secretPolicyName(name, id);
+    const header = [
+      `# rotor policy of secret ${id}, generated from ${from} (rotor policy render worker).`,
+      `# Held only by child tokens the worker mints for this secret (token role ${secretsTokenRole(name)}).`,
+      '',
+    ].join('\n');
+    secrets[id] = { name: policy, hcl: `${header}\n${own.render()}` };
   });
+
+  // Child tokens for one secret each (vault/vault-session.ts); the token role allows only this
+  // worker's secret policies, so this is no wider than the secret policies themselves.
+  rules.grant(`auth/token/create/${secretsTokenRole(name)}`, ['update'], 'child tokens holding one secret policy each');
 
   if (inventory.secrets.some((s) => s.provider.type === 'approle-secret-id')) {
     // An emergency AppRole rotation ends the tokens issued with the compromised secret ID: Vault has
@@ -139,9 +186,21 @@ export function renderWorkerPolicy(inventory: PolicyInventory, { kvMount, invent
   rules.grant('identity/oidc/.well-known/openid-configuration', ['read'], 'verifying identity tokens');
 
   const header = [
-    `# rotor worker policy, generated from ${(inventoryName ?? 'an inventory').replace(/\s+/g, ' ')} (rotor policy render worker).`,
+    `# rotor worker policy, generated from ${from} (rotor policy render worker).`,
     '# Exactly what this inventory names; render and write it again whenever the inventory changes.',
+    `# Per-secret paths are in the ${secretPolicyPrefix(name)}<id> policies, reached through child tokens.`,
     '',
   ].join('\n');
-  return `${header}\n${rules.render()}`;
+  return { name, worker: `${header}\n${rules.render()}`, secrets };
+}
+
+/**
+ * The set as one text, each policy after a line `# policy <name>` (rotor policy render worker):
+ * the worker policy first, then the secret policies by id.
+ */
+export function workerPoliciesText(set: WorkerPolicies): string {
+  const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  const parts = [`# policy ${set.name}\n${set.worker}`];
+  for (const id of Object.keys(set.secrets).sort(byCodePoint)) parts.push(`# policy ${set.secrets[id]!.name}\n${set.secrets[id]!.hcl}`);
+  return parts.join('\n');
 }

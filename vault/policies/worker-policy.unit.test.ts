@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseInventory } from '../../config/load-inventory.js';
 import { REPO_ROOT } from '../../config/repo-root.js';
-import { renderWorkerPolicy, UnsafePolicyPathError } from './worker-policy.js';
+import { renderWorkerPolicies, UnsafePolicyPathError, workerPoliciesText } from './worker-policy.js';
 
 const SAMPLE = `
 secrets:
@@ -23,7 +23,10 @@ breakGlass:
   - { id: orders-emergency, secretId: orders-db, requesterGroups: [requesters], approverGroups: [approvers] }
 `;
 
-const render = (yaml: string) => renderWorkerPolicy(parseInventory(yaml), { kvMount: 'rotor', inventoryName: 'sample.yaml' });
+const renderSet = (yaml: string) =>
+  renderWorkerPolicies(parseInventory(yaml), { kvMount: 'rotor', name: 'rotor-worker', inventoryName: 'sample.yaml' });
+/** The whole set as one text, as `rotor policy render worker` prints it. */
+const render = (yaml: string) => workerPoliciesText(renderSet(yaml));
 
 /** path → capabilities, from the rendered HCL. */
 function rulesOf(hcl: string): Map<string, string[]> {
@@ -36,12 +39,49 @@ function rulesOf(hcl: string): Map<string, string[]> {
   return rules;
 }
 
-describe('renderWorkerPolicy', () => {
+describe('renderWorkerPolicies', () => {
+  const set = renderSet(SAMPLE);
   const hcl = render(SAMPLE);
+  /** Every rule of the set (no path is in two policies of it). */
   const rules = rulesOf(hcl);
+  const worker = rulesOf(set.worker);
+  const own = (id: string) => rulesOf(set.secrets[id]!.hcl);
 
-  it('names the inventory in its header', () => {
-    expect(hcl.split('\n')[0]).toBe('# rotor worker policy, generated from sample.yaml (rotor policy render worker).');
+  it('names the inventory in its header; the set is split by "# policy <name>" lines', () => {
+    expect(set.worker.split('\n')[0]).toBe('# rotor worker policy, generated from sample.yaml (rotor policy render worker).');
+    expect([...hcl.matchAll(/^# policy (.+)$/gm)].map((m) => m[1])).toEqual([
+      'rotor-worker',
+      'rotor-worker-secret-billing-approle',
+      'rotor-worker-secret-orders-db',
+      'rotor-worker-secret-search-approle',
+    ]);
+    expect(set.secrets['orders-db']!.name).toBe('rotor-worker-secret-orders-db');
+  });
+
+  it('the worker policy holds no path of one secret, and mints child tokens only through its own token role', () => {
+    expect([...worker.keys()].filter((p) => /apps\/|_rotor\/pending|_rotor\/admin|auth\/approle/.test(p))).toEqual([]);
+    expect(worker.get('auth/token/create/rotor-worker-secrets')).toEqual(['update']);
+    expect([...worker.keys()].filter((p) => p.startsWith('auth/token/create'))).toEqual(['auth/token/create/rotor-worker-secrets']);
+  });
+
+  it("each secret policy names only that secret's paths", () => {
+    expect([...own('orders-db').keys()]).toEqual([
+      'rotor/data/_rotor/admin/orders-pg',
+      'rotor/data/_rotor/pending/orders-db/*',
+      'rotor/data/apps/orders-db',
+      'rotor/metadata/_rotor/pending/orders-db/*',
+      'rotor/metadata/apps/orders-db',
+    ]);
+    for (const id of Object.keys(set.secrets)) {
+      const others = Object.keys(set.secrets).filter((o) => o !== id);
+      expect([...own(id).keys()].some((p) => others.some((o) => p.includes(o.split('-')[0]!)))).toBe(false);
+    }
+    expect([...own('billing-approle').keys()].filter((p) => p.startsWith('auth/'))).toEqual([
+      'auth/approle/role/billing-service/role-id',
+      'auth/approle/role/billing-service/secret-id',
+      'auth/approle/role/billing-service/secret-id-accessor/destroy',
+      'auth/approle/role/billing-service/secret-id/lookup',
+    ]);
   });
 
   it("grants each secret's KV path, its staged location and its provider's admin credential", () => {
@@ -90,11 +130,11 @@ describe('renderWorkerPolicy', () => {
       'auth/approle/role/search-service/secret-id-accessor/destroy',
       'auth/approle/role/search-service/secret-id/lookup',
     ]);
-    expect(rules.get('auth/token/accessors')).toEqual(['list', 'sudo']);
+    expect(worker.get('auth/token/accessors')).toEqual(['list', 'sudo']);
   });
 
   it('break-glass: the named connection, breakglass- roles and creds, wrapping; lease revocation limited to database/creds', () => {
-    expect(rules.get('database/config/rotor-orders-db')).toEqual(['create', 'update']);
+    expect(worker.get('database/config/rotor-orders-db')).toEqual(['create', 'update']);
     expect(rules.get('database/roles/breakglass-*')).toEqual(['create', 'update', 'delete']);
     expect(rules.get('database/creds/breakglass-*')).toEqual(['read']);
     expect(rules.get('sys/wrapping/wrap')).toEqual(['update']);
@@ -109,7 +149,9 @@ describe('renderWorkerPolicy', () => {
         'secrets:\n  - { id: a-db, path: apps/a, owner: t, provider: { type: postgres, adminPath: _rotor/admin/a, users: [a_a, a_b] } }\n',
       ),
     );
-    expect([...pgOnly.keys()].filter((p) => /^(auth\/|database\/|sys\/wrapping)/.test(p))).toEqual([]);
+    expect([...pgOnly.keys()].filter((p) => /^(auth\/|database\/|sys\/wrapping)/.test(p))).toEqual([
+      'auth/token/create/rotor-worker-secrets',
+    ]);
   });
 
   it("rotor's own paths", () => {
@@ -123,9 +165,11 @@ describe('renderWorkerPolicy', () => {
   });
 
   it('is deterministic: sorted, one rule per path, the same text for a reordered inventory', () => {
-    const paths = [...hcl.matchAll(/^path "([^"]+)"/gm)].map((m) => m[1]!);
-    expect(paths).toEqual([...paths].sort());
-    expect(new Set(paths).size).toBe(paths.length);
+    for (const policy of [set.worker, ...Object.values(set.secrets).map((s) => s.hcl)]) {
+      const paths = [...policy.matchAll(/^path "([^"]+)"/gm)].map((m) => m[1]!);
+      expect(paths).toEqual([...paths].sort());
+      expect(new Set(paths).size).toBe(paths.length);
+    }
     const reordered = SAMPLE.replace(
       /(secrets:\n)( {2}- id: orders-db[\s\S]*?)( {2}- id: billing-approle[\s\S]*?)(breakGlass:)/,
       '$1$3$2$4',
@@ -146,7 +190,9 @@ describe('renderWorkerPolicy', () => {
 
   it('the example inventory renders', async () => {
     const file = join(REPO_ROOT, 'config', 'inventory.example.yaml');
-    const example = rulesOf(renderWorkerPolicy(parseInventory(await readFile(file, 'utf8')), { kvMount: 'rotor' }));
+    const example = rulesOf(
+      workerPoliciesText(renderWorkerPolicies(parseInventory(await readFile(file, 'utf8')), { kvMount: 'rotor', name: 'rotor-worker' })),
+    );
     expect(example.get('rotor/data/_rotor/admin/demo-postgres')).toEqual(['read']);
     expect(example.has('rotor/data/_rotor/admin/rotor-app')).toBe(false);
   });

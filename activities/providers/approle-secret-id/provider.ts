@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { VaultClient } from '../../../vault/vault-client.js';
 import { VaultRequestError } from '../../../vault/vault-error.js';
-import type { VaultSession } from '../../../vault/vault-session.js';
+import type { VaultRunner } from '../../../vault/secret-session.js';
 import {
   CredentialRejectedError,
   TargetUnavailableError,
@@ -26,12 +26,19 @@ const tagOf = (secretId: string) => createHash('sha256').update(`rotor-token-tag
  * chosen by rotor (custom-secret-id), so Vault KV learns it before the AppRole accepts it; with
  * `vault` the AppRole generates it and rotor stages it in KV before anything else sees it.
  */
-export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultAddress: string): Provider<AppRoleCredential> {
+export function approleProvider(
+  spec: AppRoleSpec,
+  /** The worker's own session: token accessors (an emergency revocation) are not about one secret. */
+  session: VaultRunner,
+  /** The secret's session: its AppRole role's endpoints are in its policy only. */
+  role: VaultRunner,
+  vaultAddress: string,
+): Provider<AppRoleCredential> {
   const base = `auth/${spec.mount}/role/${spec.role}`;
 
   async function lookup(secretId: string): Promise<{ secret_id_accessor: string; metadata?: Record<string, string> | null } | undefined> {
     try {
-      const body = await session.run((v) =>
+      const body = await role.run((v) =>
         v.request<{ data?: { secret_id_accessor: string; metadata?: Record<string, string> | null } } | undefined>(
           'POST',
           `${base}/secret-id/lookup`,
@@ -98,7 +105,7 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
   }
 
   const roleIdOf = async (current: AppRoleCredential | undefined): Promise<string> =>
-    current?.role_id ?? (await session.run((v) => v.request<{ data: { role_id: string } }>('GET', `${base}/role-id`))).data.role_id;
+    current?.role_id ?? (await role.run((v) => v.request<{ data: { role_id: string } }>('GET', `${base}/role-id`))).data.role_id;
 
   const source: CredentialSource<AppRoleCredential> =
     spec.secretIdSource === SecretIdSource.VAULT
@@ -106,7 +113,7 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
           kind: 'mint',
           async mint(current, stage) {
             const role_id = await roleIdOf(current);
-            const minted = await session.run((v) =>
+            const minted = await role.run((v) =>
               v.request<{ data: { secret_id: string } }>('POST', `${base}/secret-id`, tagged(randomUUID())),
             );
             await stage({ role_id, secret_id: minted.data.secret_id });
@@ -119,7 +126,7 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
           },
           async apply(credential) {
             if (await lookup(credential.secret_id)) return; // a retried step: already accepted
-            await session.run((v) =>
+            await role.run((v) =>
               v.request('POST', `${base}/custom-secret-id`, { secret_id: credential.secret_id, ...tagged(tagOf(credential.secret_id)) }),
             );
           },
@@ -140,7 +147,7 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
     async revoke(credential, { terminateSessions }) {
       const found = await lookup(credential.secret_id);
       if (found)
-        await session.run((v) => v.request('POST', `${base}/secret-id-accessor/destroy`, { secret_id_accessor: found.secret_id_accessor }));
+        await role.run((v) => v.request('POST', `${base}/secret-id-accessor/destroy`, { secret_id_accessor: found.secret_id_accessor }));
       // In an emergency the tokens already issued with it go too (destroying a secret ID ends no
       // token), after the destroy, so no login slips in between. A retry after the destroy finds no
       // metadata: the tag of a secret ID rotor chose is derived from it, so the retry still works.
@@ -158,5 +165,5 @@ export function approleProvider(spec: AppRoleSpec, session: VaultSession, vaultA
 export const approleDefinition: ProviderDefinition<'approle-secret-id'> = {
   inventory: approleSpec,
   credential: approleCredential,
-  create: async (ctx, spec) => approleProvider(spec, ctx.vault, ctx.env.ROTOR_VAULT_ADDR),
+  create: async (ctx, spec, secretId) => approleProvider(spec, ctx.vault, ctx.vault.forSecret(secretId), ctx.env.ROTOR_VAULT_ADDR),
 };
