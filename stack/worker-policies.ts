@@ -16,6 +16,13 @@ import type { VaultClient } from '../vault/vault-client.js';
  */
 export async function writeWorkerPolicies(root: VaultClient, set: WorkerPolicies, extraHcl = ''): Promise<void> {
   const extra = extraHcl ? `\n${extraHcl}` : '';
+  const role = `auth/token/roles/${secretsTokenRole(set.name)}`;
+  // The secret policies this worker had: the token role lists them by name, never by prefix (another
+  // worker's policies may share a prefix with ours).
+  const before = await root
+    .request<{ data: { allowed_policies?: string[] } }>('GET', role)
+    .then((r) => r.data.allowed_policies ?? [])
+    .catch(() => [] as string[]);
   await root.putPolicy(set.name, `${set.worker}${extra}`);
   const wanted = new Set<string>();
   const secrets = Object.values(set.secrets);
@@ -27,8 +34,10 @@ export async function writeWorkerPolicies(root: VaultClient, set: WorkerPolicies
         await root.putPolicy(name, `${hcl}${extra}`);
       }),
     );
-  await root.request('POST', `auth/token/roles/${secretsTokenRole(set.name)}`, {
-    allowed_policies_glob: [`${secretPolicyPrefix(set.name)}*`],
+  await root.request('POST', role, {
+    // Exactly this inventory's secret policies (an empty list would allow any of the parent's own).
+    allowed_policies: wanted.size ? [...wanted].sort() : [`${secretPolicyPrefix(set.name)}none`],
+    allowed_policies_glob: [],
     disallowed_policies: ['root'],
     // Children of the worker's token: they end with it, and never outlive what it may do.
     orphan: false,
@@ -38,8 +47,7 @@ export async function writeWorkerPolicies(root: VaultClient, set: WorkerPolicies
     token_no_default_policy: true,
     token_explicit_max_ttl: SECRET_TOKEN_TTL,
   });
-  const listed = await root.request<{ data: { keys: string[] } }>('LIST', 'sys/policies/acl');
-  const stale = listed.data.keys.filter((k) => k.startsWith(secretPolicyPrefix(set.name)) && !wanted.has(k));
+  const stale = before.filter((name) => name.startsWith(secretPolicyPrefix(set.name)) && !wanted.has(name));
   for (const name of stale) await root.request('DELETE', `sys/policies/acl/${name}`);
 }
 

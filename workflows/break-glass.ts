@@ -230,8 +230,6 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
     { key: PHASE, value: `break_glass:${status.phase}` },
   ]);
 
-  /** Set when a checked incident ended this request and its freeze holds the secret. */
-  let coveredByIncident = false;
   setHandler(endForIncidentUpdate, async ({ incidentId }) => {
     if (patched(Patch.INCIDENT_END_CHECKED)) {
       const freeze = await quick.incidentFreezeOf({ incidentId, secretId: policy.secretId });
@@ -240,8 +238,7 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
           `incident ${incidentId} has no active freeze: only incident response ends a break-glass request`,
           FailureType.NotAllowed,
         );
-      coveredByIncident ||= freeze.holdsSecret;
-    } else coveredByIncident = true;
+    }
     if (status.phase === BreakGlassPhase.AWAITING_APPROVAL)
       status.denial ??= { approver: `incident:${incidentId}`, comment: `ended by incident ${incidentId}` };
     else status.revokedBy ??= `incident:${incidentId}`;
@@ -319,8 +316,9 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
   }
 
   let rotation: string | undefined;
-  // Ended by an incident whose emergency rotation covers the secret: that rotation replaces this one.
-  if (policy.rotateAfter && !(status.revokedBy?.startsWith('incident:') && coveredByIncident)) {
+  // Ended by an incident: incident response does not wait for an ordinary rotation (the secrets in
+  // its scope are emergency-rotated).
+  if (policy.rotateAfter && !status.revokedBy?.startsWith('incident:')) {
     setPhase(BreakGlassPhase.ROTATING);
     try {
       const result = await executeChild(rotateSecret, {

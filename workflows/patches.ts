@@ -62,9 +62,7 @@ export const Patch = {
   EMERGENCY_FROM_INCIDENT_ONLY: 'emergency-from-incident-only',
   /**
    * endForIncident on a break-glass request is checked against the incident's active freeze (a
-   * client cannot end a grant, or skip the rotation after it, by naming an incident), and the
-   * rotation after the grant is skipped only when that freeze holds the secret (its emergency
-   * rotation covers it).
+   * client cannot end a grant, or skip the rotation after it, by naming an incident).
    */
   INCIDENT_END_CHECKED: 'incident-end-checked',
 } as const;

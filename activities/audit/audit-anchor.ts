@@ -83,16 +83,16 @@ export async function advanceAuditAnchor(
     'SELECT seq::text AS seq, hash, mac FROM audit_log ORDER BY audit_log.seq DESC LIMIT 1',
   );
   const row = head.rows[0];
-  if (!row)
-    return current.anchor ? { outcome: 'refused', reason: 'the audit log is empty but an anchor exists' } : { outcome: 'unchanged' };
-  const seq = Number(row.seq);
-  const { anchor } = current;
   // Written once and deleted since: re-anchoring over it would bless whatever the log is now.
-  if (!anchor && current.version > 0)
+  if (!current.anchor && current.version > 0)
     return {
       outcome: 'refused',
       reason: 'the anchor in Vault was deleted; run `rotor audit verify`, then restore or re-create it by hand',
     };
+  if (!row)
+    return current.anchor ? { outcome: 'refused', reason: 'the audit log is empty but an anchor exists' } : { outcome: 'unchanged' };
+  const seq = Number(row.seq);
+  const { anchor } = current;
   if (anchor) {
     if (seq <= anchor.seq) return { outcome: 'unchanged' };
     const anchored = await db.query<{ hash: string; mac: string | null }>('SELECT hash, mac FROM audit_log WHERE seq = $1', [anchor.seq]);

@@ -42,19 +42,9 @@ export function incidentActivities(ctx: ActivityContext) {
       return { secrets, leasePrefixes, grants };
     },
 
-    /**
-     * Whether `incidentId` is a real incident whose freeze is active, and whether that freeze holds
-     * `secretId`: what makes an endForIncident update to a break-glass request more than a claim.
-     */
-    async incidentFreezeOf({
-      incidentId,
-      secretId,
-    }: {
-      incidentId: string;
-      secretId: string;
-    }): Promise<{ active: boolean; holdsSecret: boolean }> {
-      const active = (await freezeStore.activeFreezes(ctx.db)).find((f) => f.incidentId === incidentId);
-      return { active: active !== undefined, holdsSecret: active !== undefined && freezeStore.freezeHolds(active, secretId) };
+    /** Whether `incidentId` is a real incident whose freeze is active: what makes endForIncident more than a claim. */
+    async incidentFreezeOf({ incidentId }: { incidentId: string; secretId: string }): Promise<{ active: boolean }> {
+      return { active: (await freezeStore.activeFreezes(ctx.db)).some((f) => f.incidentId === incidentId) };
     },
 
     /** Vault identity groups whose members may start incident response and lift its freeze (inventory). */
