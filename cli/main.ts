@@ -122,9 +122,9 @@ const commands: Record<string, Command> = {
   },
   'policy render': {
     help: policyHelp,
-    options: { inventory: { type: 'string' }, 'kv-mount': { type: 'string' } },
+    options: { inventory: { type: 'string' }, 'kv-mount': { type: 'string' }, name: { type: 'string' } },
     needsStack: false,
-    run: ([which], v) => policyRender({ which, inventory: str(v.inventory), kvMount: str(v['kv-mount']) }),
+    run: ([which], v) => policyRender({ which, inventory: str(v.inventory), kvMount: str(v['kv-mount']), name: str(v.name) }),
   },
 };
 

@@ -7,9 +7,9 @@ import { operatorVaultError } from './operator-session.js';
 
 /**
  * Where the CLI finds rotor's audit database. ROTOR_AUDIT_DATABASE is `host:port/dbname`, with
- * `?sslmode=require` (TLS) or `?sslmode=verify-full` (TLS, certificate checked against the system's
- * CAs) when the server must be reached over TLS; never a user or password: the login comes from
- * Vault. Unset: the location the workers record in the audit anchor (the log they anchor), which
+ * `?sslmode=disable|require|verify-full` (default: disable on the loopback, verify-full, TLS with the
+ * certificate checked against the system's CAs, anywhere else); never a user or password: the
+ * login comes from Vault. Unset: the location the workers record in the audit anchor (the log they anchor), which
  * is right wherever the CLI reaches the database by the same name as the workers do.
  */
 export interface AuditDatabaseSettings {
@@ -36,7 +36,14 @@ export function parseDatabaseLocation(text: string, source = 'ROTOR_AUDIT_DATABA
       "set it to where rotor's database is, e.g. ROTOR_AUDIT_DATABASE=db.internal:5432/rotor",
     );
   const host = match[1]!.replace(/^\[(.*)\]$/, '$1');
-  return { host, port, database: match[3]!, sslmode: (match[4] as DatabaseLocation['sslmode'] | undefined) ?? 'disable' };
+  // The auditor login is a password: beyond the loopback it travels over verified TLS unless told otherwise.
+  const loopback = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/.test(host);
+  return {
+    host,
+    port,
+    database: match[3]!,
+    sslmode: (match[4] as DatabaseLocation['sslmode'] | undefined) ?? (loopback ? 'disable' : 'verify-full'),
+  };
 }
 
 /** ROTOR_AUDIT_DATABASE, else where the workers' anchor says the anchored log is. */

@@ -130,7 +130,10 @@ export class IdentityTokenVerifier {
     const age = Date.now() - this.fetchedAt;
     const known = age < KEYS_TTL_MS ? this.keys.get(kid) : undefined;
     if (known) return known;
-    if (age < UNKNOWN_KID_REFETCH_MS) throw new IdentityRefused(`identity token signed by key "${kid}", which Vault does not publish`);
+    // A plain error: the activity is retried, and by then the keys may be fetched again (a key
+    // Vault created moments ago is then accepted; one it never published is refused).
+    if (age < UNKNOWN_KID_REFETCH_MS)
+      throw new Error(`identity token signed by key "${kid}", not among Vault's keys fetched moments ago; checking again shortly`);
     const response = await fetch(this.jwksUrl, { signal: AbortSignal.timeout(10_000) });
     if (!response.ok) throw new Error(`Vault's identity keys (${this.jwksUrl}) answered HTTP ${response.status}`);
     const { keys } = (await response.json()) as { keys?: Jwk[] };

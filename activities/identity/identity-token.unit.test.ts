@@ -67,7 +67,11 @@ describe('IdentityTokenVerifier', () => {
     expect(await refusal(mint({ iss: 'http://elsewhere/v1/identity/oidc' }))).toMatch(/issuer/);
     expect(await refusal(mint({ exp: now + 86_400 }))).toMatch(/lifetime/);
     expect(await refusal(mint({ username: undefined }))).toMatch(/username/);
-    expect(await refusal(mint({}, 'other-key'))).toMatch(/does not publish/);
+    // Keys were fetched moments ago: an unknown key is checked again shortly (the activity retries).
+    expect(await refusal(mint({}, 'other-key'))).toMatch(/^unexpected: .*checking again shortly/);
+    // Fetched afresh, a key Vault does not publish is refused for good.
+    const fresh = new IdentityTokenVerifier(`http://127.0.0.1:${(server.address() as AddressInfo).port}/keys`, ISSUER, AUDIENCE);
+    expect(await fresh.verify(mint({}, 'other-key')).catch((e: unknown) => (e as Error).message)).toMatch(/which Vault does not publish/);
     expect(await refusal('not.a-jwt')).toMatch(/three parts/);
   });
 });

@@ -30,6 +30,19 @@ async function rotor(args: string[], env: Record<string, string> = {}) {
 }
 
 describe('rotor policy render', () => {
+  it('--name names the worker policy, its secret policies and token role; a name with other characters is refused', async () => {
+    const run = await rotor(['policy', 'render', 'worker', '--inventory', EXAMPLE, '--name', 'rotor-prod']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^# policy rotor-prod$/m);
+    expect(run.stdout).toMatch(/^# policy rotor-prod-secret-payments-db$/m);
+    expect(run.stdout).toContain('auth/token/create/rotor-prod-secrets');
+    expect(run.stdout).not.toMatch(/^# policy rotor-worker/m);
+    const bad = await rotor(['policy', 'render', 'worker', '--inventory', EXAMPLE, '--name', 'rotor/*']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--name "rotor\/\*"/);
+    expect(bad.stdout).toBe('');
+  });
+
   it('prints the worker policy of the inventory, with no server and no credential', async () => {
     const run = await rotor(['policy', 'render', 'worker', '--inventory', EXAMPLE]);
     expect(run.code).toBe(0);
