@@ -126,13 +126,17 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
       throw refuse(`request ${requestId} is already decided (${status.denial ? 'denied' : status.phase})`, FailureType.AlreadyDecided);
   };
   const isRequester = (who: VerifiedIdentity) => (requester ? requester.entityId === who.entityId : who.name === status.requester);
+  /** The policy's approver groups; a policy loaded before groups existed (a run from then) lists names. */
+  const requireApprover = (who: VerifiedIdentity, forWhat: string) => {
+    if (policy.approverGroups?.length) requireGroup(who, policy.approverGroups, forWhat);
+    else if (!policy.approvers.includes(who.name))
+      throw refuse(`${who.name} may not ${forWhat}: not an approver (${policy.approvers.join(', ')})`, FailureType.NotAnApprover);
+  };
   /** After the decider's identity is verified: the request may have been decided meanwhile. */
   const checkDecider = (who: VerifiedIdentity) => {
     validateOpen();
     if (isRequester(who)) throw refuse(`${who.name} requested this access and cannot decide on it`, FailureType.SelfApproval);
-    if (policy.approverGroups?.length) requireGroup(who, policy.approverGroups, `decide on requests under ${policy.policyId}`);
-    else if (!policy.approvers.includes(who.name))
-      throw refuse(`${who.name} is not an approver of ${policy.policyId} (${policy.approvers.join(', ')})`, FailureType.NotAnApprover);
+    requireApprover(who, `decide on requests under ${policy.policyId}`);
     if (status.approvals.some((a) => (a.entityId ?? a.approver) === who.entityId || a.approver === who.name))
       throw refuse(`${who.name} already approved this request; approvals must come from distinct people`, FailureType.DuplicateApproval);
   };
@@ -200,12 +204,7 @@ export async function breakGlass(rawInput: BreakGlassRequestInput): Promise<Brea
       }
       const who = await proveIdentity(r.identity, `revoke break-glass grant ${requestId}`, ref.secretId);
       grantActive();
-      if (!isRequester(who)) {
-        if (policy.approverGroups?.length)
-          requireGroup(who, policy.approverGroups, 'revoke this grant (only the requester or an approver)');
-        else if (!policy.approvers.includes(who.name))
-          throw refuse(`${who.name} may not revoke this grant: only the requester or an approver`, FailureType.NotAllowed);
-      }
+      if (!isRequester(who)) requireApprover(who, 'revoke this grant (only the requester or an approver)');
       status.revokedBy = who.name;
       return status;
     },
