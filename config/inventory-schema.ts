@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { providerSchemas, providerTypeList } from '../activities/providers/schemas.js';
+import { providerSchemas, providerTypeList, traitsOf, typesWith } from '../activities/providers/schemas.js';
+import type { ProviderTraits } from '../activities/providers/traits.js';
 import { parseDuration } from './duration.js';
 import { idSchema } from './ids.js';
 
@@ -50,6 +51,20 @@ export const confirmation = z.discriminatedUnion('mode', [
     timeout: duration.default(300_000),
     /** Count only this consumer's sessions (its connections' application_name) when several share a role. */
     applicationName: z.string().min(1, 'the application_name this consumer connects with, e.g. "billing"').max(63).optional(),
+  }),
+  /**
+   * Any provider that lists sessions (traits.ts): the new credential has been seen connected since
+   * promotion and no session of the old one remains, observed at the target (pg_stat_activity,
+   * MySQL's process list, Redis CLIENT LIST). An idle consumer never confirms.
+   */
+  z.strictObject({
+    mode: z.literal('sessions'),
+    timeout: duration.default(300_000),
+    /** Count only clients connecting with this name (PostgreSQL application_name, Redis CLIENT SETNAME), where the target can tell. */
+    clientName: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,63}$/, 'the name this consumer connects with, e.g. "billing" (letters, digits, _ . : -)')
+      .optional(),
   }),
 ]);
 
@@ -107,6 +122,23 @@ export const secret = z
           message: '"pg-sessions" works only with the postgres provider',
         });
       }
+      if (c.confirm.mode === 'sessions') {
+        const sessions = traitsOf(s.provider).sessions;
+        if (!sessions)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['consumers', i, 'confirm', 'mode'],
+            message: `"sessions" needs a target that lists its sessions (${typesWith('sessions')}); ${s.provider.type} cannot: use webhook, health or manual`,
+          });
+        else if (sessions.unavailable?.(s.provider))
+          ctx.addIssue({ code: 'custom', path: ['consumers', i, 'confirm', 'mode'], message: sessions.unavailable(s.provider)! });
+        else if (c.confirm.clientName !== undefined && !sessions.clientName)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['consumers', i, 'confirm', 'clientName'],
+            message: `${s.provider.type} cannot tell clients apart by name in ${sessions.where}: remove clientName`,
+          });
+      }
     });
   });
 
@@ -132,7 +164,7 @@ const namesNowGroups = (field: 'requesters' | 'approvers', groupsField: string, 
 export const breakGlassPolicy = z
   .strictObject({
     id,
-    /** A postgres secret of this inventory: its target database gets the temporary role. */
+    /** A secret of this inventory whose provider supports break-glass (postgres, mysql): its target gets the temporary user. */
     secretId: id,
     /** Vault identity groups whose members may request (membership is read from the verified identity token). */
     requesterGroups: identityGroups('rotor-breakglass-requesters'),
@@ -190,8 +222,12 @@ export const inventory = z
           path: ['breakGlass', i, 'secretId'],
           message: `unknown secret "${b.secretId}"; declared: ${[...ids.keys()].join(', ')}`,
         });
-      else if (target.provider.type !== 'postgres')
-        ctx.addIssue({ code: 'custom', path: ['breakGlass', i, 'secretId'], message: 'break-glass grants need a postgres secret' });
+      else if (!traitsOf(target.provider).breakGlass)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['breakGlass', i, 'secretId'],
+          message: `break-glass grants need a secret whose target Vault's database engine serves (${typesWith('breakGlass')}); "${b.secretId}" is ${target.provider.type}`,
+        });
     });
     inv.plans.forEach((p, i) =>
       p.secrets.forEach((sid, j) => {
@@ -204,6 +240,16 @@ export const inventory = z
       }),
     );
   });
+
+/**
+ * What a secret's provider type asks of Vault and of the rest of rotor (traits.ts), for layers
+ * below activities/ (the worker policy) that must not import a provider.
+ */
+export function providerTraits(spec: ProviderSpec): ProviderTraits<ProviderSpec> {
+  return traitsOf(spec) as ProviderTraits<ProviderSpec>;
+}
+
+export type { VaultRule } from '../activities/providers/traits.js';
 
 export type Inventory = z.infer<typeof inventory>;
 export type SecretSpec = z.infer<typeof secret>;

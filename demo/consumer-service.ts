@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
 import { VaultClient } from '../vault/vault-client.js';
+import { openTargetSession, type TargetKind, type TargetSession } from './target-session.js';
 
 /**
- * A small real service that uses a PostgreSQL credential from Vault: it keeps a pool open,
+ * A small real service that uses a credential from Vault (PostgreSQL, MySQL, Redis, an access
+ * key: demo/target-session.ts): it keeps a session open,
  * reports the version it uses on /health, and reloads a version named by rotor's webhook.
  * It stands in for "your service" in the demo and in tests; it is not part of rotor.
  */
@@ -16,9 +17,11 @@ export interface ConsumerServiceOptions {
   mount: string;
   path: string;
   port?: number;
+  /** The secret's provider type (default postgres). */
+  kind?: TargetKind;
   /** Instead of waiting for a webhook, follow Vault's current version (checked this often). */
   followVaultEveryMs?: number;
-  /** Keeps the pool busy as an application would: this query, this often, counting failures. */
+  /** Keeps the session busy as an application would: this statement (SQL, or a Redis command line), this often, counting failures. */
   load?: { query: string; everyMs: number };
 }
 
@@ -27,14 +30,6 @@ export interface LoadStats {
   ok: number;
   failed: number;
   lastError?: string;
-}
-
-interface DbCredential {
-  username: string;
-  password: string;
-  host: string;
-  port: string;
-  database: string;
 }
 
 export interface ConsumerService {
@@ -52,22 +47,16 @@ export interface ConsumerService {
   close(): Promise<void>;
 }
 
-async function openPool(vault: VaultClient, mount: string, path: string, version?: number): Promise<{ pool: pg.Pool; version: number }> {
-  const read = await vault.kvRead<DbCredential>(mount, path, version);
+async function openSession(
+  vault: VaultClient,
+  kind: TargetKind,
+  mount: string,
+  path: string,
+  version?: number,
+): Promise<{ session: TargetSession; version: number }> {
+  const read = await vault.kvRead<Record<string, string>>(mount, path, version);
   if (!read) throw new Error(`no credential at ${mount}/${path}${version ? ` version ${version}` : ''}`);
-  const c = read.data;
-  const pool = new pg.Pool({
-    host: c.host,
-    port: Number(c.port),
-    user: c.username,
-    password: c.password,
-    database: c.database,
-    max: 2,
-    idleTimeoutMillis: 0,
-  });
-  pool.on('error', () => undefined); // a revoked credential's sessions may be terminated under us
-  await pool.query('SELECT 1');
-  return { pool, version: read.metadata.version };
+  return { session: await openTargetSession(kind, read.data), version: read.metadata.version };
 }
 
 async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -82,7 +71,8 @@ function reply(res: ServerResponse, status: number, payload: unknown): void {
 
 export async function startConsumerService(options: ConsumerServiceOptions): Promise<ConsumerService> {
   const vault = new VaultClient(options.vaultAddr, options.vaultToken);
-  let current = await openPool(vault, options.mount, options.path);
+  const kind = options.kind ?? 'postgres';
+  let current = await openSession(vault, kind, options.mount, options.path);
   let healthy = true;
   let acceptReloads = true;
   let failAfterReload = false;
@@ -92,7 +82,7 @@ export async function startConsumerService(options: ConsumerServiceOptions): Pro
       try {
         if (req.method === 'GET' && req.url === '/health') {
           if (!healthy) return reply(res, 503, { status: 'unhealthy', version: current.version });
-          await current.pool.query('SELECT 1');
+          await current.session.check();
           return reply(res, 200, { status: 'ok', name: options.name, version: current.version });
         }
         if (req.method === 'POST' && req.url === '/reload') {
@@ -109,10 +99,10 @@ export async function startConsumerService(options: ConsumerServiceOptions): Pro
     })();
   });
   const reload = async (version?: number) => {
-    const next = await openPool(vault, options.mount, options.path, version);
+    const next = await openSession(vault, kind, options.mount, options.path, version);
     const old = current;
     current = next;
-    await old.pool.end().catch(() => undefined);
+    await old.session.close();
     if (failAfterReload) [healthy, failAfterReload] = [false, false];
   };
   const follower = options.followVaultEveryMs
@@ -129,7 +119,7 @@ export async function startConsumerService(options: ConsumerServiceOptions): Pro
   const loadLoop = (async () => {
     while (loading && load) {
       try {
-        await current.pool.query(load.query);
+        await current.session.work(load.query);
         stats.ok++;
       } catch (err) {
         stats.failed++;
@@ -155,7 +145,7 @@ export async function startConsumerService(options: ConsumerServiceOptions): Pro
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
-      await current.pool.end().catch(() => undefined);
+      await current.session.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { VaultClient } from '../vault/vault-client.js';
 import type { Inventory } from '../config/inventory-schema.js';
 import { startConsumerService, type ConsumerService } from '../demo/consumer-service.js';
+import { TARGET_KINDS } from '../demo/target-session.js';
 import { StackError } from './stack-error.js';
 import type { Stack } from './up.js';
 
@@ -15,7 +16,8 @@ export async function startDemoConsumers(stack: Stack, inventory: Inventory): Pr
   try {
     for (const secret of inventory.secrets) {
       const local = secret.consumers.filter((c) => c.healthUrl && new URL(c.healthUrl).hostname === '127.0.0.1');
-      if (!local.length || secret.provider.type !== 'postgres') continue;
+      const kind = TARGET_KINDS.find((k) => k === secret.provider.type);
+      if (!local.length || !kind) continue;
       const policy = `demo-consumer-${secret.id}`;
       await root.putPolicy(
         policy,
@@ -39,6 +41,7 @@ export async function startDemoConsumers(stack: Stack, inventory: Inventory): Pr
               mount: 'rotor',
               path: secret.path,
               port,
+              kind,
               followVaultEveryMs: c.confirm.mode === 'health' ? 1000 : undefined,
             }),
           );

@@ -16,14 +16,17 @@ const usage = `usage: tsx stack/main.ts <command>
 async function main(command: string | undefined): Promise<void> {
   switch (command) {
     case 'tools': {
-      const tools = await step('ensuring tools (Temporal CLI, Vault API server, PostgreSQL)', ensureTools);
+      const tools = await step('ensuring tools (Temporal CLI, Vault API server, PostgreSQL, MariaDB, Redis, moto)', ensureTools);
       info(`temporal: ${tools.temporal}`);
       info(`vault:    ${tools.vault}`);
       info(`postgres: ${tools.pgBin}`);
+      info(`mariadb:  ${tools.mariadb.server}`);
+      info(`redis:    ${tools.redisServer}`);
+      info(`moto:     ${tools.motoPython}`);
       return;
     }
     case 'test-tools': {
-      await step('ensuring tools (Temporal CLI, Vault API server, PostgreSQL)', ensureTools);
+      await step('ensuring tools (Temporal CLI, Vault API server, PostgreSQL, MariaDB, Redis, moto)', ensureTools);
       await ensureTestTools();
       return;
     }

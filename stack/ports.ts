@@ -12,13 +12,61 @@ export interface Ports {
   vault: number;
   postgres: number;
   codec: number;
+  mariadb: number;
+  redis: number;
+  /** The local IAM-compatible endpoint (moto) the aws-iam-access-key provider is tried against. */
+  iam: number;
 }
 
 const defaults: Record<StackMode, Ports> = {
-  local: { temporal: 7233, temporalUi: 8233, temporalHttp: 7243, temporalMetrics: 7253, vault: 8200, postgres: 5544, codec: 8288 },
-  bench: { temporal: 37233, temporalUi: 38233, temporalHttp: 37243, temporalMetrics: 37253, vault: 38200, postgres: 35544, codec: 38288 },
-  chaos: { temporal: 27233, temporalUi: 28233, temporalHttp: 27243, temporalMetrics: 27253, vault: 28200, postgres: 25544, codec: 28288 },
-  test: { temporal: 17233, temporalUi: 18233, temporalHttp: 17243, temporalMetrics: 17253, vault: 18200, postgres: 15544, codec: 18288 },
+  local: {
+    temporal: 7233,
+    temporalUi: 8233,
+    temporalHttp: 7243,
+    temporalMetrics: 7253,
+    vault: 8200,
+    postgres: 5544,
+    codec: 8288,
+    mariadb: 3316,
+    redis: 6389,
+    iam: 5016,
+  },
+  bench: {
+    temporal: 37233,
+    temporalUi: 38233,
+    temporalHttp: 37243,
+    temporalMetrics: 37253,
+    vault: 38200,
+    postgres: 35544,
+    codec: 38288,
+    mariadb: 33316,
+    redis: 36389,
+    iam: 35016,
+  },
+  chaos: {
+    temporal: 27233,
+    temporalUi: 28233,
+    temporalHttp: 27243,
+    temporalMetrics: 27253,
+    vault: 28200,
+    postgres: 25544,
+    codec: 28288,
+    mariadb: 23316,
+    redis: 26389,
+    iam: 25016,
+  },
+  test: {
+    temporal: 17233,
+    temporalUi: 18233,
+    temporalHttp: 17243,
+    temporalMetrics: 17253,
+    vault: 18200,
+    postgres: 15544,
+    codec: 18288,
+    mariadb: 13316,
+    redis: 16389,
+    iam: 15016,
+  },
 };
 
 const envNames: Record<keyof Ports, string> = {
@@ -29,6 +77,9 @@ const envNames: Record<keyof Ports, string> = {
   vault: 'ROTOR_VAULT_PORT',
   postgres: 'ROTOR_PG_PORT',
   codec: 'ROTOR_CODEC_PORT',
+  mariadb: 'ROTOR_MARIADB_PORT',
+  redis: 'ROTOR_REDIS_PORT',
+  iam: 'ROTOR_IAM_PORT',
 };
 
 export function portsFor(mode: StackMode): Ports {

@@ -1,4 +1,4 @@
-import { access, copyFile, mkdir, rename, rm } from 'node:fs/promises';
+import { access, copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -12,10 +12,18 @@ export const TEMPORAL_CLI_VERSION = 'v1.5.1';
 /** OpenBao v2.4.0's release commit; its v2 tags lack a /v2 module suffix, so we pin the pseudo-version. */
 export const OPENBAO_VERSION = 'v2.4.0';
 
+/** moto (an IAM-compatible server, PyPI), installed into a virtualenv of its own under the tools cache. */
+export const MOTO_VERSION = '5.2.5';
+
 export interface Tools {
   temporal: string;
   vault: string;
   pgBin: string;
+  /** mariadbd and mariadb-install-db (Debian's mariadb-server). */
+  mariadb: { server: string; installDb: string };
+  redisServer: string;
+  /** The virtualenv's python, which runs `moto.server`. */
+  motoPython: string;
 }
 
 export function toolsCacheDir(): string {
@@ -158,6 +166,73 @@ async function ensurePostgres(): Promise<string> {
   return installed;
 }
 
+async function ensureMariadb(): Promise<Tools['mariadb']> {
+  const find = async () => {
+    const server = (await onPath('mariadbd')) ?? ((await isExecutable('/usr/sbin/mariadbd')) ? '/usr/sbin/mariadbd' : undefined);
+    const installDb = await onPath('mariadb-install-db');
+    return server && installDb ? { server, installDb } : undefined;
+  };
+  const found = await find();
+  if (found) return found;
+  await aptInstall(['mariadb-server', 'mariadb-client'], 'MariaDB (mariadbd, mariadb-install-db)');
+  const installed = await find();
+  if (!installed)
+    throw new StackError('mariadb-server installed but mariadbd was not found', 'put mariadbd and mariadb-install-db on PATH');
+  return installed;
+}
+
+async function ensureRedis(): Promise<string> {
+  const found = await onPath('redis-server');
+  if (found) return found;
+  await aptInstall(['redis-server'], 'Redis (redis-server)');
+  const installed = await onPath('redis-server');
+  if (!installed) throw new StackError('redis-server installed but not found on PATH', 'put redis-server on PATH');
+  return installed;
+}
+
+/**
+ * moto in server mode, from PyPI into a virtualenv under the tools cache: created in place and
+ * marked complete last, so an interrupted install is redone rather than half used.
+ */
+async function ensureMoto(cache: string): Promise<string> {
+  const venv = join(cache, `moto-${MOTO_VERSION}`);
+  const python = join(venv, 'bin', 'python');
+  const complete = join(venv, '.rotor-complete');
+  if (
+    await isExecutable(python).then(
+      (ok) =>
+        ok &&
+        access(complete).then(
+          () => true,
+          () => false,
+        ),
+    )
+  )
+    return python;
+  const system = (await onPath('python3')) ?? (await onPath('python'));
+  if (!system)
+    throw new StackError('the IAM test endpoint (moto) needs Python 3, and python3 is not on PATH', 'install python3 and python3-venv');
+  const logFile = join(cache, `moto-${MOTO_VERSION}.install.log`);
+  await step(`installing moto ${MOTO_VERSION} (an IAM-compatible endpoint) from PyPI into a virtualenv (first run only)`, async () => {
+    await rm(venv, { recursive: true, force: true });
+    for (const [command, args] of [
+      [system, ['-m', 'venv', venv]],
+      [join(venv, 'bin', 'pip'), ['install', '--disable-pip-version-check', '--no-input', `moto[server]==${MOTO_VERSION}`]],
+    ] as const) {
+      const result = await runCommand(command, args, { logFile });
+      if (result.code !== 0) {
+        throw new StackError(
+          `installing moto failed (${command.split('/').pop()} exit ${result.code})`,
+          'check access to PyPI (and that python3-venv is installed), then run again',
+          logFile,
+        );
+      }
+    }
+    await writeFile(complete, `moto[server]==${MOTO_VERSION}\n`);
+  });
+  return python;
+}
+
 /** Tools only the test suite needs: compose validation, and Chromium for the browser test of the Temporal UI. */
 export async function ensureTestTools(): Promise<void> {
   await ensureUnitTestTools();
@@ -176,5 +251,8 @@ export async function ensureTools(): Promise<Tools> {
   const pgBin = await ensurePostgres();
   const temporal = await ensureTemporal(cache);
   const vault = await ensureVault(cache);
-  return { temporal, vault, pgBin };
+  const mariadb = await ensureMariadb();
+  const redisServer = await ensureRedis();
+  const motoPython = await ensureMoto(cache);
+  return { temporal, vault, pgBin, mariadb, redisServer, motoPython };
 }

@@ -6,6 +6,12 @@ import { bootstrapAudit } from './bootstrap-audit.js';
 import { bootstrapPostgres } from './bootstrap-postgres.js';
 import { bootstrapIdentity } from './bootstrap-identity.js';
 import { bootstrapVault, KV_MOUNT } from './bootstrap-vault.js';
+import { bootstrapIam, type IamRoot } from './bootstrap-iam.js';
+import { bootstrapMariadb } from './bootstrap-mariadb.js';
+import { bootstrapRedis } from './bootstrap-redis.js';
+import { startIam } from './iam-server.js';
+import { startMariadb } from './mariadb-server.js';
+import { startRedis } from './redis-server.js';
 import type { ManagedProcess } from './managed-process.js';
 import { assertPortsFree, portsFor, type Ports, type StackMode } from './ports.js';
 import { startPostgres, stopLeftoverPostgres, type PostgresServer } from './postgres-server.js';
@@ -32,6 +38,12 @@ export interface Stack {
   /** The UI's codec endpoint and its access token (local only, like the root token). */
   codec: { url: string; token: string };
   postgres: { host: string; port: number; superuser: string; superuserPassword: string };
+  /** MariaDB (mysql provider): root@127.0.0.1 and the CA of its TLS certificate. */
+  mariadb: { host: string; port: number; rootUser: string; rootPassword: string; caFile: string };
+  /** Redis (redis-acl provider): the `default` user's password. */
+  redis: { host: string; port: number; defaultPassword: string };
+  /** The IAM-compatible endpoint (moto; aws-iam-access-key provider) and an administrator's key for tests. */
+  iam: { endpoint: string; region: string; root: IamRoot };
   /** Local operators' userpass passwords (`rotor login <name>`); production people log in with OIDC/LDAP. */
   operators: Record<string, string>;
   stop(): Promise<void>;
@@ -106,6 +118,16 @@ export async function up(mode: StackMode): Promise<Stack> {
       startPostgres(tools.pgBin, stateDir, ports),
     );
     started.push({ name: 'postgres', stop: () => pgServer.stop() });
+    const mariadb = await step(`starting MariaDB on 127.0.0.1:${ports.mariadb}`, () =>
+      startMariadb(tools.mariadb, stateDir, ports.mariadb),
+    );
+    started.push(mariadb.proc);
+    const redis = await step(`starting Redis on 127.0.0.1:${ports.redis}`, () => startRedis(tools.redisServer, stateDir, ports.redis));
+    started.push(redis.proc);
+    const iam = await step(`starting the IAM-compatible endpoint (moto) on 127.0.0.1:${ports.iam}`, () =>
+      startIam(tools.motoPython, stateDir, ports.iam),
+    );
+    started.push(iam.proc);
     const vault = await step(`starting the Vault API server (${tools.vault}) on 127.0.0.1:${ports.vault}`, () =>
       startVault(tools.vault, stateDir, ports),
     );
@@ -120,6 +142,13 @@ export async function up(mode: StackMode): Promise<Stack> {
       bootstrapPostgres(pgServer, vault.address, vault.init.rootToken),
     );
     if (pgBoot.migrationsApplied.length) info(`migrations applied: ${pgBoot.migrationsApplied.join(', ')}`);
+    await step('bootstrapping MariaDB (demo database, admin user in Vault)', () =>
+      bootstrapMariadb(mariadb, vault.address, vault.init.rootToken),
+    );
+    await step('bootstrapping Redis (admin ACL user in Vault)', () => bootstrapRedis(redis, vault.address, vault.init.rootToken));
+    const iamRoot = await step('bootstrapping the IAM endpoint (admin access key in Vault)', () =>
+      bootstrapIam(iam, vault.address, vault.init.rootToken),
+    );
     await step('bootstrapping the audit key and auditor logins (transit, database role rotor-auditor)', () =>
       bootstrapAudit(pgServer, vault.address, vault.init.rootToken),
     );
@@ -169,13 +198,31 @@ export async function up(mode: StackMode): Promise<Stack> {
       vaultRootToken: vault.init.rootToken,
       codec: { url: codecServer.url, token: codecToken },
       postgres: { host: pgServer.host, port: pgServer.port, superuser: pgServer.superuser, superuserPassword: pgServer.superuserPassword },
+      mariadb: {
+        host: mariadb.host,
+        port: mariadb.port,
+        rootUser: mariadb.rootUser,
+        rootPassword: mariadb.rootPassword,
+        caFile: mariadb.caFile,
+      },
+      redis: { host: redis.host, port: redis.port, defaultPassword: redis.defaultPassword },
+      iam: { endpoint: iam.endpoint, region: iam.region, root: iamRoot },
       operators: identity.operators,
       stop: async () => {
         await stopAll();
         await rm(join(stateDir, 'launcher.pid'), { force: true });
       },
     };
-    const file: StackFile = { ...stack, pids: { vault: vault.proc.child.pid!, temporal: temporal.child.pid! } };
+    const file: StackFile = {
+      ...stack,
+      pids: {
+        mariadb: mariadb.proc.child.pid!,
+        redis: redis.proc.child.pid!,
+        iam: iam.proc.child.pid!,
+        vault: vault.proc.child.pid!,
+        temporal: temporal.child.pid!,
+      },
+    };
     delete (file as Partial<Stack>).stop;
     await writeFile(join(stateDir, 'stack.json'), JSON.stringify(file, null, 2), { mode: 0o600 });
     return stack;

@@ -153,6 +153,7 @@ async function confirmThroughMode(
       await act.awaitHealthVersion({ ...ref, consumer: c.name, version: move.to });
       break;
     case 'pg-sessions':
+    case 'sessions':
       await act.awaitSessionsDrained({ ...ref, consumer: c.name, oldVersion: move.from, newVersion: move.to });
       break;
     case 'manual':

@@ -32,7 +32,7 @@ export const PREPARE_STEPS = [
 ] as const;
 export type PrepareStep = (typeof PREPARE_STEPS)[number]['step'];
 
-export type ConfirmMode = 'webhook' | 'health' | 'manual' | 'pg-sessions';
+export type ConfirmMode = 'webhook' | 'health' | 'manual' | 'pg-sessions' | 'sessions';
 
 /** The non-secret part of a secret's inventory entry that the workflow needs. */
 export interface RotationSpec {

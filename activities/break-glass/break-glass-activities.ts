@@ -5,7 +5,9 @@ import { FailureType } from '../../workflows/failure-types.js';
 import type { ActivityContext } from '../activity-context.js';
 import { audited } from '../audit/audited.js';
 import { activeFreezeOf } from '../incident/freeze-store.js';
-import { adminSession, postgresTarget, type PostgresTarget } from '../providers/postgres/provider.js';
+import type { BreakGlassTarget, ProviderDefinition } from '../providers/provider.js';
+import { definitionOf } from '../providers/registry.js';
+import { typesWith, type ProviderType } from '../providers/schemas.js';
 import type { AuditDetail, AuditOutcome } from '../audit/audit-entry.js';
 import { GRANTS_PREFIX } from '../../vault/policies/operator-policy.js';
 
@@ -32,56 +34,41 @@ export function breakGlassActivities(ctx: ActivityContext) {
     return found;
   }
 
-  /** The target's admin credential and database, from Vault (never from config), read as rotations read it. */
-  async function target(secretId: string): Promise<PostgresTarget> {
+  /** The secret's break-glass target (its provider's, reading the admin credential from Vault as rotations do). */
+  async function target(secretId: string): Promise<BreakGlassTarget> {
     const spec = await ctx.inventory.secret(secretId);
-    if (spec.provider.type !== 'postgres') {
+    const definition = definitionOf(spec.provider.type) as ProviderDefinition<ProviderType>;
+    if (!definition.breakGlass) {
       throw ApplicationFailure.nonRetryable(
-        `break-glass needs a postgres secret, "${secretId}" is ${spec.provider.type}`,
+        `break-glass needs a secret whose target Vault's database engine serves (${typesWith('breakGlass')}); "${secretId}" is ${spec.provider.type}`,
         FailureType.WrongProvider,
       );
     }
-    return postgresTarget(ctx, spec.provider, secretId);
+    return definition.breakGlass(ctx, spec.provider, secretId);
   }
 
-  /** One grant: a role from Vault's database engine, handed to `deliverTo`'s entity (or wrapped). */
+  /** One grant: a user from Vault's database engine, handed to `deliverTo`'s entity (or wrapped). */
   const issue = async (ref: GrantRef & { secretId: string; ttlMs: number; deliverTo?: string }): Promise<Grant> => {
     return audited(
       ctx,
       { step: 'break_glass_grant', secretId: ref.secretId, actor: ref.actor },
       async () => {
-        const { admin, database, ssl } = await target(ref.secretId);
+        const bg = await target(ref.secretId);
         const connection = `rotor-${ref.secretId}`;
-        // Vault's own connection to the target: encrypted when the provider's sessions are (the CA
-        // file is the worker's, so Vault checks the certificate against its host's trusted CAs).
-        const sslmode = !ssl || ssl.mode === 'disable' ? 'disable' : ssl.mode === 'prefer' ? 'prefer' : 'require';
         const role = roleName(ref.requestId);
         const ttl = `${Math.ceil(ref.ttlMs / 1000)}s`;
         await ctx.vault.run(async (v) => {
           await v.request('POST', `database/config/${connection}`, {
-            plugin_name: 'postgresql-database-plugin',
-            connection_url: `postgresql://{{username}}:{{password}}@${admin.host}:${admin.port}/${database}?sslmode=${sslmode}`,
-            username: admin.username,
-            password: admin.password,
+            ...bg.connection,
             allowed_roles: ['breakglass-*'],
             verify_connection: true,
-            // Vault sends PostgreSQL a SCRAM verifier, never the password, in CREATE ROLE: a
-            // statement log (log_statement = 'all') holds nothing that logs in.
-            password_authentication: 'scram-sha-256',
           });
           await v.request('POST', `database/roles/${role}`, {
             db_name: connection,
             default_ttl: ttl,
             max_ttl: ttl,
-            creation_statements: [
-              `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'`,
-              `GRANT CONNECT ON DATABASE "${database}" TO "{{name}}"`,
-            ],
-            revocation_statements: [
-              `REVOKE ALL ON DATABASE "${database}" FROM "{{name}}"`,
-              `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}'`,
-              `DROP ROLE IF EXISTS "{{name}}"`,
-            ],
+            creation_statements: bg.creationStatements,
+            revocation_statements: bg.revocationStatements,
           });
           // A retried attempt may have issued a lease already: end it before issuing the one we hand out.
           await v.revokePrefix(`database/creds/${role}`);
@@ -93,7 +80,7 @@ export function breakGlassActivities(ctx: ActivityContext) {
           ),
         );
         const expiresAt = new Date(Date.now() + creds.lease_duration * 1000).toISOString();
-        const handover = { ...creds.data, host: admin.host, port: String(admin.port), database, expiresAt };
+        const handover = { ...creds.data, ...bg.endpoint, expiresAt };
         if (ref.deliverTo) {
           const path = deliveryPath(ref.deliverTo, ref.requestId);
           await ctx.vault.run((v) => v.kvWrite(ctx.env.ROTOR_VAULT_KV_MOUNT, path, handover));
@@ -155,7 +142,7 @@ export function breakGlassActivities(ctx: ActivityContext) {
     },
 
     /**
-     * Issues a short-lived PostgreSQL role through Vault's database secrets engine (one Vault role
+     * Issues a short-lived user at the target (PostgreSQL, MySQL) through Vault's database secrets engine (one Vault role
      * per request, TTL capped by policy) and delivers it to a KV path only the requester's Vault
      * entity can read (`deliverTo`): nothing that leaves here lets anyone else use it. An activity
      * of its own name, so that a worker of the previous release (which would wrap) cannot run it.
@@ -165,25 +152,18 @@ export function breakGlassActivities(ctx: ActivityContext) {
     /** Requests made before identities were verified (their histories): the grant is response-wrapped. */
     issueGrant: (ref: GrantRef & { secretId: string; ttlMs: number }): Promise<Grant> => issue(ref),
 
-    /** Revokes the lease synchronously and proves at PostgreSQL that the role is gone (invariant revocation-verified, docs/invariants.md). */
+    /** Revokes the lease synchronously and proves at the target that the user is gone (invariant revocation-verified, docs/invariants.md). */
     async revokeGrant(ref: GrantRef & { secretId: string; leaseId: string; username: string; deliveredTo?: string }): Promise<void> {
       await audited(ctx, { step: 'break_glass_revoke', secretId: ref.secretId, actor: ref.actor }, async () => {
         // The handed-over copy goes first (every version and the metadata): a revocation that keeps
         // failing must not leave the credential readable too.
         if (ref.deliveredTo) await ctx.vault.run((v) => v.kvDeleteAll(ctx.env.ROTOR_VAULT_KV_MOUNT, ref.deliveredTo!));
         await ctx.vault.run((v) => v.revokeLease(ref.leaseId));
-        // As every target session: provider.ssl, and no wait on another session's lock without end.
-        const client = await adminSession(ctx.providerCaches, await target(ref.secretId));
-        try {
-          const left = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [ref.username]);
-          if (left.rowCount)
-            throw ApplicationFailure.retryable(
-              `role ${ref.username} still exists after its lease was revoked`,
-              FailureType.RevocationNotVerified,
-            );
-        } finally {
-          await client.end();
-        }
+        if (await (await target(ref.secretId)).userExists(ref.username))
+          throw ApplicationFailure.retryable(
+            `user ${ref.username} still exists after its lease was revoked`,
+            FailureType.RevocationNotVerified,
+          );
         await ctx.vault.run((v) => v.request('DELETE', `database/roles/${roleName(ref.requestId)}`)).catch(() => undefined);
       });
     },

@@ -60,9 +60,28 @@ export interface Provider<C extends Credential = Credential, S extends Credentia
   revoke(credential: C, options: { terminateSessions: boolean }): Promise<void>;
   /** True when the target refuses `credential` (checked by logging in, never assumed). */
   isRevoked(credential: C): Promise<boolean>;
-  /** Open sessions using `credential` (only those of `applicationName`, when given), where the target can tell (pg_stat_activity). */
-  activeSessions?(credential: C, filter?: { applicationName?: string }): Promise<number>;
+  /**
+   * Open sessions using `credential` (only those of clients named `clientName`, when given), where
+   * the target lists them (traits.sessions: pg_stat_activity, a process list, CLIENT LIST).
+   */
+  activeSessions?(credential: C, filter?: { clientName?: string }): Promise<number>;
   close(): Promise<void>;
+}
+
+/**
+ * Break-glass users for one secret's target, issued by Vault's database secrets engine (traits
+ * breakGlass): one connection per secret, one Vault role per request.
+ */
+export interface BreakGlassTarget {
+  /** The body of `database/config/<connection>` (plugin_name, connection_url, admin username and password, …). */
+  connection: Record<string, unknown>;
+  /** The role's creation and revocation statements for this target. */
+  creationStatements: string[];
+  revocationStatements: string[];
+  /** Where the requester connects, handed over beside the username and password (host, port, database). */
+  endpoint: Record<string, string>;
+  /** True while a user of that name still exists at the target: a revoked lease is proved, never assumed. */
+  userExists(username: string): Promise<boolean>;
 }
 
 /** One provider type: its schemas (from schemas.ts) and how to build its provider for one secret. */
@@ -73,6 +92,8 @@ export interface ProviderDefinition<T extends ProviderType> {
   readonly credential: z.ZodType<CredentialOf<T>>;
   /** The provider of one secret; what it needs from Vault (an admin credential) it reads through `ctx`. */
   create(ctx: ActivityContext, spec: ProviderSpecOf<T>, secretId: string): Promise<Provider<CredentialOf<T>>>;
+  /** Break-glass at this secret's target (only when its traits say breakGlass). */
+  breakGlass?(ctx: ActivityContext, spec: ProviderSpecOf<T>, secretId: string): Promise<BreakGlassTarget>;
 }
 
 /** The target refused a credential: a fact about the credential, so retrying does not help. */

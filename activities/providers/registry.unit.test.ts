@@ -14,6 +14,10 @@ describe('the provider registry', () => {
   });
 
   it('lists every provider type for the inventory error', () => {
-    expect(providerTypeList()).toBe('"postgres" or "approle-secret-id"');
+    expect(providerTypeList()).toBe('"postgres", "approle-secret-id", "mysql", "redis-acl" or "aws-iam-access-key"');
+  });
+
+  it('a definition offers break-glass exactly when its traits say so', () => {
+    for (const type of providerTypes) expect(Boolean(registry[type].breakGlass)).toBe(Boolean(providerSchemas[type].traits.breakGlass));
   });
 });

@@ -1,6 +1,10 @@
 import type { z } from 'zod';
-import { approleCredential, approleSpec } from './approle-secret-id/schema.js';
-import { postgresCredential, postgresSpec } from './postgres/schema.js';
+import { approleCredential, approleSpec, approleTraits } from './approle-secret-id/schema.js';
+import { iamCredential, iamSpec, iamTraits } from './aws-iam-access-key/schema.js';
+import { mysqlCredential, mysqlSpec, mysqlTraits } from './mysql/schema.js';
+import { postgresCredential, postgresSpec, postgresTraits } from './postgres/schema.js';
+import { redisCredential, redisSpec, redisTraits } from './redis-acl/schema.js';
+import type { ProviderTraits } from './traits.js';
 
 /**
  * Every provider's schemas, keyed by its `type`: the inventory's `provider:` entry and the
@@ -8,8 +12,11 @@ import { postgresCredential, postgresSpec } from './postgres/schema.js';
  * file); the runtime half of each provider is in registry.ts, which must list the same types.
  */
 export const providerSchemas = {
-  postgres: { inventory: postgresSpec, credential: postgresCredential },
-  'approle-secret-id': { inventory: approleSpec, credential: approleCredential },
+  postgres: { inventory: postgresSpec, credential: postgresCredential, traits: postgresTraits },
+  'approle-secret-id': { inventory: approleSpec, credential: approleCredential, traits: approleTraits },
+  mysql: { inventory: mysqlSpec, credential: mysqlCredential, traits: mysqlTraits },
+  'redis-acl': { inventory: redisSpec, credential: redisCredential, traits: redisTraits },
+  'aws-iam-access-key': { inventory: iamSpec, credential: iamCredential, traits: iamTraits },
 } as const;
 
 /** A provider's name in the inventory (`provider.type`). */
@@ -20,6 +27,16 @@ export type ProviderSpecOf<T extends ProviderType> = z.output<(typeof providerSc
 export type CredentialOf<T extends ProviderType> = z.output<(typeof providerSchemas)[T]['credential']>;
 
 export const providerTypes = Object.keys(providerSchemas) as ProviderType[];
+
+/** The traits (traits.ts) of a parsed `provider:` entry, typed for that entry. */
+export function traitsOf<T extends ProviderType>(spec: ProviderSpecOf<T> & { type: T }): ProviderTraits<ProviderSpecOf<T>> {
+  return providerSchemas[spec.type].traits as unknown as ProviderTraits<ProviderSpecOf<T>>;
+}
+
+/** The provider types whose traits include `trait`, for an error message ("postgres, mysql"). */
+export function typesWith(trait: 'sessions' | 'breakGlass'): string {
+  return providerTypes.filter((t) => providerSchemas[t].traits[trait as never]).join(', ');
+}
 
 /** `"a", "b" or "c"`: the provider types for an error message. */
 export function providerTypeList(): string {

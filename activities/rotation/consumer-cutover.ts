@@ -106,7 +106,7 @@ export function consumerCutoverActivities(ctx: ActivityContext) {
     },
 
     /**
-     * PostgreSQL observed cutover: a session of the new version's role has been seen since this
+     * Observed cutover (pg-sessions, sessions): a session of the new version's role has been seen since this
      * wait began (after promotion) and no session of the old one remains. Both alone prove
      * nothing: an idle pool has no session of either.
      */
@@ -128,7 +128,10 @@ export function consumerCutoverActivities(ctx: ActivityContext) {
             if (!activeSessions)
               throw ApplicationFailure.nonRetryable('this provider cannot observe sessions', FailureType.WrongConfirmMode);
             const consumer = await consumerSpec(ctx, ref.secretId, ref.consumer);
-            const filter = consumer.confirm.mode === 'pg-sessions' ? { applicationName: consumer.confirm.applicationName } : {};
+            const { confirm } = consumer;
+            const clientName =
+              confirm.mode === 'pg-sessions' ? confirm.applicationName : confirm.mode === 'sessions' ? confirm.clientName : undefined;
+            const filter = clientName === undefined ? {} : { clientName };
             const old = (await secret.read(ref.oldVersion)).data;
             const next = (await secret.read(ref.newVersion)).data;
             let remaining = -1;
@@ -142,7 +145,7 @@ export function consumerCutoverActivities(ctx: ActivityContext) {
               () =>
                 seenNew
                   ? `${remaining} session(s) of the old credential remain`
-                  : `no session of the new credential seen yet${filter.applicationName ? ` (application_name ${filter.applicationName})` : ''}`,
+                  : `no session of the new credential seen yet${clientName ? ` (client name ${clientName})` : ''}`,
             );
             return { confirmedVersion: ref.newVersion };
           }),

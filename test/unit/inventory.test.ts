@@ -251,12 +251,12 @@ describe('parseInventory: rejected inventories name the field and what would be 
     ]);
   });
 
-  it.each([{ type: 'mysql', adminPath: 'x', users: ['a', 'b'] }, { role: 'billing-service' }])(
+  it.each([{ type: 'oracle', adminPath: 'x', users: ['a', 'b'] }, { role: 'billing-service' }])(
     'unknown or missing provider.type %j',
     (provider) => {
       const raw = rawInventory();
       secretAt(raw, 1)['provider'] = provider;
-      expect(rejected(raw)).toEqual(['secrets[1].provider.type: provider.type must be "postgres" or "approle-secret-id"']);
+      expect(rejected(raw)).toEqual(['secrets[1].provider.type: provider.type must be "postgres", "approle-secret-id", "mysql", "redis-acl" or "aws-iam-access-key"']);
     },
   );
 
@@ -462,7 +462,7 @@ describe('parseInventory: rejected inventories name the field and what would be 
     expect(rejected(raw)).toEqual([
       'secrets[0].id: use lower-case letters, digits and dashes (e.g. "payments-db"), at most 63 characters',
       'secrets[0].consumers[0].confirm.url: must be an http(s) URL such as http://127.0.0.1:9101/reload',
-      'secrets[1].provider.type: provider.type must be "postgres" or "approle-secret-id"',
+      'secrets[1].provider.type: provider.type must be "postgres", "approle-secret-id", "mysql", "redis-acl" or "aws-iam-access-key"',
     ]);
   });
 

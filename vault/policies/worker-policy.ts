@@ -1,4 +1,4 @@
-import type { Inventory } from '../../config/inventory-schema.js';
+import { providerTraits, type Inventory } from '../../config/inventory-schema.js';
 import { AUDIT_ANCHOR_PATH, AUDIT_TRANSIT_KEY, CODEC_KEY_PATH, GRANTS_PREFIX } from './operator-policy.js';
 
 /**
@@ -119,18 +119,8 @@ export function renderWorkerPolicies(inventory: PolicyInventory, { kvMount, name
     own.grant(`${m}/metadata/${path}`, ['read', 'update'], `${id}: current version, promotion stamps`);
     own.grant(`${m}/data/_rotor/pending/${id}/*`, ['create', 'read', 'update'], `${id}: staged credentials`);
     own.grant(`${m}/metadata/_rotor/pending/${id}/*`, ['read', 'delete'], `${id}: staged credentials, removed after use`);
-    const p = s.provider;
-    if (p.type === 'postgres') {
-      own.grant(`${m}/data/${safe(`secrets[${i}].provider.adminPath`, p.adminPath)}`, ['read'], `${id}: admin credential`);
-    } else {
-      const role = `auth/${safe(`secrets[${i}].provider.mount`, p.mount)}/role/${safe(`secrets[${i}].provider.role`, p.role)}`;
-      const why = `${id}: secret IDs of AppRole ${p.role}`;
-      own.grant(`${role}/role-id`, ['read'], why);
-      // rotor-chosen secret IDs go through custom-secret-id, Vault-minted ones through secret-id.
-      own.grant(`${role}/${p.secretIdSource === 'vault' ? 'secret-id' : 'custom-secret-id'}`, ['update'], why);
-      own.grant(`${role}/secret-id/lookup`, ['update'], why);
-      own.grant(`${role}/secret-id-accessor/destroy`, ['update'], why);
-    }
+    const ctx = { kvMount: m, secretId: id, safe: (field: string, value: string) => safe(`secrets[${i}].provider.${field}`, value) };
+    for (const r of providerTraits(s.provider).secretRules(s.provider, ctx)) own.grant(r.path, r.capabilities, r.why);
     const policy = secretPolicyName(name, id);
     const header = [
       `# rotor policy of secret ${id}, generated from ${from} (rotor policy render worker).`,
@@ -144,13 +134,12 @@ export function renderWorkerPolicies(inventory: PolicyInventory, { kvMount, name
   // worker's secret policies, so this is no wider than the secret policies themselves.
   rules.grant(`auth/token/create/${secretsTokenRole(name)}`, ['update'], 'child tokens holding one secret policy each');
 
-  if (inventory.secrets.some((s) => s.provider.type === 'approle-secret-id')) {
-    // An emergency AppRole rotation ends the tokens issued with the compromised secret ID: Vault has
-    // no index from secret ID to tokens, so every accessor is listed (sudo) and looked up.
-    const why = 'emergency AppRole rotation: tokens of a compromised secret ID';
-    rules.grant('auth/token/accessors', ['list', 'sudo'], why);
-    rules.grant('auth/token/lookup-accessor', ['update'], why);
-    rules.grant('auth/token/revoke-accessor', ['update'], why);
+  // Paths a provider type needs beyond one secret (an emergency AppRole rotation lists token accessors).
+  const typesSeen = new Set<string>();
+  for (const s of inventory.secrets) {
+    if (typesSeen.has(s.provider.type)) continue;
+    typesSeen.add(s.provider.type);
+    for (const r of providerTraits(s.provider).workerRules?.() ?? []) rules.grant(r.path, r.capabilities, r.why);
   }
 
   inventory.breakGlass.forEach((b, i) => {

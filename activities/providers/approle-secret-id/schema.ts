@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ProviderTraits } from '../traits.js';
 
 /*
  * Pure zod: config/inventory-schema.ts builds the inventory's `provider:` union from this file, so
@@ -27,3 +28,28 @@ export const approleCredential = z.object({ role_id: z.string(), secret_id: z.st
 
 export type AppRoleSpec = z.infer<typeof approleSpec>;
 export type AppRoleCredential = z.infer<typeof approleCredential>;
+
+/** The secret's AppRole role endpoints; no sessions to observe, no break-glass. */
+export const approleTraits: ProviderTraits<AppRoleSpec> = {
+  secretRules(spec, ctx) {
+    const role = `auth/${ctx.safe('mount', spec.mount)}/role/${ctx.safe('role', spec.role)}`;
+    const why = `${ctx.secretId}: secret IDs of AppRole ${spec.role}`;
+    return [
+      { path: `${role}/role-id`, capabilities: ['read'], why },
+      // rotor-chosen secret IDs go through custom-secret-id, Vault-minted ones through secret-id.
+      { path: `${role}/${spec.secretIdSource === 'vault' ? 'secret-id' : 'custom-secret-id'}`, capabilities: ['update'], why },
+      { path: `${role}/secret-id/lookup`, capabilities: ['update'], why },
+      { path: `${role}/secret-id-accessor/destroy`, capabilities: ['update'], why },
+    ];
+  },
+  workerRules() {
+    // An emergency AppRole rotation ends the tokens issued with the compromised secret ID: Vault has
+    // no index from secret ID to tokens, so every accessor is listed (sudo) and looked up.
+    const why = 'emergency AppRole rotation: tokens of a compromised secret ID';
+    return [
+      { path: 'auth/token/accessors', capabilities: ['list', 'sudo'], why },
+      { path: 'auth/token/lookup-accessor', capabilities: ['update'], why },
+      { path: 'auth/token/revoke-accessor', capabilities: ['update'], why },
+    ];
+  },
+};

@@ -7,6 +7,7 @@ import {
   CredentialRejectedError,
   scrub,
   TargetUnavailableError,
+  type BreakGlassTarget,
   type GeneratedCredential,
   type Provider,
   type ProviderDefinition,
@@ -307,11 +308,11 @@ export function postgresProvider(
       return (await tryLogin(credential)) === 'refused';
     },
 
-    async activeSessions(credential, { applicationName } = {}) {
+    async activeSessions(credential, { clientName } = {}) {
       return asAdmin(async (c) => {
         const rows = await c.query<{ n: string }>(
           'SELECT count(*) AS n FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid() AND ($2::text IS NULL OR application_name = $2)',
-          [credential.username, applicationName ?? null],
+          [credential.username, clientName ?? null],
         );
         return Number(rows.rows[0]?.n ?? 0);
       });
@@ -321,8 +322,51 @@ export function postgresProvider(
   };
 }
 
+/**
+ * Break-glass roles from Vault's postgresql plugin: a login role with CONNECT on the target
+ * database that expires with its lease; revoking it ends its sessions and drops it.
+ */
+async function postgresBreakGlass(ctx: ActivityContext, spec: PostgresSpec, secretId: string): Promise<BreakGlassTarget> {
+  const target = await postgresTarget(ctx, spec, secretId);
+  const { admin, database, ssl } = target;
+  // Vault's own connection to the target: encrypted when the provider's sessions are (the CA
+  // file is the worker's, so Vault checks the certificate against its host's trusted CAs).
+  const sslmode = !ssl || ssl.mode === 'disable' ? 'disable' : ssl.mode === 'prefer' ? 'prefer' : 'require';
+  return {
+    connection: {
+      plugin_name: 'postgresql-database-plugin',
+      connection_url: `postgresql://{{username}}:{{password}}@${admin.host}:${admin.port}/${database}?sslmode=${sslmode}`,
+      username: admin.username,
+      password: admin.password,
+      // Vault sends PostgreSQL a SCRAM verifier, never the password, in CREATE ROLE: a
+      // statement log (log_statement = 'all') holds nothing that logs in.
+      password_authentication: 'scram-sha-256',
+    },
+    creationStatements: [
+      `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'`,
+      `GRANT CONNECT ON DATABASE "${database}" TO "{{name}}"`,
+    ],
+    revocationStatements: [
+      `REVOKE ALL ON DATABASE "${database}" FROM "{{name}}"`,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}'`,
+      `DROP ROLE IF EXISTS "{{name}}"`,
+    ],
+    endpoint: { host: admin.host, port: String(admin.port), database },
+    async userExists(username) {
+      // As every target session: provider.ssl, and no wait on another session's lock without end.
+      const client = await adminSession(ctx.providerCaches, target);
+      try {
+        return ((await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [username])).rowCount ?? 0) > 0;
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
 export const postgresDefinition: ProviderDefinition<'postgres'> = {
   inventory: postgresSpec,
   credential: postgresCredential,
   create: async (ctx, spec, secretId) => postgresProvider(spec, await postgresTarget(ctx, spec, secretId), ctx.providerCaches),
+  breakGlass: postgresBreakGlass,
 };

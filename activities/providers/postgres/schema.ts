@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { adminCredentialRule, type ProviderTraits } from '../traits.js';
 
 /*
  * Pure zod: config/inventory-schema.ts builds the inventory's `provider:` union from this file, so
@@ -73,3 +74,10 @@ export type PostgresSpec = z.infer<typeof postgresSpec>;
 export type PostgresSsl = z.infer<typeof postgresSsl>;
 export type PostgresCredential = z.infer<typeof postgresCredential>;
 export type PostgresAdmin = z.infer<typeof postgresAdmin>;
+
+/** Sessions in pg_stat_activity (by application_name too); break-glass roles from Vault's postgresql plugin. */
+export const postgresTraits: ProviderTraits<PostgresSpec> = {
+  sessions: { where: 'pg_stat_activity', clientName: true },
+  breakGlass: true,
+  secretRules: (spec, ctx) => [adminCredentialRule(spec.adminPath, ctx)],
+};
