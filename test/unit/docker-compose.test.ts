@@ -46,6 +46,8 @@ const REQUIRED_ENV = {
   ROTOR_CODEC_KEY: Buffer.alloc(32, 7).toString('base64'),
   ROTOR_VAULT_ROLE_ID: 'dummy-role-id',
   ROTOR_VAULT_SECRET_ID: 'dummy-secret-id',
+  MARIADB_ROOT_PASSWORD: 'dummy-mariadb-root',
+  REDIS_PASSWORD: 'dummy-redis-default',
 } as const;
 
 // An empty env file, so a developer's real .env next to docker-compose.yml cannot fill in
@@ -95,6 +97,7 @@ interface ComposeService {
   depends_on?: Record<string, { condition?: string }> | string[];
   healthcheck?: { test?: string[] | string; disable?: boolean };
   volumes?: (string | { type?: string; source?: string; target?: string })[];
+  command?: string[] | string;
 }
 
 interface ComposeModel {
@@ -156,6 +159,16 @@ describe('docker-compose.yml (validated by docker-compose config)', () => {
     expect(service(model, 'postgresql').image).toMatch(/^postgres:16/);
     expect(service(model, 'openbao').image).toMatch(/^openbao\/openbao:/);
     expect(service(model, 'worker').build).toBeDefined();
+  });
+
+  it('starts the example MariaDB and Redis targets from their official images, with passwords only from .env', () => {
+    const model = resolvedConfig();
+    expect(service(model, 'mariadb').image).toMatch(/^mariadb:\d+\.\d+\.\d+$/);
+    expect(service(model, 'redis').image).toMatch(/^redis:\d+\.\d+\.\d+$/);
+    expect(environmentOf(service(model, 'mariadb')).MARIADB_ROOT_PASSWORD).toBe(REQUIRED_ENV.MARIADB_ROOT_PASSWORD);
+    expect(environmentOf(service(model, 'redis')).REDIS_PASSWORD).toBe(REQUIRED_ENV.REDIS_PASSWORD);
+    // The Redis password reaches the server through its environment, never its command line.
+    expect(JSON.stringify(service(model, 'redis').command)).not.toContain(REQUIRED_ENV.REDIS_PASSWORD);
   });
 
   it('publishes every port on 127.0.0.1 only', () => {

@@ -256,7 +256,9 @@ describe('parseInventory: rejected inventories name the field and what would be 
     (provider) => {
       const raw = rawInventory();
       secretAt(raw, 1)['provider'] = provider;
-      expect(rejected(raw)).toEqual(['secrets[1].provider.type: provider.type must be "postgres", "approle-secret-id", "mysql", "redis-acl" or "aws-iam-access-key"']);
+      expect(rejected(raw)).toEqual([
+        'secrets[1].provider.type: provider.type must be "postgres", "approle-secret-id", "mysql", "redis-acl" or "aws-iam-access-key"',
+      ]);
     },
   );
 
@@ -272,7 +274,7 @@ describe('parseInventory: rejected inventories name the field and what would be 
     const problems = rejected(raw);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^secrets\[0\]\.consumers\[2\]\.confirm\.mode: /);
-    for (const mode of ['webhook', 'health', 'manual', 'pg-sessions']) expect(problems[0]).toContain(`'${mode}'`);
+    for (const mode of ['webhook', 'health', 'manual', 'pg-sessions', 'sessions']) expect(problems[0]).toContain(`'${mode}'`);
   });
 
   it('a webhook confirmation without a url', () => {
@@ -285,6 +287,34 @@ describe('parseInventory: rejected inventories name the field and what would be 
     const raw = rawInventory();
     consumersOf(raw, 1)[0] = { name: 'billing', confirm: { mode: 'pg-sessions' } };
     expect(rejected(raw)).toEqual(['secrets[1].consumers[0].confirm.mode: "pg-sessions" works only with the postgres provider']);
+  });
+
+  it('a sessions consumer on a target that lists no sessions (approle-secret-id)', () => {
+    const raw = rawInventory();
+    consumersOf(raw, 1)[0] = { name: 'billing', confirm: { mode: 'sessions' } };
+    const [problem, ...rest] = rejected(raw);
+    expect(rest).toEqual([]);
+    expect(problem).toMatch(
+      /^secrets\[1\]\.consumers\[0\]\.confirm\.mode: "sessions" needs a target that lists its sessions \(postgres, .*\); approle-secret-id cannot: use webhook, health or manual$/,
+    );
+  });
+
+  it('a sessions consumer with a malformed clientName', () => {
+    const raw = rawInventory();
+    consumersOf(raw, 0)[0] = { name: 'billing', confirm: { mode: 'sessions', clientName: 'billing app; DROP' } };
+    expect(rejected(raw)).toEqual([
+      'secrets[0].consumers[0].confirm.clientName: the name this consumer connects with, e.g. "billing" (letters, digits, _ . : -)',
+    ]);
+  });
+
+  it('a sessions consumer on postgres, counting one client name', () => {
+    const raw = rawInventory();
+    consumersOf(raw, 0)[0] = { name: 'billing', confirm: { mode: 'sessions', clientName: 'billing' } };
+    expect(parseInventory(stringify(raw)).secrets[0]!.consumers[0]!.confirm).toEqual({
+      mode: 'sessions',
+      clientName: 'billing',
+      timeout: 300_000,
+    });
   });
 
   it('a consumer listed twice on one secret', () => {
