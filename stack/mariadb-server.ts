@@ -91,6 +91,9 @@ export async function startMariadb(tools: Tools['mariadb'], stateDir: string, po
         logFile,
       );
   }
+  // A killed server leaves its socket and pid file behind: a stale socket would pass for a live server.
+  await rm(socket, { force: true });
+  await rm(join(runDir, 'mariadb.pid'), { force: true });
   const proc = startProcess(
     'mariadb',
     tools.server,
@@ -113,17 +116,30 @@ export async function startMariadb(tools: Tools['mariadb'], stateDir: string, po
   );
   const stop = () => proc.stop();
   try {
+    // Ready when a real login works: over the socket as root on the first start (no password
+    // yet), afterwards as root@127.0.0.1 over TCP with the password.
+    const firstStart = !existsSync(passwordFile);
     await waitFor(
       'MariaDB',
-      async () => existsSync(socket),
+      async () => {
+        const probe = firstStart
+          ? await runCommand('mariadb', ['--no-defaults', `--socket=${socket}`, '-uroot', '-e', 'SELECT 1'])
+          : await runCommand('mariadb', ['--no-defaults', '-h127.0.0.1', `-P${port}`, '-uroot', '-e', 'SELECT 1'], {
+              env: { ...process.env, MYSQL_PWD: (await readFile(passwordFile, 'utf8')).trim() },
+            });
+        if (probe.code !== 0) throw new Error(probe.stderr.trim());
+        return true;
+      },
       60_000,
       () => (proc.child.exitCode !== null ? `mariadbd exited with code ${proc.child.exitCode}` : undefined),
     );
-    if (!existsSync(passwordFile)) {
+    if (firstStart) {
       // First start: root@localhost has no password over the socket; give TCP root one.
       const password = randomBytes(24).toString('base64url');
       const sql = [
         `CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '${password}';`,
+        // mariadb-install-db may have made it already (without a password): set it either way.
+        `ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '${password}';`,
         `GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;`,
         `ALTER USER 'root'@'localhost' IDENTIFIED BY '${password}';`,
       ].join('\n');

@@ -1,6 +1,7 @@
-import { condition, patched, upsertSearchAttributes } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, upsertSearchAttributes } from '@temporalio/workflow';
 import { failureMessage, isTimeout } from './failure-message.js';
 import { tellRestoredV1 } from './legacy/tell-restored-v1.js';
+import { FailureType } from './failure-types.js';
 import { Patch } from './patches.js';
 import { confirmation, revocation, target } from './rotation-activities.js';
 import {
@@ -158,6 +159,12 @@ async function confirmThroughMode(
       break;
     case 'manual':
       return condition(() => consumer.status === 'confirmed', waitMs);
+    default:
+      // A mode this code does not know (an inventory ahead of this worker) must never count as confirmed.
+      throw ApplicationFailure.nonRetryable(
+        `consumer "${c.name}": unknown confirm mode "${String(c.mode satisfies never)}"`,
+        FailureType.WrongConfirmMode,
+      );
   }
   Object.assign(consumer, { status: 'confirmed', confirmedVersion: move.to, confirmedBy: `rotor (${c.mode})` });
   return true;
