@@ -49,6 +49,7 @@ export interface ConsumerService {
 
 async function openSession(
   vault: VaultClient,
+  name: string,
   kind: TargetKind,
   mount: string,
   path: string,
@@ -56,7 +57,7 @@ async function openSession(
 ): Promise<{ session: TargetSession; version: number }> {
   const read = await vault.kvRead<Record<string, string>>(mount, path, version);
   if (!read) throw new Error(`no credential at ${mount}/${path}${version ? ` version ${version}` : ''}`);
-  return { session: await openTargetSession(kind, read.data), version: read.metadata.version };
+  return { session: await openTargetSession(kind, read.data, name), version: read.metadata.version };
 }
 
 async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -72,7 +73,7 @@ function reply(res: ServerResponse, status: number, payload: unknown): void {
 export async function startConsumerService(options: ConsumerServiceOptions): Promise<ConsumerService> {
   const vault = new VaultClient(options.vaultAddr, options.vaultToken);
   const kind = options.kind ?? 'postgres';
-  let current = await openSession(vault, kind, options.mount, options.path);
+  let current = await openSession(vault, options.name, kind, options.mount, options.path);
   let healthy = true;
   let acceptReloads = true;
   let failAfterReload = false;
@@ -99,7 +100,7 @@ export async function startConsumerService(options: ConsumerServiceOptions): Pro
     })();
   });
   const reload = async (version?: number) => {
-    const next = await openSession(vault, kind, options.mount, options.path, version);
+    const next = await openSession(vault, options.name, kind, options.mount, options.path, version);
     const old = current;
     current = next;
     await old.session.close();

@@ -27,13 +27,14 @@ const field = (credential: Record<string, string>, name: string): string => {
   return value;
 };
 
-async function postgresSession(c: Record<string, string>): Promise<TargetSession> {
+async function postgresSession(c: Record<string, string>, clientName: string): Promise<TargetSession> {
   const pool = new pg.Pool({
     host: field(c, 'host'),
     port: Number(field(c, 'port')),
     user: field(c, 'username'),
     password: field(c, 'password'),
     database: field(c, 'database'),
+    application_name: clientName,
     max: 2,
     idleTimeoutMillis: 0,
   });
@@ -47,13 +48,14 @@ async function postgresSession(c: Record<string, string>): Promise<TargetSession
   return session;
 }
 
-async function mysqlSession(c: Record<string, string>): Promise<TargetSession> {
+async function mysqlSession(c: Record<string, string>, clientName: string): Promise<TargetSession> {
   const pool = mysql.createPool({
     host: field(c, 'host'),
     port: Number(field(c, 'port')),
     user: field(c, 'username'),
     password: field(c, 'password'),
     ...(c.database ? { database: c.database } : {}),
+    connectAttributes: { program_name: clientName },
     connectionLimit: 2,
     // Idle connections stay open, as an application's pool does: observed cutover sees them.
     idleTimeout: 24 * 3600_000,
@@ -68,11 +70,12 @@ async function mysqlSession(c: Record<string, string>): Promise<TargetSession> {
   return session;
 }
 
-async function redisSession(c: Record<string, string>): Promise<TargetSession> {
+async function redisSession(c: Record<string, string>, clientName: string): Promise<TargetSession> {
   const client = createClient({
     socket: { host: field(c, 'host'), port: Number(field(c, 'port')), reconnectStrategy: false },
     username: field(c, 'username'),
     password: field(c, 'password'),
+    name: clientName,
   });
   client.on('error', () => undefined); // a killed client reports here; the next command fails and says so
   await client.connect();
@@ -103,14 +106,15 @@ async function accessKeySession(c: Record<string, string>): Promise<TargetSessio
   return session;
 }
 
-export function openTargetSession(kind: TargetKind, credential: Record<string, string>): Promise<TargetSession> {
+/** Opens a session as `credential`; `clientName` is what the target shows for it (application_name, CLIENT SETNAME). */
+export function openTargetSession(kind: TargetKind, credential: Record<string, string>, clientName: string): Promise<TargetSession> {
   switch (kind) {
     case 'postgres':
-      return postgresSession(credential);
+      return postgresSession(credential, clientName);
     case 'mysql':
-      return mysqlSession(credential);
+      return mysqlSession(credential, clientName);
     case 'redis-acl':
-      return redisSession(credential);
+      return redisSession(credential, clientName);
     case 'aws-iam-access-key':
       return accessKeySession(credential);
   }

@@ -42,7 +42,8 @@ export async function startDemoConsumers(stack: Stack, inventory: Inventory): Pr
               path: secret.path,
               port,
               kind,
-              followVaultEveryMs: c.confirm.mode === 'health' ? 1000 : undefined,
+              // Health and observed (sessions) consumers move to a new version by themselves.
+              followVaultEveryMs: ['health', 'sessions', 'pg-sessions'].includes(c.confirm.mode) ? 1000 : undefined,
             }),
           );
         } catch (err) {

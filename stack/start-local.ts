@@ -131,12 +131,18 @@ export async function startLocal(): Promise<void> {
   info(`  Temporal gRPC     127.0.0.1:${p.temporal}   (task queue ${stack.env.ROTOR_TASK_QUEUE})`);
   info(`  Vault API         ${stack.env.ROTOR_VAULT_ADDR}   (root token: ${join(stack.stateDir, 'vault-init.json')}, local only)`);
   info(`  PostgreSQL        127.0.0.1:${p.postgres}   (databases: rotor, demo)`);
+  info(`  MariaDB           127.0.0.1:${p.mariadb}   (database demo; mysql provider)`);
+  info(`  Redis             127.0.0.1:${p.redis}   (ACL users; redis-acl provider)`);
+  info(`  IAM endpoint      http://127.0.0.1:${p.iam}   (moto, in memory; aws-iam-access-key provider)`);
   info(`  state and logs    ${stack.stateDir}`);
   info('');
   info('Try it (as yourself: local operators alice, bob, carol, dave, erin; passwords in operators.json):');
   info('  npx rotor login carol');
   info('  npx rotor rotate payments-db --wait     # two consumers cut over, the old password is revoked');
   info('  npx rotor rotate reporting-db --wait    # then, in another terminal: npx rotor confirm reporting-db analyst');
+  info('  npx rotor rotate inventory-db --wait    # MariaDB: confirmed when the stock pool is seen on the new user only');
+  info('  npx rotor rotate sessions-cache --wait  # Redis ACL: the web client moves to the other user');
+  info('  npx rotor rotate demo-iam --wait        # IAM: a new access key, the old one deactivated and deleted');
   info('  npx rotor status');
   info(
     `  Temporal UI → Start Workflow: type rotateSecret, task queue ${stack.env.ROTOR_TASK_QUEUE}, id rotate/payments-db, input {"secretId":"payments-db"}`,
