@@ -11,11 +11,11 @@ import { kvVersion, postgresSecretYaml, seed, startRotation, waitForStatus } fro
 import { canLogin, connectTestStack, createLogger, type StackConnection } from '../helpers/test-stack.js';
 
 /**
- * The last release before the workflow changes of issue #13 (promotion failures that roll back,
- * emergency revocations that persist, heartbeats on every activity). Move it forward to the last
- * release whenever a workflow changes: this test upgrades from it.
+ * The last release before the workflow change of issue #15 (confirm mode sessions, an unknown
+ * mode no longer counted as confirmed). Move it forward to the last release whenever a workflow
+ * changes: this test upgrades from it.
  */
-const OLD_RELEASE = '2df44f8';
+const OLD_RELEASE = 'bd0b624';
 
 /**
  * A rotation asleep in its overlap when the worker is upgraded resumes on the new code by replaying

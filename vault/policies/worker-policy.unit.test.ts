@@ -188,6 +188,22 @@ describe('renderWorkerPolicies', () => {
     expect(() => render(withMount)).toThrow(/provider\.mount/);
   });
 
+  it('every provider type is granted its own admin credential, in its secret policy only, and an unsafe admin path is refused', () => {
+    const others = `secrets:
+  - { id: inv-db, path: apps/inv-db, owner: t, provider: { type: mysql, adminPath: _rotor/admin/my, users: [inv_a, inv_b] } }
+  - { id: cache, path: apps/cache, owner: t, provider: { type: redis-acl, adminPath: _rotor/admin/redis, user: app } }
+  - { id: keys, path: apps/keys, owner: t, provider: { type: aws-iam-access-key, adminPath: _rotor/admin/iam, userName: app } }
+`;
+    const byType = renderSet(others);
+    expect([...rulesOf(byType.secrets['inv-db']!.hcl)]).toContainEqual(['rotor/data/_rotor/admin/my', ['read']]);
+    expect([...rulesOf(byType.secrets['cache']!.hcl)]).toContainEqual(['rotor/data/_rotor/admin/redis', ['read']]);
+    expect([...rulesOf(byType.secrets['keys']!.hcl)]).toContainEqual(['rotor/data/_rotor/admin/iam', ['read']]);
+    expect([...rulesOf(byType.worker).keys()].filter((p) => p.includes('_rotor/admin'))).toEqual([]);
+    // None of them needs token accessors (only AppRole does).
+    expect(rulesOf(byType.worker).has('auth/token/accessors')).toBe(false);
+    expect(() => render(others.replace('_rotor/admin/redis', '_rotor/admin/*'))).toThrow(/secrets\[1\]\.provider\.adminPath/);
+  });
+
   it('the example inventory renders', async () => {
     const file = join(REPO_ROOT, 'config', 'inventory.example.yaml');
     const example = rulesOf(
