@@ -198,7 +198,18 @@ export const inventory = z
   .superRefine((inv, ctx) => {
     const ids = new Map<string, number>();
     const paths = new Map<string, number>();
+    const targets = new Map<string, number>();
     inv.secrets.forEach((s, i) => {
+      for (const t of traitsOf(s.provider).targets?.(s.provider) ?? []) {
+        const first = targets.get(t);
+        if (first !== undefined && first !== i)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['secrets', i, 'provider'],
+            message: `rotates what secrets[${first}] ("${inv.secrets[first]!.id}") rotates (${t.split('|').slice(2).join(' ') || t}): two secrets would change one credential against each other; keep one of them`,
+          });
+        else targets.set(t, i);
+      }
       if (ids.has(s.id))
         ctx.addIssue({
           code: 'custom',

@@ -209,7 +209,12 @@ async function ensureMoto(cache: string): Promise<string> {
     )
   )
     return python;
-  const system = (await onPath('python3')) ?? (await onPath('python'));
+  let system = (await onPath('python3')) ?? (await onPath('python'));
+  // Debian's python3 lacks venv's ensurepip until python3-venv is installed.
+  if (!system || (await runCommand(system, ['-c', 'import ensurepip, venv'])).code !== 0) {
+    await aptInstall(['python3', 'python3-venv'], 'Python 3 with venv (for moto, the IAM-compatible test endpoint)');
+    system = await onPath('python3');
+  }
   if (!system)
     throw new StackError('the IAM test endpoint (moto) needs Python 3, and python3 is not on PATH', 'install python3 and python3-venv');
   const logFile = join(cache, `moto-${MOTO_VERSION}.install.log`);

@@ -15,7 +15,7 @@ import { startRedis } from './redis-server.js';
 import type { ManagedProcess } from './managed-process.js';
 import { assertPortsFree, portsFor, type Ports, type StackMode } from './ports.js';
 import { startPostgres, stopLeftoverPostgres, type PostgresServer } from './postgres-server.js';
-import { running, stopLeftoverProcesses } from './recorded-processes.js';
+import { recordProcess, running, stopLeftoverProcesses } from './recorded-processes.js';
 import { info, step } from './progress.js';
 import { startTemporal } from './temporal-server.js';
 import { ensureTools } from './tools.js';
@@ -108,7 +108,14 @@ export async function up(mode: StackMode): Promise<Stack> {
   await chmod(stateDir, 0o755);
   if (!process.env.ROTOR_STATE_DIR) await chmod(join(REPO_ROOT, '.rotor'), 0o755);
 
+  // Every server's pid goes into stack.json the moment it starts, so a launcher killed anywhere
+  // below leaves nothing a later one cannot stop (recorded-processes.ts).
+  await writeFile(join(stateDir, 'stack.json'), JSON.stringify({ pids: {} }), { mode: 0o600 });
   const started: { name: string; stop(): Promise<void> }[] = [];
+  const track = async (proc: ManagedProcess) => {
+    started.push(proc);
+    if (proc.child.pid !== undefined) await recordProcess(stateDir, proc.name, proc.child.pid);
+  };
   const stopAll = async () => {
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
     started.length = 0;
@@ -121,17 +128,17 @@ export async function up(mode: StackMode): Promise<Stack> {
     const mariadb = await step(`starting MariaDB on 127.0.0.1:${ports.mariadb}`, () =>
       startMariadb(tools.mariadb, stateDir, ports.mariadb),
     );
-    started.push(mariadb.proc);
+    await track(mariadb.proc);
     const redis = await step(`starting Redis on 127.0.0.1:${ports.redis}`, () => startRedis(tools.redisServer, stateDir, ports.redis));
-    started.push(redis.proc);
+    await track(redis.proc);
     const iam = await step(`starting the IAM-compatible endpoint (moto) on 127.0.0.1:${ports.iam}`, () =>
       startIam(tools.motoPython, stateDir, ports.iam),
     );
-    started.push(iam.proc);
+    await track(iam.proc);
     const vault = await step(`starting the Vault API server (${tools.vault}) on 127.0.0.1:${ports.vault}`, () =>
       startVault(tools.vault, stateDir, ports),
     );
-    started.push(vault.proc);
+    await track(vault.proc);
     const appRole = await step('bootstrapping Vault (KV v2, audit device, worker AppRole and policy)', () =>
       bootstrapVault(vault.address, vault.init.rootToken, stateDir, vault.isOpenBao, { file: inventoryFile, inventory }),
     );
@@ -156,7 +163,7 @@ export async function up(mode: StackMode): Promise<Stack> {
       `starting Temporal dev server on 127.0.0.1:${ports.temporal} (UI :${ports.temporalUi})`,
       () => startTemporal(tools.temporal, stateDir, ports),
     );
-    started.push(temporal);
+    await track(temporal);
 
     const codecKeyFile = join(stateDir, 'codec.key');
     if (!existsSync(codecKeyFile)) await writeFile(codecKeyFile, randomBytes(32).toString('base64'), { mode: 0o600 });

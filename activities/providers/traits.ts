@@ -39,6 +39,12 @@ export interface ProviderTraits<S> {
     /** Why this entry's sessions cannot tell the old credential from the new (one user, two passwords), or undefined when they can. */
     unavailable?(spec: S): string | undefined;
   };
+  /**
+   * What this entry rotates at its target, one string per principal (e.g. `postgres|<adminPath>|app_a`):
+   * two secrets naming the same would rotate one credential against each other, so the inventory
+   * refuses that.
+   */
+  targets?(spec: S): string[];
   /** Break-glass users can be issued by Vault's database engine for this target (ProviderDefinition.breakGlass). */
   readonly breakGlass?: boolean;
   /**

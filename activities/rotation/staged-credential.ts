@@ -47,6 +47,15 @@ export async function stageNewCredential<C extends Credential>(
       try {
         staged = await write(credential);
       } catch (err) {
+        // A write whose answer was lost may have landed: then this credential is staged, not unknown.
+        if (!isCasMismatch(err)) {
+          const landed = await landedWrite(ctx, secret, path, credential);
+          if (landed) {
+            ctx.kvCache.setWritten(mount, path, credential, landed.written);
+            staged = landed;
+            return;
+          }
+        }
         // Known only to the target: end it rather than leave a credential nobody holds.
         await revokeUnstaged(ctx, secret.provider, credential, secret.spec.id);
         throw isCasMismatch(err) ? new StagedEarlier() : err;
@@ -63,6 +72,21 @@ export async function stageNewCredential<C extends Credential>(
     );
   }
   return staged;
+}
+
+/** The staged write of `credential` at `path`, when Vault holds exactly it there; undefined when not, or when Vault cannot say. */
+async function landedWrite<C extends Credential>(
+  ctx: ActivityContext,
+  secret: SecretHandle<C>,
+  path: string,
+  credential: C,
+): Promise<{ credential: C; written: KvVersionMetadata } | undefined> {
+  try {
+    const read = await secret.vault.run((v) => v.kvRead<C>(ctx.env.ROTOR_VAULT_KV_MOUNT, path));
+    return read && sameCredential(read.data, credential) ? { credential, written: read.metadata } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function revokeUnstaged<C extends Credential>(ctx: ActivityContext, provider: Provider<C>, credential: C, secretId: string) {

@@ -317,6 +317,26 @@ describe('parseInventory: rejected inventories name the field and what would be 
     });
   });
 
+  it('two secrets that would rotate one credential (a shared role, the same AppRole)', () => {
+    const raw = rawInventory();
+    raw.secrets.push(
+      {
+        id: 'refunds-db',
+        path: 'apps/refunds-db',
+        owner: 't',
+        provider: { type: 'postgres', adminPath: '_rotor/admin/demo-postgres', users: ['refunds_a', 'payments_b'] },
+      },
+      { id: 'billing-2', path: 'apps/billing-2', owner: 't', provider: { type: 'approle-secret-id', role: 'billing-service' } },
+    );
+    expect(rejected(raw)).toEqual([
+      'secrets[2].provider: rotates what secrets[0] ("payments-db") rotates (payments_b): two secrets would change one credential against each other; keep one of them',
+      'secrets[3].provider: rotates what secrets[1] ("billing-approle") rotates (billing-service): two secrets would change one credential against each other; keep one of them',
+    ]);
+    // The same role names behind another admin credential (another cluster) are another credential.
+    (secretAt(raw, 2).provider as Record<string, unknown>).adminPath = '_rotor/admin/other-cluster';
+    expect(rejected(raw)).toHaveLength(1);
+  });
+
   it('a consumer listed twice on one secret', () => {
     const raw = rawInventory();
     consumersOf(raw, 0).push({ name: 'billing', confirm: { mode: 'manual' } });

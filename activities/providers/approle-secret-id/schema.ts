@@ -42,6 +42,7 @@ export const approleTraits: ProviderTraits<AppRoleSpec> = {
       { path: `${role}/secret-id-accessor/destroy`, capabilities: ['update'], why },
     ];
   },
+  targets: (spec) => [`approle|${spec.mount}|${spec.role}`],
   workerRules() {
     // An emergency AppRole rotation ends the tokens issued with the compromised secret ID: Vault has
     // no index from secret ID to tokens, so every accessor is listed (sudo) and looked up.

@@ -80,4 +80,5 @@ export const postgresTraits: ProviderTraits<PostgresSpec> = {
   sessions: { where: 'pg_stat_activity', clientName: true },
   breakGlass: true,
   secretRules: (spec, ctx) => [adminCredentialRule(spec.adminPath, ctx)],
+  targets: (spec) => spec.users.map((u) => `postgres|${spec.adminPath}|${u}`),
 };
