@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { WorkflowHandle } from '@temporalio/client';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_MYSQL_ADMIN_PATH } from '../../../stack/bootstrap-mariadb.js';
+import { DEMO_MYSQL_ADMIN_PATH, DEMO_MYSQL_ROLE } from '../../../stack/bootstrap-mariadb.js';
 import { readStackFile } from '../../../stack/up.js';
 import { decodedHistoryText } from '../../../test/helpers/decoded-history.js';
 import { identityToken, operatorToken, type OperatorName } from '../../../test/helpers/operators.js';
@@ -20,7 +21,9 @@ import {
 } from '../../../workflows/contracts.js';
 import { revokeAll, unfreeze } from '../../../workflows/revoke-all.js';
 import type { RotationResult } from '../../../workflows/rotation-types.js';
-import type { MysqlCredential } from './schema.js';
+import { ProviderCaches } from '../provider-caches.js';
+import { endConnections, mysqlProvider } from './provider.js';
+import { mysqlSpec, type MysqlAdmin, type MysqlCredential } from './schema.js';
 
 /** Each secret's two accounts: `<id>_a` holds the first credential and real privileges on demo.orders. */
 const users = (id: string): [string, string] => [`${id.replace(/-/g, '_')}_a`, `${id.replace(/-/g, '_')}_b`];
@@ -28,6 +31,7 @@ const users = (id: string): [string, string] => [`${id.replace(/-/g, '_')}_a`, `
 const SECRETS = {
   rotate: { id: 'my-rotate', consumers: 'confirm: { mode: manual, timeout: 2m }' },
   precheck: { id: 'my-precheck', consumers: 'confirm: { mode: manual, timeout: 2m }' },
+  partial: { id: 'my-partial', consumers: 'confirm: { mode: manual, timeout: 2m }' },
   rollback: { id: 'my-rollback', consumers: 'confirm: { mode: manual, timeout: 3s }' },
   sessions: { id: 'my-sessions', consumers: 'confirm: { mode: sessions, timeout: 2m }' },
   leaked: { id: 'my-leaked', consumers: 'confirm: { mode: manual, timeout: 2s }' },
@@ -136,6 +140,11 @@ describe('mysql provider against the real MariaDB', () => {
     await root.query(`CREATE USER '${pb}'@'%' IDENTIFIED BY 'standby-made-by-hand'`);
     await root.query(`GRANT SELECT ON demo.orders TO '${pb}'@'%'`);
     expect(pa).toBe('my_precheck_a');
+    // What an apply cut short between GRANT role and SET DEFAULT ROLE leaves: locked, a member of
+    // the role without it as default role (none of its privileges at login).
+    const [, partialB] = users(SECRETS.partial.id);
+    await root.query(`CREATE USER '${partialB}'@'%' IDENTIFIED BY 'half-made-by-a-cut-short-apply' ACCOUNT LOCK`);
+    await root.query(`GRANT ${DEMO_MYSQL_ROLE} TO '${partialB}'@'%'`);
     for (const s of [...ALL, { id: TLS_SECRET }]) expect(await seed(stack, s.id)).toBe(1);
   });
 
@@ -205,6 +214,80 @@ describe('mysql provider against the real MariaDB', () => {
     expect((await kv(id)).version).toBe(before.version);
     expect(await logsIn(before.data)).toBe(true);
     expect(await logsIn({ username: 'my_precheck_b', password: 'standby-made-by-hand' })).toBe(true); // its password untouched
+  });
+
+  it('a standby left locked with only a role membership (no default role): the rotation aborts before promotion, it stays locked', async () => {
+    const id = SECRETS.partial.id;
+    const [, b] = users(id);
+    const before = await kv(id);
+    const handle = await startRotation(stack, id);
+    workflowIds.push(handle.workflowId);
+    const result = (await handle.result()) as RotationResult;
+    expect(result, JSON.stringify(result)).toMatchObject({ outcome: 'aborted' });
+    expect(result.outcome === 'aborted' ? result.reason : '').toMatch(/INSERT ON `demo`.`orders`/);
+    expect((await kv(id)).version).toBe(before.version);
+    expect(await logsIn(before.data)).toBe(true);
+    const [created] = await root.query<mysql.RowDataPacket[]>(`SHOW CREATE USER '${b}'@'%'`);
+    expect(String(Object.values(created[0]!)[0])).toMatch(/ACCOUNT LOCK/);
+  });
+
+  it('apply retried on a standby cut short after GRANT role (locked, no default role) finishes it before unlocking, with grantRole and with a copy', async () => {
+    const admin = (await stack.rootVault.kvRead<MysqlAdmin>('rotor', DEMO_MYSQL_ADMIN_PATH))!.data;
+    const caches = new ProviderCaches();
+    try {
+      for (const grantRole of [DEMO_MYSQL_ROLE, undefined]) {
+        const [a, b] = grantRole ? ['my_retry_role_a', 'my_retry_role_b'] : ['my_retry_copy_a', 'my_retry_copy_b'];
+        for (const u of [a, b]) await root.query(`DROP USER IF EXISTS '${u}'@'%'`);
+        await root.query(`CREATE USER '${a}'@'%' IDENTIFIED BY 'active-made-by-hand'`);
+        await root.query(`GRANT ${DEMO_MYSQL_ROLE} TO '${a}'@'%'`);
+        await root.query(`SET DEFAULT ROLE ${DEMO_MYSQL_ROLE} FOR '${a}'@'%'`);
+        await root.query(`CREATE USER '${b}'@'%' IDENTIFIED BY 'half-made' ACCOUNT LOCK`);
+        await root.query(`GRANT ${DEMO_MYSQL_ROLE} TO '${b}'@'%'`);
+        const spec = mysqlSpec.parse({
+          type: 'mysql',
+          adminPath: DEMO_MYSQL_ADMIN_PATH,
+          users: [a, b],
+          database: 'demo',
+          ...(grantRole ? { grantRole } : {}),
+        });
+        const provider = mysqlProvider(spec, { admin, endpoint: { host: admin.host, port: Number(admin.port) } }, caches);
+        const cred: MysqlCredential = {
+          username: b,
+          password: `retried-${randomBytes(12).toString('hex')}`,
+          host: admin.host,
+          port: admin.port,
+          database: 'demo',
+        };
+        if (provider.source.kind !== 'generate') throw new Error('generate expected');
+        await provider.source.apply(cred);
+        const [grants] = await root.query<mysql.RowDataPacket[]>(`SHOW GRANTS FOR '${b}'@'%'`);
+        expect(grants.map((g) => String(Object.values(g)[0]))).toContain(`SET DEFAULT ROLE \`${DEMO_MYSQL_ROLE}\` FOR \`${b}\`@\`%\``);
+        await readsAndWrites(cred); // the role's privileges at login
+        await provider.precheck!({ ...cred, username: a, password: 'active-made-by-hand' }); // nothing missing either way
+        for (const u of [a, b]) await root.query(`DROP USER IF EXISTS '${u}'@'%'`);
+      }
+    } finally {
+      await caches.close();
+    }
+  });
+
+  it('a dropped user keeps its open session until killed: endConnections (the break-glass proof) ends it and reports none left', async () => {
+    const name = 'my_dropped_with_session';
+    await root.query(`DROP USER IF EXISTS '${name}'@'%'`);
+    await root.query(`CREATE USER '${name}'@'%' IDENTIFIED BY 'dropped-but-connected'`);
+    await root.query(`GRANT SELECT ON demo.orders TO '${name}'@'%'`);
+    const session = await connect({ username: name, password: 'dropped-but-connected' });
+    session.on('error', () => undefined);
+    await root.query(`DROP USER '${name}'@'%'`);
+    await session.query('SELECT 1'); // DROP USER ended nothing
+    expect(await userExists(name)).toBe(false);
+    expect(await endConnections(root, name)).toBe(0);
+    const err = await session.query('SELECT 1').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err, 'the dropped user’s session is still open').toBeInstanceOf(Error);
+    session.destroy();
   });
 
   it('rollback: nobody confirms, version 1 is current again and logs in; the attempted credential is refused', async () => {

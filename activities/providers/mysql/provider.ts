@@ -14,7 +14,17 @@ import {
   type Provider,
   type ProviderDefinition,
 } from '../provider.js';
-import { account, copyGrantStatements, identifier, literal, missingGrants, readGrants, type Grants, type Privilege } from './grants.js';
+import {
+  account,
+  copyGrantStatements,
+  identifier,
+  literal,
+  missingGrants,
+  readGrants,
+  standbyShortfall,
+  type Privilege,
+  type StandbyGrants,
+} from './grants.js';
 import { mysqlAdmin, mysqlCredential, mysqlSpec, type MysqlAdmin, type MysqlCredential, type MysqlSpec, type MysqlTls } from './schema.js';
 import {
   adminPool,
@@ -82,6 +92,41 @@ function isMariadb(caches: ProviderCaches, target: MysqlTarget, c: mysql.PoolCon
 
 const errnoOf = (err: unknown) => (err as { errno?: number }).errno;
 
+/** What a user lacks, for an error message (the first 20). */
+const listed = (missing: string[]) => (missing.length > 20 ? `${missing.slice(0, 20).join('; ')}; …` : missing.join('; '));
+
+/** ER_PLUGIN_IS_NOT_LOADED: MySQL 8.4 loads mysql_native_password only when told, 9.0 has none. */
+const PLUGIN_NOT_LOADED = 1524;
+
+/**
+ * Kills every connection of `username` but the caller's own and returns how many are still
+ * listed after waiting briefly for them to end (0: none left). KILL only marks a thread; it leaves
+ * the list when it notices, so a thread still listed (even as `Killed`) counts.
+ *
+ * Matched by user name only: PROCESSLIST's USER has no account host, so two accounts of one name
+ * (`app`@`10.%`, `app`@`%`) are both counted and both killed. rotor's accounts share one
+ * `provider.accountHost` and break-glass names are unique, so this errs on the side of ending more.
+ */
+export async function endConnections(c: mysql.Connection, username: string): Promise<number> {
+  const list = async () =>
+    (
+      await c.query<mysql.RowDataPacket[]>('SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()', [
+        username,
+      ])
+    )[0].map((t) => Number(t.ID));
+  let threads = await list();
+  for (let attempt = 0; threads.length > 0 && attempt < 10; attempt++) {
+    for (const id of threads) {
+      await c.query(`KILL CONNECTION ${id}`).catch((err: unknown) => {
+        if (errnoOf(err) !== 1094) throw err; // 1094: the connection ended meanwhile
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    threads = await list();
+  }
+  return threads.length;
+}
+
 /**
  * Alternating users: the standby account gets the new password, so the old and the new
  * credential both log in during the overlap; revoking the old one locks it and replaces its
@@ -117,33 +162,74 @@ export function mysqlProvider(
     return rows.map((r) => String(Object.values(r)[0]));
   }
 
-  /** What `name` can do at login: its own privileges and those of its default roles (and their roles), and the roles it may SET. */
-  async function effectiveGrants(c: mysql.PoolConnection, name: string): Promise<Grants> {
-    const own = readGrants(await showGrants(c, account(name, host)));
+  /**
+   * The default roles MySQL 8 keeps in `mysql.default_roles` (its SHOW GRANTS leaves them out);
+   * none on MariaDB, whose SHOW GRANTS prints them as `SET DEFAULT ROLE`, nor on a server without the table.
+   */
+  async function tableDefaultRoles(c: mysql.PoolConnection, name: string): Promise<string[]> {
+    if (await isMariadb(caches, target, c)) return [];
+    try {
+      const [rows] = await c.query<mysql.RowDataPacket[]>(
+        'SELECT DEFAULT_ROLE_USER AS r FROM mysql.default_roles WHERE USER = ? AND HOST = ?',
+        [name, host],
+      );
+      return rows.map((r) => String(r.r));
+    } catch (err) {
+      if (errnoOf(err) === 1146) return []; // no such table: MySQL before 8.0
+      throw err;
+    }
+  }
+
+  /**
+   * What `name` can do at login: its own privileges and those of its default roles (and their
+   * roles), the roles it may SET and its default roles. A SHOW GRANTS line rotor cannot read
+   * throws CredentialRejectedError (readGrants).
+   */
+  async function effectiveGrants(c: mysql.PoolConnection, name: string): Promise<StandbyGrants> {
+    const grantee = account(name, host);
+    const own = readGrants(await showGrants(c, grantee), grantee);
+    const defaultRoles = [...new Set([...own.defaultRoles, ...(await tableDefaultRoles(c, name))])];
     const privileges: Privilege[] = [...own.privileges];
     const seen = new Set<string>();
-    const queue = [...own.defaultRoles];
+    const queue = [...defaultRoles];
     while (queue.length) {
       const role = queue.shift()!;
       if (seen.has(role)) continue;
       seen.add(role);
-      const grants = readGrants(await showGrants(c, identifier(role)));
+      const grants = readGrants(await showGrants(c, identifier(role)), identifier(role));
       privileges.push(...grants.privileges);
       queue.push(...grants.roles);
     }
-    return { privileges, roles: own.roles };
+    return { privileges, roles: own.roles, defaultRoles };
   }
 
-  /** Gives a user rotor just created what the other user can do (or `grantRole`). */
+  /** True when the account is locked (created by an `apply` not yet finished, or revoked). */
+  async function accountLocked(c: mysql.PoolConnection, name: string): Promise<boolean> {
+    const [rows] = await c.query<mysql.RowDataPacket[]>(`SHOW CREATE USER ${account(name, host)}`);
+    // Quoted parts (names, the password hash) removed: only the statement's own keywords count.
+    const statement = String(Object.values(rows[0] ?? {})[0] ?? '').replace(/'(?:[^'\\]|\\.)*'|`(?:[^`]|``)*`/g, "''");
+    return /\bACCOUNT LOCK\b/.test(statement);
+  }
+
+  /** What keeps `name` from being unlocked as the standby: see standbyShortfall (compared with the other user when it exists). */
+  async function shortfallOf(c: mysql.PoolConnection, name: string): Promise<string[]> {
+    const source = standbyOf(name);
+    const active = (await userExists(c, source)) ? await effectiveGrants(c, source) : undefined;
+    return standbyShortfall(await effectiveGrants(c, name), active, spec.grantRole);
+  }
+
+  /**
+   * Gives a user rotor creates what the other user can do (or `grantRole`). Every statement is
+   * idempotent: run again on a user whose creation was cut short half-way, it finishes it.
+   */
   async function giveGrants(c: mysql.PoolConnection, name: string): Promise<void> {
     const to = account(name, host);
+    const mariadb = await isMariadb(caches, target, c);
     if (spec.grantRole) {
       await c.query(`GRANT ${identifier(spec.grantRole)} TO ${to}`);
       // A role's privileges count at login only as the default role.
       await c.query(
-        (await isMariadb(caches, target, c))
-          ? `SET DEFAULT ROLE ${identifier(spec.grantRole)} FOR ${to}`
-          : `SET DEFAULT ROLE ${identifier(spec.grantRole)} TO ${to}`,
+        mariadb ? `SET DEFAULT ROLE ${identifier(spec.grantRole)} FOR ${to}` : `SET DEFAULT ROLE ${identifier(spec.grantRole)} TO ${to}`,
       );
       return;
     }
@@ -151,7 +237,8 @@ export function mysqlProvider(
     if (!(await userExists(c, source))) return; // seeding the first user: nothing to copy yet
     let statements: string[];
     try {
-      statements = copyGrantStatements(await showGrants(c, account(source, host)), to);
+      const lines = await showGrants(c, account(source, host));
+      statements = copyGrantStatements(lines, to, { mysql: !mariadb, defaultRoles: await tableDefaultRoles(c, source) });
     } catch (err) {
       if (lockWaitError(err, '') || errnoOf(err) !== undefined) throw err;
       throw new CredentialRejectedError(
@@ -221,6 +308,12 @@ export function mysqlProvider(
     if (blocked) return blocked;
     const message = clean((err as Error).message, credential);
     const errno = errnoOf(err);
+    if (errno === PLUGIN_NOT_LOADED)
+      return new CredentialRejectedError(
+        `MySQL at ${where} does not load the mysql_native_password plugin (${message}), and this provider needs it: ` +
+          'it sets every password as a mysql_native_password hash, so the password itself never reaches the server. ' +
+          'Load it (MySQL 8.4: mysql_native_password=ON in the server configuration; MySQL 9 has none: this provider cannot rotate there)',
+      );
     if (errno !== undefined && ADMIN_DENIED_ERRNOS.has(errno))
       return new CredentialRejectedError(
         `the admin user "${admin.username}" (provider.adminPath) may not change ${what}: ${message}; ` +
@@ -264,13 +357,27 @@ export function mysqlProvider(
                 `(waited ${TARGET_SESSION_LIMITS.get_lock_timeout} s); retried`,
             );
           try {
-            const exists = await userExists(c, credential.username);
+            const name = credential.username;
+            const exists = await userExists(c, name);
             // Created locked: it logs in only once it can do what the other user can (statements here are not one transaction).
             if (!exists) await c.query(`CREATE USER ${user} ${auth}${requireSsl} ACCOUNT LOCK`);
-            // A retry after a creation cut short finds the user without any grant: finish it.
-            const grants = exists ? await effectiveGrants(c, credential.username) : undefined;
-            if (!grants || grants.privileges.length + grants.roles.length === 0) await giveGrants(c, credential.username);
-            // Unlocked again when a revoked user becomes the standby once more.
+            if (!exists || (await accountLocked(c, name))) {
+              // Locked: new, a creation cut short (a retry may find any prefix of the grants, e.g. a
+              // role without its default role), or a revoked user becoming the standby again. The
+              // grants are given again while anything is missing, and it is unlocked only once
+              // nothing is (invariant one-working-credential, docs/invariants.md).
+              if ((await shortfallOf(c, name)).length) await giveGrants(c, name);
+              const missing = await shortfallOf(c, name);
+              if (missing.length)
+                throw new CredentialRejectedError(
+                  `provider.users: user ${user} stays locked: after rotor gave it ${spec.grantRole ? `role ${identifier(spec.grantRole)}` : `the grants of ${account(standbyOf(name), host)}`} ` +
+                    `it still lacks ${listed(missing)}. Grant it the same by hand, or name a role both users have as their default role in provider.grantRole`,
+                );
+            } else {
+              // Unlocked and made by hand: the pre-check compared it; one without any grant gets what the other user can do.
+              const grants = await effectiveGrants(c, name);
+              if (grants.privileges.length + grants.roles.length === 0) await giveGrants(c, name);
+            }
             await c.query(`ALTER USER ${user} ${auth}${requireSsl} ACCOUNT UNLOCK`);
           } catch (err) {
             throw adminFailure(err, what, credential);
@@ -307,9 +414,8 @@ export function mysqlProvider(
           throw adminFailure(err, `the grants of ${account(standby, host)}`);
         }
         if (missing.length) {
-          const listed = missing.length > 20 ? `${missing.slice(0, 20).join('; ')}; …` : missing.join('; ');
           throw new CredentialRejectedError(
-            `provider.users: user ${account(standby, host)} would get the new password but lacks what ${account(active, host)} can do: ${listed}. ` +
+            `provider.users: user ${account(standby, host)} would get the new password but lacks what ${account(active, host)} can do: ${listed(missing)}. ` +
               `Grant it the same (SHOW GRANTS FOR ${account(active, host)}), drop it so rotor creates it with a copy of those grants, ` +
               'or name a role both users have as their default role in provider.grantRole',
           );
@@ -336,16 +442,10 @@ export function mysqlProvider(
             await c.query(`ALTER USER ${user} IDENTIFIED WITH mysql_native_password AS ${literal(unusable)} ACCOUNT LOCK`);
           }
           if (!terminateSessions) return;
-          // A locked account keeps its open connections: end them (emergency), one by one on MySQL and MariaDB alike.
-          const [threads] = await c.query<mysql.RowDataPacket[]>(
-            'SELECT ID FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID()',
-            [credential.username],
-          );
-          for (const t of threads) {
-            await c.query(`KILL CONNECTION ${Number(t.ID)}`).catch((err: unknown) => {
-              if (errnoOf(err) !== 1094) throw err; // 1094: the connection ended meanwhile
-            });
-          }
+          // A locked account keeps its open connections: end them (emergency), one by one on MySQL and
+          // MariaDB alike (matched by user name only: see endConnections).
+          // A thread still listed after that was killed and ends when it next checks (as before: not a failure here).
+          await endConnections(c, credential.username);
         } catch (err) {
           throw adminFailure(err, user, credential);
         }
@@ -358,6 +458,8 @@ export function mysqlProvider(
 
     async activeSessions(credential) {
       return asAdmin(async (c) => {
+        // Matched by user name only: PROCESSLIST has no account host, so sessions of another account
+        // of the same name on another host pattern count too (it errs towards "not moved yet").
         const [rows] = await c.query<mysql.RowDataPacket[]>(
           "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ? AND ID <> CONNECTION_ID() AND COMMAND <> 'Killed'",
           [credential.username],
@@ -373,7 +475,9 @@ export function mysqlProvider(
 /**
  * Break-glass users from Vault's mysql plugin: a user that logs in (USAGE, and SELECT on
  * `provider.database` when set) and expires with its lease; revoking it locks it, ends its
- * connections (MariaDB's KILL USER; MySQL has none, its connections end when they close) and drops it.
+ * connections (MariaDB's KILL CONNECTION USER; MySQL has none, and its DROP USER leaves them open)
+ * and drops it. The proof (`userExists`) kills what is left and holds until the user and every
+ * connection of it are gone, on MySQL and MariaDB alike.
  */
 async function mysqlBreakGlass(ctx: ActivityContext, spec: MysqlSpec, secretId: string): Promise<BreakGlassTarget> {
   const target = await mysqlTarget(ctx, spec, secretId);
@@ -402,10 +506,17 @@ async function mysqlBreakGlass(ctx: ActivityContext, spec: MysqlSpec, secretId: 
       `DROP USER IF EXISTS ${user}`,
     ],
     endpoint: { host: admin.host, port: String(admin.port), ...(spec.database ? { database: spec.database } : {}) },
+    /**
+     * True while the user exists or any connection of it is open (after killing them): a dropped
+     * user's open sessions still work, so the break-glass revocation is proved only once both are
+     * gone (invariant revocation-verified, docs/invariants.md). Connections are matched by user
+     * name only (see endConnections); Vault's generated names are unique.
+     */
     async userExists(username) {
       return withAdmin(ctx.providerCaches, target, async (c) => {
         const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT 1 FROM mysql.user WHERE User = ?', [username]);
-        return rows.length > 0;
+        const open = await endConnections(c, username);
+        return rows.length > 0 || open > 0;
       });
     },
   };

@@ -100,4 +100,5 @@ export const mysqlTraits: ProviderTraits<MysqlSpec> = {
   sessions: { where: 'information_schema.PROCESSLIST', clientName: false },
   breakGlass: true,
   secretRules: (spec, ctx) => [adminCredentialRule(spec.adminPath, ctx)],
+  targets: (spec) => spec.users.map((u) => `mysql|${spec.adminPath}|${u}@${spec.accountHost}`),
 };
