@@ -161,7 +161,7 @@ export function breakGlassActivities(ctx: ActivityContext) {
         await ctx.vault.run((v) => v.revokeLease(ref.leaseId));
         if (await (await target(ref.secretId)).userExists(ref.username))
           throw ApplicationFailure.retryable(
-            `user ${ref.username} still exists after its lease was revoked`,
+            `user ${ref.username} still exists (or is still connected) after its lease was revoked`,
             FailureType.RevocationNotVerified,
           );
         await ctx.vault.run((v) => v.request('DELETE', `database/roles/${roleName(ref.requestId)}`)).catch(() => undefined);
