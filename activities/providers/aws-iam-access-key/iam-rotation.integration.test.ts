@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   CreateAccessKeyCommand,
   CreateUserCommand,
   IAMClient,
   ListAccessKeysCommand,
+  ListUserTagsCommand,
   ListUsersCommand,
   PutUserPolicyCommand,
   TagUserCommand,
@@ -11,7 +14,7 @@ import {
 } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_IAM_ADMIN_PATH } from '../../../stack/bootstrap-iam.js';
+import { DEMO_IAM_ADMIN_PATH, renewIamSecret } from '../../../stack/bootstrap-iam.js';
 import { readStackFile } from '../../../stack/up.js';
 import { decodedHistoryText } from '../../../test/helpers/decoded-history.js';
 import { identityToken } from '../../../test/helpers/operators.js';
@@ -20,8 +23,9 @@ import { startTestStack, superuserClient, type TestStack } from '../../../test/h
 import { incidentWorkflowId, rotationWorkflowId, statusQuery, unfreezeWorkflowId } from '../../../workflows/contracts.js';
 import { revokeAll, unfreeze } from '../../../workflows/revoke-all.js';
 import type { RotationResult } from '../../../workflows/rotation-types.js';
-import { iamProvider, MINT_MARKER, type IamAdmin } from './provider.js';
-import { iamSpec, type IamCredential } from './schema.js';
+import { formatMarker } from './mint-marker.js';
+import { iamProvider, MINT_MARKER, type IamAdmin, type IamProviderOptions } from './provider.js';
+import { iamCredential, iamSpec, type IamCredential } from './schema.js';
 
 /** Unique per run, in case the stack outlives one run (moto forgets users only when it restarts). */
 const RUN = randomUUID().slice(0, 6);
@@ -33,6 +37,12 @@ const SECRETS = {
 } as const;
 /** Driven through the provider directly (an interrupted mint cannot be staged through a workflow). */
 const CRASH_USER = `it-crash-${RUN}`;
+/** A crashed mint's marker, then an operator's key made minutes later (the review's scenario). */
+const OPS_USER = `it-ops-${RUN}`;
+/** CreateAccessKey answered too late (the key exists, the answer is lost), at seeding. */
+const SLOW_USER = `it-slow-${RUN}`;
+/** The stack's re-seeding of a demo IAM secret (bootstrap-iam.ts), on a user and path of its own. */
+const RENEW_USER = `it-renew-${RUN}`;
 /** What every test user may do besides sts:GetCallerIdentity: a call rotor's admin key may not make. */
 const USER_POLICY = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: ['iam:ListUsers'], Resource: '*' }] });
 
@@ -117,6 +127,23 @@ describe('aws-iam-access-key rotation against moto (authentication on)', () => {
     return { accessKeyId: key.AccessKeyId!, secretAccessKey: key.SecretAccessKey! };
   };
 
+  const tagMarker = (user: string, value: string) =>
+    asRoot((iam) => iam.send(new TagUserCommand({ UserName: user, Tags: [{ Key: MINT_MARKER, Value: value }] })));
+  const markerOf = async (user: string) =>
+    (await asRoot((iam) => iam.send(new ListUserTagsCommand({ UserName: user })))).Tags?.find((t) => t.Key === MINT_MARKER)?.Value;
+
+  /** The aws-iam-access-key provider of `user` signed with rotor's admin key, and its mint(). */
+  async function providerOf(user: string, endpoint = stack.file.iam.endpoint, options: IamProviderOptions = {}) {
+    const admin = (await stack.rootVault.kvRead<IamAdmin>('rotor', DEMO_IAM_ADMIN_PATH))!.data;
+    const provider = iamProvider(
+      iamSpec.parse({ type: 'aws-iam-access-key', adminPath: DEMO_IAM_ADMIN_PATH, userName: user, endpoint }),
+      admin,
+      options,
+    );
+    if (provider.source.kind !== 'mint') throw new Error('aws-iam-access-key must mint');
+    return { provider, mint: provider.source.mint.bind(provider.source) };
+  }
+
   const kvAt = async (path: string, version?: number): Promise<{ data: IamCredential; version: number }> => {
     const read = await stack.rootVault.kvRead<IamCredential>('rotor', path, version);
     if (!read) throw new Error(`no version ${version ?? 'current'} of ${path}`);
@@ -137,7 +164,7 @@ describe('aws-iam-access-key rotation against moto (authentication on)', () => {
   beforeAll(async () => {
     const file = await readStackFile('test');
     stack = await startTestStack('iam', inventory(file.iam, false));
-    for (const user of [...Object.values(SECRETS).map((s) => s.user), CRASH_USER]) {
+    for (const user of [...Object.values(SECRETS).map((s) => s.user), CRASH_USER, OPS_USER, SLOW_USER, RENEW_USER]) {
       await asRoot(async (iam) => {
         await iam.send(new CreateUserCommand({ UserName: user }));
         await iam.send(new PutUserPolicyCommand({ UserName: user, PolicyName: 'list-users', PolicyDocument: USER_POLICY }));
@@ -257,10 +284,9 @@ describe('aws-iam-access-key rotation against moto (authentication on)', () => {
     const mint = provider.source.mint.bind(provider.source);
     try {
       const current: IamCredential = { ...(await createKey(CRASH_USER)), userName: CRASH_USER };
-      // A worker died between CreateAccessKey and staging: rotor's marker is on the user, the key's secret is lost.
-      await asRoot((iam) =>
-        iam.send(new TagUserCommand({ UserName: CRASH_USER, Tags: [{ Key: MINT_MARKER, Value: new Date().toISOString() }] })),
-      );
+      // A worker died between CreateAccessKey and staging: rotor's marker (naming the keys the user
+      // had then) is on the user, the key's secret is lost.
+      await tagMarker(CRASH_USER, formatMarker({ at: Date.now(), keysBefore: [current.accessKeyId] }));
       const orphan = await createKey(CRASH_USER);
       await provider.precheck!(current);
       let staged: IamCredential | undefined;
@@ -271,6 +297,7 @@ describe('aws-iam-access-key rotation against moto (authentication on)', () => {
       expect(staged).toBeDefined();
       expect(await refused(orphan)).toBe(true);
       expect((await keysOf(CRASH_USER)).map((k) => k.id).sort()).toEqual([current.accessKeyId, staged!.accessKeyId].sort());
+      expect(await markerOf(CRASH_USER)).toBeUndefined(); // staged: the marker is gone
       await provider.test(staged!);
 
       // Vault refuses the staged write: the minted key is deleted before the error is passed on.
@@ -296,6 +323,122 @@ describe('aws-iam-access-key rotation against moto (authentication on)', () => {
     } finally {
       await provider.close();
     }
+  });
+
+  it("review scenario: a marker left by a crash hours ago does not make an operator's new unused key rotor's; it is cleared", async () => {
+    const { provider, mint } = await providerOf(OPS_USER);
+    try {
+      const current: IamCredential = { ...(await createKey(OPS_USER)), userName: OPS_USER };
+      // R1 set the marker and staged its key, then died before UntagUser (its retry returns early and
+      // never comes back to the provider). The first release's marker: a bare time, minutes old.
+      await tagMarker(OPS_USER, new Date(Date.now() - 5 * 60_000).toISOString());
+      const ops = await createKey(OPS_USER); // the operator's key for a nightly job, unused yet
+      await expect(provider.precheck!(current)).rejects.toThrow(/someone else's key.*aws iam delete-access-key --user-name/);
+      expect(await markerOf(OPS_USER)).toBeUndefined(); // stale: cleared when seen
+      expect(await works(ops, OPS_USER)).toBe(true);
+
+      // This release's marker, minutes old, listing the keys the user had: the same verdict.
+      await tagMarker(OPS_USER, formatMarker({ at: Date.now() - 5 * 60_000, keysBefore: [current.accessKeyId] }));
+      await expect(mint(current, async () => undefined)).rejects.toThrow(/someone else's key/);
+      expect(await markerOf(OPS_USER)).toBeUndefined();
+
+      // A fresh marker that lists the operator's key (it was there before the mint began): never rotor's.
+      const fresh = formatMarker({ at: Date.now(), keysBefore: [current.accessKeyId, ops.accessKeyId] });
+      await tagMarker(OPS_USER, fresh);
+      await expect(mint(current, async () => undefined)).rejects.toThrow(/someone else's key/);
+      expect(await markerOf(OPS_USER)).toBe(fresh); // not stale: a mint may still need it
+      expect((await keysOf(OPS_USER)).map((k) => k.id).sort()).toEqual([current.accessKeyId, ops.accessKeyId].sort());
+      expect(await works(ops, OPS_USER)).toBe(true);
+    } finally {
+      await provider.close();
+    }
+  });
+
+  it('CreateAccessKey answered too late is not sent again; the key it made is recognised at the next attempt, with one key only', async () => {
+    // Between rotor and moto: forwards everything, but holds CreateAccessKey's answer past rotor's timeout.
+    const moto = new URL(stack.file.iam.endpoint);
+    let creates = 0;
+    const proxy: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const isCreate = body.toString().includes('Action=CreateAccessKey');
+        if (isCreate) creates++;
+        const upstream = request(
+          { host: moto.hostname, port: moto.port, method: req.method, path: req.url, headers: req.headers },
+          (answer) => {
+            const parts: Buffer[] = [];
+            answer.on('data', (c: Buffer) => parts.push(c));
+            answer.on('end', () => {
+              const send = () => {
+                if (res.destroyed) return;
+                res.writeHead(answer.statusCode ?? 502, answer.headers);
+                res.end(Buffer.concat(parts));
+              };
+              if (isCreate) setTimeout(send, 2_500);
+              else send();
+            });
+          },
+        );
+        upstream.on('error', () => res.destroy());
+        upstream.end(body);
+      });
+      res.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const slowEndpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const slow = await providerOf(SLOW_USER, slowEndpoint, { requestTimeoutMs: 1_000 });
+    const direct = await providerOf(SLOW_USER);
+    try {
+      // Seeding (no current key): the answer never arrives in time.
+      await expect(slow.mint(undefined, async () => undefined)).rejects.toThrow(/CreateAccessKey/);
+      expect(creates).toBe(1); // not retried by the SDK
+      const made = await keysOf(SLOW_USER);
+      expect(made).toHaveLength(1); // the lost answer's key, and no second one
+      expect(await markerOf(SLOW_USER)).toBeDefined();
+
+      // The retried step: the user has one key only, and it is rotor's leftover: deleted, then a key is staged.
+      let staged: IamCredential | undefined;
+      await direct.mint(undefined, async (c) => {
+        staged = c;
+        seenSecrets.add(c.secretAccessKey);
+      });
+      expect(await keysOf(SLOW_USER)).toEqual([{ id: staged!.accessKeyId, status: 'Active' }]);
+      expect(made[0]!.id).not.toBe(staged!.accessKeyId);
+      expect(await works(staged!, SLOW_USER)).toBe(true);
+      expect(await markerOf(SLOW_USER)).toBeUndefined();
+    } finally {
+      await slow.provider.close();
+      await direct.provider.close();
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  it('stack restart: a demo IAM secret already in Vault gets a freshly minted key as its NEXT version (check-and-set); an absent one is left to the seed', async () => {
+    const path = `apps/it-renew-${RUN}`;
+    const target = { path, userName: RENEW_USER, region: stack.file.iam.region, endpoint: stack.file.iam.endpoint };
+    const vault = stack.rootVault;
+    await withIam(stack.file.iam.root, async (iam) => {
+      expect(await renewIamSecret(iam, vault, target)).toBeUndefined();
+      expect(await stack.rootVault.kvRead('rotor', path)).toBeUndefined();
+      expect(await keysOf(RENEW_USER)).toEqual([]);
+
+      // Versions 1 and 2 name keys of an earlier moto run (gone).
+      const gone = { accessKeyId: 'AKIAGONEGONEGONEGONE', secretAccessKey: 'a-key-of-an-earlier-moto-run', userName: RENEW_USER };
+      await stack.rootVault.kvWrite('rotor', path, { ...gone, region: target.region, endpoint: target.endpoint });
+      await stack.rootVault.kvWrite('rotor', path, { ...gone, region: target.region, endpoint: target.endpoint });
+      expect(await renewIamSecret(iam, vault, target)).toBe(3);
+    });
+    const v3 = await kvAt(path);
+    expect(v3.version).toBe(3);
+    // What the provider writes: the credential schema, and the same fields.
+    expect(Object.keys(v3.data).sort()).toEqual(['accessKeyId', 'endpoint', 'region', 'secretAccessKey', 'userName']);
+    expect(iamCredential.parse(v3.data)).toEqual(v3.data);
+    expect(v3.data).toMatchObject({ userName: RENEW_USER, region: 'us-east-1', endpoint: stack.file.iam.endpoint });
+    expect(await keysOf(RENEW_USER)).toEqual([{ id: v3.data.accessKeyId, status: 'Active' }]);
+    expect(await works(v3.data, RENEW_USER)).toBe(true);
+    expect((await kvAt(path, 1)).data.accessKeyId).toBe('AKIAGONEGONEGONEGONE'); // history kept
   });
 
   it('revoke-all (incident responder identity) rotates a leaked key at once; the leaked key is deleted and refused', async () => {

@@ -9,57 +9,72 @@ import {
   UntagUserCommand,
   UpdateAccessKeyCommand,
   type AccessKeyMetadata,
+  type CreateAccessKeyCommandOutput,
 } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { z } from 'zod';
 import { readAdminCredential } from '../admin-credential.js';
 import { CredentialRejectedError, TargetUnavailableError, type Provider, type ProviderDefinition } from '../provider.js';
 import { awsFailure, describe, isRefusedKey, isTransient, type AwsFailure } from './aws-errors.js';
+import { formatMarker, isStaleMarker, MINT_MARKER, mayBeLeftover, parseMarker, type MintMarker } from './mint-marker.js';
 import { iamCredential, iamSpec, type IamCredential, type IamSpec } from './schema.js';
 
 /** The admin access key at `provider.adminPath`. */
 export const iamAdmin = z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1) }).catchall(z.string());
 export type IamAdmin = z.infer<typeof iamAdmin>;
 
-/**
- * A user tag rotor sets just before CreateAccessKey and removes once the new key is staged in Vault.
- * A worker that dies in between leaves a key whose secret nobody holds (it was only in that
- * worker's memory); the tag is how the retried step recognises that key as its own. IAM access
- * keys carry no tags of their own, and the key's id is unknown until it exists, hence a user tag.
- */
-export const MINT_MARKER = 'rotor-minting';
-/** A key counts as left by an interrupted mint only when created this soon after the marker. */
-export const ORPHAN_WINDOW_MS = 10 * 60_000;
+export { MINT_MARKER } from './mint-marker.js';
+
 /** AWS may refuse a new key for a few seconds after creating it (eventual consistency). */
 const PROPAGATION_MS = 60_000;
 
-const SDK_TIMEOUTS = { connectionTimeout: 5_000, requestTimeout: 15_000 } as const;
+/** How long one call may wait for IAM's answer; the tests shorten it. */
+const REQUEST_TIMEOUT_MS = 15_000;
 
 /**
  * Where the signed calls go: AWS itself, or the inventory's IAM-compatible endpoint. The key is
  * copied: the SDK writes into the credentials object it is given (`$source`), which must never
- * reach a credential that is compared with or written back to Vault.
+ * reach a credential that is compared with or written back to Vault. Two attempts suit idempotent
+ * calls only (see `mintIam`).
  */
-function clientConfig(spec: IamSpec, key: { accessKeyId: string; secretAccessKey: string }) {
+function clientConfig(spec: IamSpec, key: { accessKeyId: string; secretAccessKey: string }, requestTimeout = REQUEST_TIMEOUT_MS) {
   return {
     region: spec.region,
     ...(spec.endpoint ? { endpoint: spec.endpoint } : {}),
     credentials: { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey },
     maxAttempts: 2,
-    requestHandler: SDK_TIMEOUTS,
+    // Without throwOnRequestTimeout the SDK only logs a warning and keeps waiting for the answer.
+    requestHandler: { connectionTimeout: 5_000, requestTimeout, throwOnRequestTimeout: true },
   };
 }
 
-/** What to do with the user's keys other than the current one when IAM's two-key limit leaves no room. */
-type Room = { kind: 'free' } | { kind: 'delete'; key: AccessKeyMetadata; why: 'interrupted-mint' | 'inactive' };
+/** Test seams: the worker's clock (the marker's time) and how long a call waits for IAM. */
+export interface IamProviderOptions {
+  now?: () => number;
+  requestTimeoutMs?: number;
+}
+
+/**
+ * The user's keys other than the current one that rotor deletes before minting: leftovers of its
+ * own interrupted mint (whatever the number of keys), and an Inactive key when IAM's two-key limit
+ * leaves no room and provider.deleteInactiveKey allows it.
+ */
+type Room = { delete: { key: AccessKeyMetadata; why: 'interrupted-mint' | 'inactive' }[] };
 
 /**
  * AWS IAM access keys of one user: the target mints the key (CreateAccessKey) and rotor stages it
  * in Vault at once; the old key is deactivated, then deleted, after consumers confirmed the new one.
  * A new key carries the user's policies, so it can do exactly what the old one could.
  */
-export function iamProvider(spec: IamSpec, admin: IamAdmin, now: () => number = Date.now): Provider<IamCredential> {
-  const iam = new IAMClient(clientConfig(spec, admin));
+export function iamProvider(spec: IamSpec, admin: IamAdmin, options: IamProviderOptions = {}): Provider<IamCredential> {
+  const now = options.now ?? Date.now;
+  const iam = new IAMClient(clientConfig(spec, admin, options.requestTimeoutMs));
+  /**
+   * CreateAccessKey only, never retried by the SDK: it is not idempotent, so an answer lost to the
+   * timeout and a retry would make a second key (or meet the two-key limit). A key the lost answer
+   * carried is a leftover the next attempt recognises by rotor's marker.
+   */
+  const mintIam = new IAMClient({ ...clientConfig(spec, admin, options.requestTimeoutMs), maxAttempts: 1 });
   const user = spec.userName;
   /** Secrets this provider has seen; removed from every message it writes. */
   const secrets = new Set<string>([admin.secretAccessKey]);
@@ -110,50 +125,56 @@ export function iamProvider(spec: IamSpec, admin: IamAdmin, now: () => number = 
     }
   }
 
-  /** When rotor's marker says a mint began (ms since epoch), or undefined. */
-  async function markedAt(): Promise<number | undefined> {
+  /** The value of rotor's mint marker on the user (MINT_MARKER), or undefined when there is none. */
+  async function markerTag(): Promise<string | undefined> {
     const tags = await adminCall('ListUserTags', () => iam.send(new ListUserTagsCommand({ UserName: user })));
-    const value = tags.Tags?.find((t) => t.Key === MINT_MARKER)?.Value;
-    const at = value === undefined ? NaN : Date.parse(value);
-    return Number.isNaN(at) ? undefined : at;
+    return tags.Tags?.find((t) => t.Key === MINT_MARKER)?.Value;
   }
 
+  const clearMarker = () => adminCall('UntagUser', () => iam.send(new UntagUserCommand({ UserName: user, TagKeys: [MINT_MARKER] })));
+
   /**
-   * A key left by rotor's own interrupted mint: Active, created within ORPHAN_WINDOW_MS after
-   * rotor's marker, and never used (its secret was only in the memory of a worker that died, so
-   * nothing can have signed with it). Anything else is somebody's key and is never deleted.
+   * A key left by rotor's own interrupted mint: Active, not among the keys the marker says the user
+   * had before that mint, created within the mint window after the marker (mayBeLeftover), and never
+   * used (its secret was only in the memory of a worker that died, or in an answer that never
+   * arrived, so nothing can have signed with it). Anything else is somebody's key and is never deleted.
    */
-  async function isInterruptedMint(key: AccessKeyMetadata, marker: number | undefined): Promise<boolean> {
-    if (marker === undefined || key.Status !== 'Active' || !key.CreateDate || !key.AccessKeyId) return false;
-    const created = key.CreateDate.getTime();
-    // CreateDate has one-second precision; the marker milliseconds.
-    if (created < marker - 1000 || created > marker + ORPHAN_WINDOW_MS) return false;
+  async function isInterruptedMint(key: AccessKeyMetadata, marker: MintMarker | undefined): Promise<boolean> {
+    if (!mayBeLeftover(key, marker)) return false;
     const used = await adminCall('GetAccessKeyLastUsed', () => iam.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: key.AccessKeyId })));
     return used.AccessKeyLastUsed?.LastUsedDate === undefined;
   }
 
   /**
-   * Whether IAM's limit of two keys per user leaves room for a new one beside `currentId`, and if
-   * not, which other key may go. Refuses (CredentialRejectedError naming the fix) rather than touch
-   * a key rotor cannot prove is free to delete.
+   * Which of the user's keys other than `currentId` go before a new key is minted: every leftover of
+   * an interrupted mint (even with room to spare: at seeding it is the user's only key), then, if
+   * IAM's limit of two keys per user still leaves no room, an Inactive key when allowed. Refuses
+   * (CredentialRejectedError naming the fix) rather than touch a key rotor cannot prove is free to
+   * delete. A stale marker that recognises nothing is removed here, so it can never match a later key.
    */
   async function room(currentId: string | undefined): Promise<Room> {
     const keys = await listKeys();
-    if (keys.length < 2) return { kind: 'free' };
     const others = keys.filter((k) => k.AccessKeyId !== currentId);
-    const marker = await markedAt();
-    for (const key of others) if (await isInterruptedMint(key, marker)) return { kind: 'delete', key, why: 'interrupted-mint' };
-    const inactive = others.find((k) => k.Status === 'Inactive');
-    if (inactive && spec.deleteInactiveKey) return { kind: 'delete', key: inactive, why: 'inactive' };
+    const tag = await markerTag();
+    const marker = parseMarker(tag);
+    const leftovers: AccessKeyMetadata[] = [];
+    for (const key of others) if (await isInterruptedMint(key, marker)) leftovers.push(key);
+    // A marker that still recognises a leftover stays until mint() has deleted it (and set its own).
+    if (tag !== undefined && leftovers.length === 0 && isStaleMarker(marker, now())) await clearMarker();
+    const plan: Room = { delete: leftovers.map((key) => ({ key, why: 'interrupted-mint' as const })) };
+    const remaining = others.filter((k) => !leftovers.includes(k));
+    if (keys.length - leftovers.length < 2) return plan;
+    const inactive = remaining.find((k) => k.Status === 'Inactive');
+    if (inactive && spec.deleteInactiveKey) return { delete: [...plan.delete, { key: inactive, why: 'inactive' }] };
     if (inactive) {
       throw new CredentialRejectedError(
         `IAM user "${user}" already has two access keys and ${inactive.AccessKeyId} (not the current one) is Inactive; ` +
           `rotor deletes an inactive key only with provider.deleteInactiveKey: true - set it, or delete that key yourself`,
       );
     }
-    const active = others.map((k) => k.AccessKeyId).join(', ');
+    const active = remaining.map((k) => k.AccessKeyId).join(', ');
     throw new CredentialRejectedError(
-      `IAM user "${user}" already has two access keys and ${active} (not the current one) ${others.length > 1 ? 'are' : 'is'} Active: someone else's key, ` +
+      `IAM user "${user}" already has two access keys and ${active} (not the current one) ${remaining.length > 1 ? 'are' : 'is'} Active: someone else's key, ` +
         `which rotor never deletes; if nothing uses it, deactivate and delete it (aws iam delete-access-key --user-name ${user} ` +
         `--access-key-id <id>), then rotate again`,
     );
@@ -185,12 +206,23 @@ export function iamProvider(spec: IamSpec, admin: IamAdmin, now: () => number = 
       kind: 'mint',
       async mint(current, stage) {
         const made = await room(current?.accessKeyId);
-        if (made.kind === 'delete') await deleteKey(made.key.AccessKeyId!);
-        // Set before CreateAccessKey: a crash after it leaves a key a retry recognises (isInterruptedMint).
+        for (const { key } of made.delete) await deleteKey(key.AccessKeyId!);
+        // Set before CreateAccessKey, with the keys the user has now: a crash (or a lost answer) after
+        // it leaves a key the next attempt recognises as rotor's own (isInterruptedMint), and only that key.
+        const keysBefore = (await listKeys()).flatMap((k) => (k.AccessKeyId ? [k.AccessKeyId] : []));
         await adminCall('TagUser', () =>
-          iam.send(new TagUserCommand({ UserName: user, Tags: [{ Key: MINT_MARKER, Value: new Date(now()).toISOString() }] })),
+          iam.send(new TagUserCommand({ UserName: user, Tags: [{ Key: MINT_MARKER, Value: formatMarker({ at: now(), keysBefore }) }] })),
         );
-        const created = await adminCall('CreateAccessKey', () => iam.send(new CreateAccessKeyCommand({ UserName: user })));
+        let created: CreateAccessKeyCommandOutput;
+        try {
+          created = await mintIam.send(new CreateAccessKeyCommand({ UserName: user }));
+        } catch (err) {
+          const error = adminError('CreateAccessKey', err);
+          // A refusal made no key: the marker has nothing to recognise. Without an answer a key may
+          // exist: the marker stays for the retried step.
+          if (error instanceof CredentialRejectedError) await clearMarker().catch(() => undefined);
+          throw error;
+        }
         const id = created.AccessKey?.AccessKeyId;
         const secret = created.AccessKey?.SecretAccessKey;
         if (!id || !secret) throw new TargetUnavailableError(`IAM CreateAccessKey for user "${user}" answered without a key`);
@@ -207,14 +239,16 @@ export function iamProvider(spec: IamSpec, admin: IamAdmin, now: () => number = 
           // Nobody can hold this key (Vault did not take it): delete it rather than leave a live key behind.
           try {
             await deleteKey(id);
-            await iam.send(new UntagUserCommand({ UserName: user, TagKeys: [MINT_MARKER] }));
+            await clearMarker();
           } catch {
             // The marker stays: the retried step recognises the key as an interrupted mint and deletes it.
           }
           throw err;
         }
-        // Staged: the marker has done its job. A stale one is harmless (ORPHAN_WINDOW_MS, never-used check).
-        await iam.send(new UntagUserCommand({ UserName: user, TagKeys: [MINT_MARKER] })).catch(() => undefined);
+        // Staged: the marker has done its job. One left behind (this call failed, or the worker died
+        // first: a retried step finds the key staged and never comes back here) recognises only an
+        // unused key, not the current one, created within the mint window after it; room() removes it once stale.
+        await clearMarker().catch(() => undefined);
       },
     },
 
@@ -268,6 +302,7 @@ export function iamProvider(spec: IamSpec, admin: IamAdmin, now: () => number = 
 
     async close() {
       iam.destroy();
+      mintIam.destroy();
     },
   };
 }

@@ -11,6 +11,13 @@ const IAM_USER_NAME = /^[\w+=,.@-]{1,64}$/;
 /** An AWS region name such as "us-east-1" or "eu-central-2". */
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
+const ENDPOINT_HINT =
+  'endpoint must be an http(s) URL such as "https://iam.example.internal" or "http://127.0.0.1:5016", or left out for AWS';
+
+/** 127.0.0.0/8, ::1 or localhost: a URL's hostname (WHATWG-normalised: "127.1" is "127.0.0.1", IPv6 in brackets). */
+export const isLoopback = (hostname: string): boolean =>
+  /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) || hostname === '[::1]' || hostname === 'localhost' || hostname === 'localhost.';
+
 /** The inventory's `provider:` entry of an AWS IAM access key secret. */
 export const iamSpec = z.strictObject({
   type: z.literal('aws-iam-access-key'),
@@ -26,11 +33,18 @@ export const iamSpec = z.strictObject({
   userName: z
     .string({ error: 'userName is required: the IAM user whose access keys rotate, e.g. "demo-app"' })
     .regex(IAM_USER_NAME, 'an IAM user name: 1-64 letters, digits or +=,.@_- (e.g. "demo-app")'),
-  /** An IAM-compatible endpoint (a local test server); unset: AWS itself. */
+  /**
+   * An IAM-compatible endpoint (a local test server); unset: AWS itself. CreateAccessKey's answer
+   * carries the new secret, so plain http: only to this machine (loopback).
+   */
   endpoint: z
-    .string({ error: 'endpoint must be an http(s) URL such as "http://127.0.0.1:5016", or left out for AWS' })
-    .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), {
-      message: 'endpoint must be an http(s) URL such as "http://127.0.0.1:5016", or left out for AWS',
+    .string({ error: ENDPOINT_HINT })
+    .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), { message: ENDPOINT_HINT })
+    .refine((s) => !URL.canParse(s) || new URL(s).protocol !== 'http:' || isLoopback(new URL(s).hostname), {
+      message:
+        'provider.endpoint must use https: - CreateAccessKey answers with the new secret access key, which plain http: ' +
+        'would send in clear; http: is allowed only to a loopback host (127.0.0.0/8, ::1, localhost), e.g. "http://127.0.0.1:5016"',
+      abort: true,
     })
     .optional(),
   region: z
@@ -59,4 +73,6 @@ export type IamCredential = z.infer<typeof iamCredential>;
 /** The secret's admin access key only; no sessions to observe (access keys open none), no break-glass. */
 export const iamTraits: ProviderTraits<IamSpec> = {
   secretRules: (spec, ctx) => [adminCredentialRule(spec.adminPath, ctx)],
+  // One user's keys, whichever admin credential reaches them: two secrets would fight over its two slots.
+  targets: (spec) => [`aws-iam|${spec.endpoint ?? 'aws'}|${spec.userName}`],
 };

@@ -32,11 +32,39 @@ describe('the aws-iam-access-key inventory entry', () => {
     ]);
     expect(problems({ ...base, userName: 'x'.repeat(65) })).toHaveLength(1);
     expect(problems({ ...base, endpoint: 'ftp://iam.local' })).toEqual([
-      'endpoint: endpoint must be an http(s) URL such as "http://127.0.0.1:5016", or left out for AWS',
+      'endpoint: endpoint must be an http(s) URL such as "https://iam.example.internal" or "http://127.0.0.1:5016", or left out for AWS',
     ]);
     expect(problems({ ...base, endpoint: 'not a url' })).toHaveLength(1);
     expect(problems({ ...base, region: 'US East' })).toEqual(['region: an AWS region name such as "us-east-1"']);
     expect(problems({ ...base, deleteInactiveKey: 'yes' })).toEqual(['deleteInactiveKey: deleteInactiveKey must be true or false']);
+  });
+
+  it('allows plain http: only to a loopback host: the CreateAccessKey answer carries the new secret', () => {
+    const plain = [
+      'endpoint: provider.endpoint must use https: - CreateAccessKey answers with the new secret access key, which plain http: ' +
+        'would send in clear; http: is allowed only to a loopback host (127.0.0.0/8, ::1, localhost), e.g. "http://127.0.0.1:5016"',
+    ];
+    for (const endpoint of [
+      'http://iam.example.internal',
+      'http://10.0.0.5:5016',
+      'http://128.0.0.1',
+      'http://[::2]:5016',
+      'http://localhost.evil.example',
+    ]) {
+      expect(problems({ ...base, endpoint }), endpoint).toEqual(plain);
+    }
+    for (const endpoint of [
+      'https://iam.example.internal',
+      'https://10.0.0.5:5016',
+      'http://127.0.0.1:5016',
+      'http://127.9.8.7',
+      'http://127.1:5016',
+      'http://[::1]:5016',
+      'http://localhost:5016',
+      'HTTP://LOCALHOST:5016',
+    ]) {
+      expect(problems({ ...base, endpoint }), endpoint).toEqual([]);
+    }
   });
 
   it('rejects an unknown field (a typo is never ignored)', () => {
