@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { nativePasswordHash } from '../activities/providers/mysql/target-connection.js';
 import { VaultClient } from '../vault/vault-client.js';
-import { KV_MOUNT } from './bootstrap-vault.js';
+import { demoAdminCredential } from './demo-admin-credential.js';
 import type { MariadbServer } from './mariadb-server.js';
 
 /** Where the demo MariaDB target's admin credential lives in Vault; the mysql provider reads it from there. */
@@ -13,13 +12,6 @@ export const DEMO_MYSQL_DB = 'demo';
 export const DEMO_MYSQL_ROLE = 'demo_inventory';
 const ADMIN_USER = 'rotor_admin';
 
-interface AdminCredential {
-  username: string;
-  password: string;
-  host: string;
-  port: string;
-}
-
 /**
  * The demo database (`demo.orders`) and an admin user whose password is stored only in Vault,
  * with what the mysql provider and Vault's mysql plugin need: create users and grant them what it
@@ -28,23 +20,11 @@ interface AdminCredential {
  */
 export async function bootstrapMariadb(server: MariadbServer, vaultAddress: string, rootToken: string): Promise<void> {
   const vault = new VaultClient(vaultAddress, rootToken);
-  const stored = (await vault.kvRead<Partial<AdminCredential>>(KV_MOUNT, DEMO_MYSQL_ADMIN_PATH))?.data;
-  const credential: AdminCredential = {
+  const credential = await demoAdminCredential(vault, DEMO_MYSQL_ADMIN_PATH, {
     username: ADMIN_USER,
-    password: stored?.password ?? randomBytes(24).toString('base64url'),
     host: server.host,
-    port: String(server.port),
-  };
-  // Vault learns the credential before the target does (invariant vault-learns-first); rewritten
-  // only when something changed (a new port), never with a new password.
-  if (
-    !stored ||
-    stored.password !== credential.password ||
-    stored.username !== credential.username ||
-    stored.host !== credential.host ||
-    stored.port !== credential.port
-  )
-    await vault.kvWrite(KV_MOUNT, DEMO_MYSQL_ADMIN_PATH, { ...credential });
+    port: server.port,
+  });
 
   const root = await mysql.createConnection({
     host: server.host,

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { passwordHash } from '../activities/providers/redis-acl/acl.js';
 import { connectAs } from '../activities/providers/redis-acl/connection.js';
 import { VaultClient } from '../vault/vault-client.js';
-import { KV_MOUNT } from './bootstrap-vault.js';
+import { demoAdminCredential } from './demo-admin-credential.js';
 import type { RedisServer } from './redis-server.js';
 
 /** Where the demo Redis target's admin credential lives in Vault; the redis-acl provider reads it from there. */
@@ -31,21 +30,17 @@ export const REDIS_ADMIN_RULES = [
 /**
  * The admin ACL user the redis-acl provider uses, whose password is stored only in Vault (written
  * there before Redis learns it; reused on re-runs). Idempotent: a re-run resets the user to
- * exactly REDIS_ADMIN_RULES and that password.
+ * exactly REDIS_ADMIN_RULES and that password, and rewrites the Vault credential when where Redis
+ * listens changed (ROTOR_REDIS_PORT), keeping the password.
  */
 export async function bootstrapRedis(server: RedisServer, vaultAddress: string, rootToken: string): Promise<void> {
   const vault = new VaultClient(vaultAddress, rootToken);
-  let password = (await vault.kvRead<{ password?: string }>(KV_MOUNT, DEMO_REDIS_ADMIN_PATH))?.data.password;
-  if (!password) {
-    password = randomBytes(32).toString('base64url');
-    // Vault learns the credential before the target does (invariant vault-learns-first).
-    await vault.kvWrite(KV_MOUNT, DEMO_REDIS_ADMIN_PATH, {
-      username: DEMO_REDIS_ADMIN_USER,
-      password,
-      host: server.host,
-      port: String(server.port),
-    });
-  }
+  const credential = await demoAdminCredential(vault, DEMO_REDIS_ADMIN_PATH, {
+    username: DEMO_REDIS_ADMIN_USER,
+    host: server.host,
+    port: server.port,
+  });
+  const password = credential.password;
   const redis = await connectAs({ host: server.host, port: server.port }, 'default', server.defaultPassword);
   try {
     // One SETUSER (all modifiers or none); the hash, never the password, reaches Redis.

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { validationQuery } from '../validation-query.js';
 import { adminCredentialRule, type ProviderTraits } from '../traits.js';
 
 /*
@@ -55,17 +56,8 @@ export const mysqlSpec = z
      * creates gets a copy of the active user's grants (SHOW GRANTS, grantee rewritten).
      */
     grantRole: accountName.optional(),
-    /**
-     * SQL run as the new credential when it is tested and again at post-validation (e.g. "SELECT 1
-     * FROM orders LIMIT 1"): a privilege the application needs and the new user lacks aborts the
-     * rotation before promotion. A statement, not a secret: never put a value in it.
-     */
-    validationQuery: z
-      .string()
-      .trim()
-      .min(1, 'a SQL statement such as "SELECT 1 FROM orders LIMIT 1"')
-      .max(2000, 'at most 2000 characters')
-      .optional(),
+    /** SQL run as the new credential at test and post-validation (validation-query.ts). */
+    validationQuery: validationQuery.optional(),
     /** TLS on rotor's own sessions at the target; unset: plaintext (or TLS without verification for test logins under requireSsl). */
     tls: mysqlTls.optional(),
     /** Users rotor creates or alters get `REQUIRE SSL`; rotor's test logins then use TLS too. */

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from 'node:tls';
 import mysql from 'mysql2/promise';
 import type { ProviderCaches } from '../provider-caches.js';
 import { TargetUnavailableError } from '../provider.js';
 import type { MysqlTls } from './schema.js';
+import { readCaFile } from '../ca-file.js';
 
 /**
  * The stored form of a password under `mysql_native_password`: `*` and the upper-case hex of
@@ -58,23 +58,6 @@ export interface TargetEndpoint {
   port: number;
 }
 
-async function readCa(caFile: string): Promise<Buffer> {
-  let pem: Buffer;
-  try {
-    pem = await readFile(caFile);
-  } catch (err) {
-    throw new TargetUnavailableError(
-      `provider.tls.caFile: cannot read ${caFile} on this worker (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); ` +
-        "put the PEM file of the CA that signed the server's certificate there, readable by the worker",
-    );
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----'))
-    throw new TargetUnavailableError(
-      `provider.tls.caFile: ${caFile} holds no PEM certificate; point it at the CA that signed the server's certificate (PEM)`,
-    );
-  return pem;
-}
-
 /**
  * mysql2's `ssl` option for a TLS mode:
  * - `disable` (or unset): plaintext.
@@ -90,9 +73,17 @@ export async function targetSsl(tls: MysqlTls | undefined): Promise<mysql.SslOpt
     case 'require':
       return { rejectUnauthorized: false };
     case 'verify-ca':
-      return { rejectUnauthorized: true, verifyIdentity: false, ...(tls?.caFile ? { ca: await readCa(tls.caFile) } : {}) };
+      return {
+        rejectUnauthorized: true,
+        verifyIdentity: false,
+        ...(tls?.caFile ? { ca: await readCaFile(tls.caFile, 'provider.tls.caFile') } : {}),
+      };
     case 'verify-full':
-      return { rejectUnauthorized: true, verifyIdentity: true, ...(tls?.caFile ? { ca: await readCa(tls.caFile) } : {}) };
+      return {
+        rejectUnauthorized: true,
+        verifyIdentity: true,
+        ...(tls?.caFile ? { ca: await readCaFile(tls.caFile, 'provider.tls.caFile') } : {}),
+      };
   }
 }
 

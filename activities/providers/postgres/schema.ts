@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { validationQuery } from '../validation-query.js';
 import { adminCredentialRule, type ProviderTraits } from '../traits.js';
 
 /*
@@ -41,17 +42,8 @@ export const postgresSpec = z.strictObject({
    * the other (active) user, so the new credential can do what the old one could.
    */
   grantRole: pgIdentifier.optional(),
-  /**
-   * SQL run as the new credential when it is tested and again at post-validation (e.g. "SELECT 1
-   * FROM orders LIMIT 1"): a privilege the application needs and the new role lacks aborts the
-   * rotation before promotion. A statement, not a secret: never put a value in it.
-   */
-  validationQuery: z
-    .string()
-    .trim()
-    .min(1, 'a SQL statement such as "SELECT 1 FROM orders LIMIT 1"')
-    .max(2000, 'at most 2000 characters')
-    .optional(),
+  /** SQL run as the new credential at test and post-validation (validation-query.ts). */
+  validationQuery: validationQuery.optional(),
   /** TLS to the target; unset: plaintext (mode disable), as before this option existed. */
   ssl: postgresSsl.optional(),
 });

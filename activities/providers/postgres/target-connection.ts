@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import type { ProviderCaches } from '../provider-caches.js';
 import { TargetUnavailableError } from '../provider.js';
 import type { PostgresSsl } from './schema.js';
+import { readCaFile } from '../ca-file.js';
 
 /**
  * Limits on every session rotor opens at a target (sent as startup parameters: no extra round
@@ -53,24 +53,6 @@ function offersTls({ host, port }: TargetEndpoint): Promise<boolean> {
   });
 }
 
-async function readCa(caFile: string): Promise<Buffer> {
-  let pem: Buffer;
-  try {
-    pem = await readFile(caFile);
-  } catch (err) {
-    throw new TargetUnavailableError(
-      `provider.ssl.caFile: cannot read ${caFile} on this worker (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); ` +
-        "put the PEM file of the CA that signed the server's certificate there, readable by the worker",
-    );
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new TargetUnavailableError(
-      `provider.ssl.caFile: ${caFile} holds no PEM certificate; point it at the CA that signed the server's certificate (PEM)`,
-    );
-  }
-  return pem;
-}
-
 /**
  * node-postgres's `ssl` option for one of libpq's sslmodes (node-postgres has no sslmode of its
  * own, and its `sslmode` URL parameter does not follow libpq's meaning):
@@ -106,11 +88,11 @@ export async function targetSsl(
     case 'verify-ca':
       return {
         rejectUnauthorized: true,
-        ...(ssl?.caFile ? { ca: await readCa(ssl.caFile) } : {}),
+        ...(ssl?.caFile ? { ca: await readCaFile(ssl.caFile, 'provider.ssl.caFile') } : {}),
         checkServerIdentity: () => undefined,
       };
     case 'verify-full':
-      return { rejectUnauthorized: true, ...(ssl?.caFile ? { ca: await readCa(ssl.caFile) } : {}) };
+      return { rejectUnauthorized: true, ...(ssl?.caFile ? { ca: await readCaFile(ssl.caFile, 'provider.ssl.caFile') } : {}) };
   }
 }
 

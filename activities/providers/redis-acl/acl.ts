@@ -37,18 +37,41 @@ function asRecord(reply: unknown): Record<string, unknown> {
 
 const asStrings = (value: unknown): string[] =>
   value instanceof Set ? [...value].map(String) : Array.isArray(value) ? value.map(String) : [];
-/** Redis 6 answered keys and channels as arrays, Redis 7 as one rule string. */
-const asRuleText = (value: unknown): string => (Array.isArray(value) ? value.map(String).join(' ') : value == null ? '' : String(value));
+/**
+ * Redis 7 answers commands, keys and channels as one rule string each (`~app:* %R~x:*`, `&*`),
+ * which ACL SETUSER takes back word for word. (Redis 6 answered keys and channels as arrays of bare
+ * patterns, with `allkeys`/`allchannels`/`allcommands` among the flags: parseAclUser refuses that
+ * reply rather than read it.)
+ */
+const asRuleText = (value: unknown): string => (value == null ? '' : String(value));
 
 function asSelector(reply: unknown): AclSelector {
   const r = asRecord(reply);
   return { commands: asRuleText(r.commands), keys: asRuleText(r.keys), channels: asRuleText(r.channels) };
 }
 
-/** The reply of `ACL GETUSER`, or undefined when the user does not exist (a null reply). */
+/**
+ * A reply of `ACL GETUSER` without a `selectors` field: Redis 6 (or older), whose rules rotor cannot
+ * copy (bare key patterns, `allkeys`-style flags, no selectors, no `clearselectors`).
+ */
+export class OlderRedisError extends Error {
+  constructor() {
+    super(
+      'ACL GETUSER answered without "selectors", as Redis 6 and older do; the redis-acl provider needs Redis 7 or newer ' +
+        '(it reads and copies ACL rules in the form Redis 7 gives them)',
+    );
+    this.name = 'OlderRedisError';
+  }
+}
+
+/**
+ * The reply of `ACL GETUSER`, or undefined when the user does not exist (a null reply). Throws
+ * OlderRedisError for a Redis 6 reply (Redis 7 always answers `selectors`, empty when there are none).
+ */
 export function parseAclUser(reply: unknown): AclUser | undefined {
   if (reply === null || reply === undefined) return undefined;
   const r = asRecord(reply);
+  if (!('selectors' in r)) throw new OlderRedisError();
   return {
     flags: asStrings(r.flags),
     passwords: asStrings(r.passwords),
@@ -60,12 +83,16 @@ export function parseAclUser(reply: unknown): AclUser | undefined {
 /** Enabled and holding at least one password: someone can log in as this user now. */
 export const isLive = (user: AclUser): boolean => user.flags.includes('on') && user.passwords.length > 0;
 
+/** Disabled (`off`): nobody logs in as this user, whatever passwords it holds, until someone enables it. */
+export const isDisabled = (user: AclUser): boolean => !user.flags.includes('on');
+
 const words = (rules: string): string[] => rules.split(/\s+/).filter(Boolean);
 
 /**
  * ACL SETUSER modifiers that give a user exactly `source`'s permissions (commands, keys, channels,
- * selectors, payload sanitizing), leaving its passwords and on/off state alone. The reset
- * modifiers come first: SETUSER appends selectors and keys, so a retried copy would pile them up.
+ * selectors, payload sanitizing), leaving its passwords and on/off state alone. `source` is a
+ * Redis 7 reply (parseAclUser refuses Redis 6's), whose rule strings SETUSER takes as they are. The
+ * reset modifiers come first: SETUSER appends selectors and keys, so a retried copy would pile them up.
  */
 export function copyRules(source: AclUser): string[] {
   return [

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { clientsOf, copyRules, isLive, parseAclUser, parseClientList, passwordHash, ruleDifferences } from './acl.js';
+import {
+  clientsOf,
+  copyRules,
+  isDisabled,
+  isLive,
+  OlderRedisError,
+  parseAclUser,
+  parseClientList,
+  passwordHash,
+  ruleDifferences,
+} from './acl.js';
 
 // Captured from Redis 7.0 (CLIENT LIST as the admin user, a consumer named "web", an unnamed one).
 const CLIENT_LIST = [
@@ -59,6 +69,24 @@ describe('ACL GETUSER', () => {
     expect(parseAclUser(null)).toBeUndefined();
   });
 
+  it('refuses a Redis 6 reply (bare key patterns, allkeys-style flags, no selectors) rather than copy a broken rule from it', () => {
+    // Redis 6.2's ACL GETUSER of `ACL SETUSER u on >pw allkeys allchannels +@read`.
+    const redis6 = [
+      'flags',
+      ['on', 'allkeys', 'allchannels'],
+      'passwords',
+      [passwordHash('pw')],
+      'commands',
+      '-@all +@read',
+      'keys',
+      ['*'],
+      'channels',
+      ['*'],
+    ];
+    expect(() => parseAclUser(redis6)).toThrow(OlderRedisError);
+    expect(() => parseAclUser({ flags: ['on'], passwords: [], commands: '+@all', keys: ['app:*'] })).toThrow(/needs Redis 7 or newer/);
+  });
+
   it('copies rules after resetting them (a retried copy piles nothing up), never passwords or on/off', () => {
     const rules = copyRules(parseAclUser(resp3)!);
     expect(rules).toEqual([
@@ -81,6 +109,8 @@ describe('ACL GETUSER', () => {
     expect(isLive(user)).toBe(true);
     expect(isLive({ ...user, flags: ['off'] })).toBe(false);
     expect(isLive({ ...user, passwords: [] })).toBe(false);
+    expect(isDisabled(user)).toBe(false);
+    expect(isDisabled({ ...user, flags: ['off', 'nopass'] })).toBe(true);
     expect(ruleDifferences(user, { ...user, passwords: [] })).toEqual([]);
     expect(ruleDifferences(user, { ...user, keys: '~app:*' })).toEqual(['keys "~app:* %R~x:*" vs "~app:*"']);
     expect(ruleDifferences(user, { ...user, selectors: [] })).toEqual(['selectors differ']);

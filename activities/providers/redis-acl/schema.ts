@@ -34,7 +34,8 @@ export const redisSpec = z
       .optional(),
     /**
      * ACL rules (e.g. "~app:* +@read +@write") for a user rotor must create at seeding; without
-     * it the user must exist already. Rules, not a secret: never put a password here.
+     * it the user must exist already (with `user`, enabled: rotor never switches on a user that is
+     * off). Rules, not a secret: never put a password here.
      */
     createRules: z
       .string()
@@ -85,4 +86,5 @@ export const redisTraits: ProviderTraits<RedisSpec> = {
         : undefined,
   },
   secretRules: (spec, ctx) => [adminCredentialRule(spec.adminPath, ctx)],
+  targets: (spec) => (spec.users ?? [spec.user!]).map((u) => `redis|${spec.adminPath}|${u}`),
 };
