@@ -3,8 +3,9 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import pg from 'pg';
 import type pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestStack, superuserClient, type TestStack } from '../../../test/helpers/test-stack.js';
-import { decodedHistoryText } from '../../../test/helpers/decoded-history.js';
+import { startTestStack, type TestStack } from '../../../test/helpers/test-stack.js';
+import { liftFreeze, runIncident } from '../../../test/helpers/incident.js';
+import { leakHaystack, seedAndRotationIds } from '../../../test/helpers/leak-scan.js';
 import { rotate, seed, startRotation, waitForStatus } from '../../../test/helpers/rotation-fixtures.js';
 import { VaultClient } from '../../../vault/vault-client.js';
 import { VaultRequestError } from '../../../vault/vault-error.js';
@@ -14,8 +15,7 @@ import { createActivityContext, type ActivityContext } from '../../activity-cont
 import { pendingPath, withSecret } from '../../rotation/secret-handle.js';
 import { stagedCredentialActivities, stageNewCredential } from '../../rotation/staged-credential.js';
 import type { AppRoleCredential } from './schema.js';
-import { incidentWorkflowId, rotationWorkflowId, statusQuery, unfreezeWorkflowId } from '../../../workflows/contracts.js';
-import { revokeAll, unfreeze } from '../../../workflows/revoke-all.js';
+import { incidentWorkflowId, statusQuery } from '../../../workflows/contracts.js';
 import { identityToken } from '../../../test/helpers/operators.js';
 
 const SECRETS = [
@@ -262,49 +262,29 @@ describe('approle-secret-id rotation against the real stack', () => {
     expect(await tokenWorks(stolen)).toBe(true);
 
     const incidentId = 'inc-approle-leak';
-    const report = await stack.client.workflow.execute(revokeAll, {
-      taskQueue: stack.taskQueue,
-      workflowId: incidentWorkflowId(incidentId),
-      args: [
-        {
-          incidentId,
-          reason: 'secret ID pasted in a public issue',
-          identity: await identityToken(stack.file, 'alice'),
-          scope: { secretIds: [LEAKED.id] },
-          freeze: 'in-scope',
-        },
-      ],
+    const report = await runIncident(stack, {
+      incidentId,
+      reason: 'secret ID pasted in a public issue',
+      secretIds: [LEAKED.id],
+      by: 'alice',
     });
     expect(report.secrets[0]).toMatchObject({ secretId: LEAKED.id, status: 'done', fromVersion: 1, toVersion: 2 });
     expect(await tokenWorks(stolen)).toBe(false); // refused at Vault, not merely unlisted
     expect(await tokenWorks(bystander)).toBe(true);
     expect(await logsIn(before.data)).toBe(false);
     expect(await logsIn((await kvVersion(LEAKED.id)).data)).toBe(true);
-    await stack.client.workflow.execute(unfreeze, {
-      taskQueue: stack.taskQueue,
-      workflowId: unfreezeWorkflowId(incidentId, Date.now()),
-      args: [{ incidentId, identity: await identityToken(stack.file, 'carol') }],
-    });
+    await liftFreeze(stack, incidentId, 'carol');
   });
 
   it('no secret ID appears in workflow history, worker logs or audit rows', async () => {
     for (const s of SECRETS) await kvVersion(s.id, 2);
     expect(seenSecretIds.size).toBe(2 * SECRETS.length + 1); // v1 and v2 of each secret, and the one staged by the retry test
     const ids = SECRETS.map((s) => s.id);
-    const texts = [stack.logLines.join('\n'), directLogLines.join('\n')];
-    for (const id of ids) {
-      texts.push(await decodedHistoryText(stack.client, rotationWorkflowId(id), stack.env.ROTOR_CODEC_KEY));
-      texts.push(await decodedHistoryText(stack.client, `seed/${id}/${stack.taskQueue}`, stack.env.ROTOR_CODEC_KEY));
-    }
-    const su = await superuserClient(stack.file, 'rotor');
-    try {
-      const audit = await su.query('SELECT * FROM audit_log WHERE secret_id = ANY($1)', [ids]);
-      expect(audit.rowCount).toBeGreaterThan(10);
-      texts.push(JSON.stringify(audit.rows));
-    } finally {
-      await su.end();
-    }
-    const haystack = texts.join('\n');
+    const haystack = await leakHaystack(stack, {
+      workflowIds: [...seedAndRotationIds(stack, ids), incidentWorkflowId('inc-approle-leak')],
+      secretIds: ids,
+      extraText: directLogLines,
+    });
     expect(haystack).toContain('billing-approle-2'); // the scan sees real content
     expect(haystack).toContain('awaiting_confirmation');
     for (const value of seenSecretIds) expect(haystack.includes(value), 'a secret ID leaked').toBe(false);

@@ -16,12 +16,12 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_IAM_ADMIN_PATH, renewIamSecret } from '../../../stack/bootstrap-iam.js';
 import { readStackFile } from '../../../stack/up.js';
-import { decodedHistoryText } from '../../../test/helpers/decoded-history.js';
+import { liftFreeze, runIncident } from '../../../test/helpers/incident.js';
 import { identityToken } from '../../../test/helpers/operators.js';
+import { leakHaystack, seedAndRotationIds } from '../../../test/helpers/leak-scan.js';
 import { rotate, seed, startRotation, waitForStatus } from '../../../test/helpers/rotation-fixtures.js';
-import { startTestStack, superuserClient, type TestStack } from '../../../test/helpers/test-stack.js';
-import { incidentWorkflowId, rotationWorkflowId, statusQuery, unfreezeWorkflowId } from '../../../workflows/contracts.js';
-import { revokeAll, unfreeze } from '../../../workflows/revoke-all.js';
+import { startTestStack, type TestStack } from '../../../test/helpers/test-stack.js';
+import { incidentWorkflowId, rotationWorkflowId, statusQuery } from '../../../workflows/contracts.js';
 import type { RotationResult } from '../../../workflows/rotation-types.js';
 import { formatMarker } from './mint-marker.js';
 import { iamProvider, MINT_MARKER, type IamAdmin, type IamProviderOptions } from './provider.js';
@@ -446,51 +446,24 @@ describe('aws-iam-access-key rotation against moto (authentication on)', () => {
     const before = await kvVersion(s.id);
     expect(await works(before.data, s.user)).toBe(true);
     const incidentId = `inc-iam-${RUN}`;
-    const report = await stack.client.workflow.execute(revokeAll, {
-      taskQueue: stack.taskQueue,
-      workflowId: incidentWorkflowId(incidentId),
-      args: [
-        {
-          incidentId,
-          reason: 'access key pasted in a public issue',
-          identity: await identityToken(stack.file, 'alice'),
-          scope: { secretIds: [s.id] },
-          freeze: 'in-scope',
-        },
-      ],
-    });
+    const report = await runIncident(stack, { incidentId, reason: 'access key pasted in a public issue', secretIds: [s.id], by: 'alice' });
     expect(report.secrets[0]).toMatchObject({ secretId: s.id, status: 'done', fromVersion: 1, toVersion: 2 });
     const after = await kvVersion(s.id);
     expect(after.version).toBe(2);
     expect(await refused(before.data)).toBe(true);
     expect(await works(after.data, s.user)).toBe(true);
     expect(await keysOf(s.user)).toEqual([{ id: after.data.accessKeyId, status: 'Active' }]);
-    await stack.client.workflow.execute(unfreeze, {
-      taskQueue: stack.taskQueue,
-      workflowId: unfreezeWorkflowId(incidentId, Date.now()),
-      args: [{ incidentId, identity: await identityToken(stack.file, 'carol') }],
-    });
+    await liftFreeze(stack, incidentId, 'carol');
   });
 
   it('no secret access key appears in workflow history, worker logs or audit rows', async () => {
     for (const s of Object.values(SECRETS)) for (let v = 1; v <= (await kvVersion(s.id)).version; v++) await kvVersion(s.id, v);
     expect(seenSecrets.size).toBeGreaterThanOrEqual(12);
     const ids = Object.values(SECRETS).map((s) => s.id);
-    const texts = [stack.logLines.join('\n')];
-    for (const id of ids) {
-      texts.push(await decodedHistoryText(stack.client, rotationWorkflowId(id), stack.env.ROTOR_CODEC_KEY));
-      texts.push(await decodedHistoryText(stack.client, `seed/${id}/${stack.taskQueue}`, stack.env.ROTOR_CODEC_KEY));
-    }
-    texts.push(await decodedHistoryText(stack.client, incidentWorkflowId(`inc-iam-${RUN}`), stack.env.ROTOR_CODEC_KEY));
-    const su = await superuserClient(stack.file, 'rotor');
-    try {
-      const audit = await su.query<{ row: string }>('SELECT a::text AS row FROM audit_log a WHERE secret_id = ANY($1)', [ids]);
-      expect(audit.rowCount).toBeGreaterThan(10);
-      texts.push(audit.rows.map((r) => r.row).join('\n'));
-    } finally {
-      await su.end();
-    }
-    const haystack = texts.join('\n');
+    const haystack = await leakHaystack(stack, {
+      workflowIds: [...seedAndRotationIds(stack, ids), incidentWorkflowId(`inc-iam-${RUN}`)],
+      secretIds: ids,
+    });
     expect(haystack).toContain(SECRETS.rollback.id); // the scan sees real content
     expect(haystack).toContain('awaiting_confirmation');
     expect(haystack).toContain('provider.deleteInactiveKey'); // the refusal's reason is there, the keys are not

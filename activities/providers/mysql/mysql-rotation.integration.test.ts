@@ -5,21 +5,15 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_MYSQL_ADMIN_PATH, DEMO_MYSQL_ROLE } from '../../../stack/bootstrap-mariadb.js';
 import { readStackFile } from '../../../stack/up.js';
-import { decodedHistoryText } from '../../../test/helpers/decoded-history.js';
+import { liftFreeze, runIncident } from '../../../test/helpers/incident.js';
+import { leakHaystack, seedAndRotationIds, seedWorkflowId } from '../../../test/helpers/leak-scan.js';
 import { identityToken, operatorToken, type OperatorName } from '../../../test/helpers/operators.js';
 import { seed, startRotation, waitForStatus } from '../../../test/helpers/rotation-fixtures.js';
-import { startTestStack, superuserClient, type TestStack } from '../../../test/helpers/test-stack.js';
+import { startTestStack, type TestStack } from '../../../test/helpers/test-stack.js';
 import { VaultClient } from '../../../vault/vault-client.js';
 import type { BreakGlassResult } from '../../../workflows/break-glass-types.js';
 import { breakGlass } from '../../../workflows/break-glass.js';
-import {
-  approveUpdate,
-  breakGlassStatusQuery,
-  incidentWorkflowId,
-  rotationWorkflowId,
-  unfreezeWorkflowId,
-} from '../../../workflows/contracts.js';
-import { revokeAll, unfreeze } from '../../../workflows/revoke-all.js';
+import { approveUpdate, breakGlassStatusQuery, incidentWorkflowId } from '../../../workflows/contracts.js';
 import type { RotationResult } from '../../../workflows/rotation-types.js';
 import { ProviderCaches } from '../provider-caches.js';
 import { endConnections, mysqlProvider } from './provider.js';
@@ -360,19 +354,7 @@ describe('mysql provider against the real MariaDB', () => {
     await attacker.query('SELECT 1');
     const incidentId = 'inc-mysql-leak';
     workflowIds.push(incidentWorkflowId(incidentId));
-    const report = await stack.client.workflow.execute(revokeAll, {
-      taskQueue: stack.taskQueue,
-      workflowId: incidentWorkflowId(incidentId),
-      args: [
-        {
-          incidentId,
-          reason: 'database password in a public paste',
-          identity: await identityToken(stack.file, 'carol'),
-          scope: { secretIds: [id] },
-          freeze: 'in-scope',
-        },
-      ],
-    });
+    const report = await runIncident(stack, { incidentId, reason: 'database password in a public paste', secretIds: [id], by: 'carol' });
     expect(report.secrets[0]).toMatchObject({ secretId: id, status: 'done', fromVersion: 1, toVersion: 2 });
     const err = await attacker.query('SELECT 1').then(
       () => undefined,
@@ -385,11 +367,7 @@ describe('mysql provider against the real MariaDB', () => {
     expect(after.version).toBe(2);
     expect(await logsIn(after.data)).toBe(true);
     await readsAndWrites(after.data);
-    await stack.client.workflow.execute(unfreeze, {
-      taskQueue: stack.taskQueue,
-      workflowId: unfreezeWorkflowId(incidentId, Date.now()),
-      args: [{ incidentId, identity: await identityToken(stack.file, 'alice') }],
-    });
+    await liftFreeze(stack, incidentId, 'alice');
   });
 
   it('break-glass: alice requests, carol and dave approve, her credential logs in to MariaDB; revoking drops the user', async () => {
@@ -471,22 +449,12 @@ describe('mysql provider against the real MariaDB', () => {
     for (const s of ALL) for (const v of [1, 2, 3]) await kv(s.id, v).catch(() => undefined);
     expect(seen.size).toBeGreaterThanOrEqual(ALL.length + 5);
     const ids = [...ALL.map((s) => s.id), TLS_SECRET];
-    const texts = [stack.logLines.join('\n')];
-    for (const id of ids) {
-      texts.push(await decodedHistoryText(stack.client, `seed/${id}/${stack.taskQueue}`, stack.env.ROTOR_CODEC_KEY));
-      texts.push(await decodedHistoryText(stack.client, rotationWorkflowId(id), stack.env.ROTOR_CODEC_KEY).catch(() => ''));
-    }
-    for (const wf of workflowIds) texts.push(await decodedHistoryText(stack.client, wf, stack.env.ROTOR_CODEC_KEY));
-    const su = await superuserClient(stack.file, 'rotor');
-    try {
-      // Every column as text, as an auditor would read it.
-      const audit = await su.query<{ row: string }>('SELECT a::text AS row FROM audit_log a WHERE secret_id = ANY($1)', [ids]);
-      expect(audit.rowCount).toBeGreaterThan(10);
-      texts.push(audit.rows.map((r) => r.row).join('\n'));
-    } finally {
-      await su.end();
-    }
-    const haystack = texts.join('\n');
+    const rotated = ids.filter((id) => id !== SECRETS.bg.id); // the break-glass secret is never rotated
+    const haystack = await leakHaystack(stack, {
+      // workflowIds: the rotations started here, the incident and the break-glass request.
+      workflowIds: [...seedAndRotationIds(stack, rotated), seedWorkflowId(stack, SECRETS.bg.id), ...workflowIds],
+      secretIds: ids,
+    });
     expect(haystack).toContain('my-rollback'); // the scan sees real content
     expect(haystack).toContain('awaiting_confirmation');
     for (const value of seen) expect(haystack.includes(value), 'a password leaked').toBe(false);

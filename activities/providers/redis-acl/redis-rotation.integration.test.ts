@@ -1,15 +1,18 @@
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodedHistoryText } from '../../../test/helpers/decoded-history.js';
 import { identityToken } from '../../../test/helpers/operators.js';
+import { liftFreeze, runIncident } from '../../../test/helpers/incident.js';
+import { leakHaystack, seedAndRotationIds } from '../../../test/helpers/leak-scan.js';
 import { rotate, seed, startRotation, waitForStatus } from '../../../test/helpers/rotation-fixtures.js';
-import { startTestStack, superuserClient, type TestStack } from '../../../test/helpers/test-stack.js';
-import { DEMO_REDIS_ADMIN_PATH } from '../../../stack/bootstrap-redis.js';
-import { incidentWorkflowId, rotationWorkflowId, statusQuery, unfreezeWorkflowId } from '../../../workflows/contracts.js';
-import { revokeAll, unfreeze } from '../../../workflows/revoke-all.js';
+import { startTestStack, type TestStack } from '../../../test/helpers/test-stack.js';
+import { bootstrapRedis, DEMO_REDIS_ADMIN_PATH, DEMO_REDIS_ADMIN_USER } from '../../../stack/bootstrap-redis.js';
+import type { RedisServer } from '../../../stack/redis-server.js';
+import { incidentWorkflowId, statusQuery } from '../../../workflows/contracts.js';
 import type { RotationResult } from '../../../workflows/rotation-types.js';
-import { parseAclUser, parseClientList } from './acl.js';
+import { parseAclUser, parseClientList, passwordHash } from './acl.js';
 import { connectAs, isWrongPass, type RedisConnection } from './connection.js';
 import { ProviderCaches } from '../provider-caches.js';
 import { CredentialRejectedError } from '../provider.js';
@@ -98,14 +101,29 @@ describe('redis-acl rotation against the real stack', () => {
   const clientsOf = async (user: string) =>
     parseClientList(String(await root.sendCommand(['CLIENT', 'LIST']))).filter((e) => e.user === user);
   const dryRun = async (user: string, ...command: string[]) => String(await root.sendCommand(['ACL', 'DRYRUN', user, ...command]));
+  /** What a restart of Redis would load: its ACL file. */
+  const aclFileText = async (): Promise<string> => {
+    const aclFile = (await root.sendCommand(['CONFIG', 'GET', 'aclfile'])) as Record<string, string> | string[];
+    return readFile(Array.isArray(aclFile) ? aclFile[1]! : aclFile.aclfile!, 'utf8');
+  };
+  const rejection = async (run: Promise<unknown>): Promise<Error> => {
+    const err = await run.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CredentialRejectedError);
+    return err as Error;
+  };
+  const adminCredential = async () => (await stack.rootVault.kvRead<RedisAdmin>('rotor', DEMO_REDIS_ADMIN_PATH))!.data;
 
   beforeAll(async () => {
     stack = await startTestStack('redis', inventory);
     root = await connectAs({ host: stack.file.redis.host, port: stack.file.redis.port }, 'default', stack.file.redis.defaultPassword);
     // The applications' data and users, arranged as an operator would: rt-single and rt-pair-a
-    // exist without a password (rotor gives them one); rt-rollback and rt-leak-a rotor creates.
+    // exist without a password (rotor gives them one; rt-single enabled, as rotor never enables a
+    // single user, rt-pair-a disabled, as a standby is); rt-rollback and rt-leak-a rotor creates.
     await root.sendCommand(['ACL', 'DELUSER', 'rt-single', 'rt-pair-a', 'rt-pair-b', 'rt-rollback', 'rt-leak-a', 'rt-leak-b']);
-    await root.sendCommand(['ACL', 'SETUSER', 'rt-single', 'off', '~app:*', '+get', '+set']);
+    await root.sendCommand(['ACL', 'SETUSER', 'rt-single', 'on', '~app:*', '+get', '+set']);
     await root.sendCommand(['ACL', 'SETUSER', 'rt-pair-a', 'off', '~sess:*', '+get', '+set', '+ping']);
     for (const key of ['app:1', 'sess:1', 'rb:1', 'leak:1', 'other:1']) await root.sendCommand(['SET', key, `value of ${key}`]);
     for (const id of IDS) expect(await seed(stack, id)).toBe(1);
@@ -236,19 +254,7 @@ describe('redis-acl rotation against the real stack', () => {
     expect(await clientsOf('rt-leak-a')).toHaveLength(1);
 
     const incidentId = 'inc-redis-leak';
-    const report = await stack.client.workflow.execute(revokeAll, {
-      taskQueue: stack.taskQueue,
-      workflowId: incidentWorkflowId(incidentId),
-      args: [
-        {
-          incidentId,
-          reason: 'redis password in a public paste',
-          identity: await identityToken(stack.file, 'alice'),
-          scope: { secretIds: [LEAKED] },
-          freeze: 'in-scope',
-        },
-      ],
-    });
+    const report = await runIncident(stack, { incidentId, reason: 'redis password in a public paste', secretIds: [LEAKED], by: 'alice' });
     expect(report.secrets[0]).toMatchObject({ secretId: LEAKED, status: 'done', fromVersion: 1, toVersion: 2 });
     expect(await auths(before.data)).toBe(false);
     expect(await clientsOf('rt-leak-a')).toHaveLength(0); // killed at the server, not merely unlisted
@@ -256,11 +262,7 @@ describe('redis-acl rotation against the real stack', () => {
     const now = await kv(LEAKED);
     expect(now.data.username).toBe('rt-leak-b');
     expect(await readsAndWrites(now.data, 'leak:')).toBe('value of leak:1');
-    await stack.client.workflow.execute(unfreeze, {
-      taskQueue: stack.taskQueue,
-      workflowId: unfreezeWorkflowId(incidentId, Date.now()),
-      args: [{ incidentId, identity: await identityToken(stack.file, 'carol') }],
-    });
+    await liftFreeze(stack, incidentId, 'carol');
   });
 
   it('a retried apply changes nothing; a missing user without provider.createRules is refused, naming the field', async () => {
@@ -291,27 +293,238 @@ describe('redis-acl rotation against the real stack', () => {
     }
   });
 
+  it('an operator who disabled the user (incident containment) is never overridden: pre-check and apply refuse, nothing changes', async () => {
+    const caches = new ProviderCaches();
+    try {
+      const single = redisProvider(
+        { type: 'redis-acl', adminPath: DEMO_REDIS_ADMIN_PATH, user: 'rt-single' },
+        await adminCredential(),
+        caches,
+      );
+      const current = (await kv(SINGLE)).data;
+      await root.sendCommand(['ACL', 'SETUSER', 'rt-single', 'off']);
+      const before = await getUser('rt-single');
+      expect((await rejection(single.precheck!(current))).message).toMatch(
+        /^ACL user "rt-single" is disabled \(off\) at .*rotor will not enable it/,
+      );
+      const next = await single.source.generate(current);
+      await rejection(single.source.apply(next));
+      expect(await getUser('rt-single')).toEqual(before); // still off, no new password
+      expect(await auths(current)).toBe(false);
+      expect(await auths(next)).toBe(false);
+    } finally {
+      await root.sendCommand(['ACL', 'SETUSER', 'rt-single', 'on']);
+      await root.sendCommand(['ACL', 'SAVE']);
+      await caches.close();
+    }
+    expect(await auths((await kv(SINGLE)).data)).toBe(true);
+  });
+
+  it('alternating users: the standby copies the rules of a disabled active user, and test compares with it', async () => {
+    const caches = new ProviderCaches();
+    const pair = redisProvider(
+      { type: 'redis-acl', adminPath: DEMO_REDIS_ADMIN_PATH, users: ['rt-pair-a', 'rt-pair-b'] },
+      await adminCredential(),
+      caches,
+    );
+    const current = (await kv(PAIR)).data;
+    expect(current.username).toBe('rt-pair-b');
+    const activeKeys = (await getUser('rt-pair-b'))!.keys;
+    try {
+      // rt-pair-b contained by an operator; rt-pair-a, the standby, holds rules from another time.
+      await root.sendCommand(['ACL', 'SETUSER', 'rt-pair-b', 'off']);
+      await root.sendCommand(['ACL', 'SETUSER', 'rt-pair-a', 'resetkeys', '~stale:*']);
+      await pair.precheck!(current);
+      const next = await pair.source.generate(current);
+      expect(next.username).toBe('rt-pair-a');
+      await pair.source.apply(next);
+      expect((await getUser('rt-pair-a'))?.keys).toBe(activeKeys);
+      expect(await readsAndWrites(next, 'sess:')).toBe('value of sess:1');
+      await pair.test(next);
+      // Someone narrows the new user's rules: the disabled active user could do more, so test refuses.
+      await root.sendCommand(['ACL', 'SETUSER', 'rt-pair-a', 'resetkeys', '~other:*']);
+      expect((await rejection(pair.test(next))).message).toMatch(/ACL user "rt-pair-a" cannot do exactly what "rt-pair-b" can \(keys/);
+      await pair.revoke(next, { terminateSessions: false });
+      expect(await pair.isRevoked(next)).toBe(true);
+    } finally {
+      await root.sendCommand(['ACL', 'SETUSER', 'rt-pair-a', 'resetkeys', activeKeys]);
+      await root.sendCommand(['ACL', 'SETUSER', 'rt-pair-b', 'on']);
+      await root.sendCommand(['ACL', 'SAVE']);
+      await caches.close();
+    }
+    expect(await auths(current)).toBe(true);
+  });
+
+  it('a revocation retried after its ACL SAVE failed finds the password gone and still removes it from the ACL file', async () => {
+    const caches = new ProviderCaches();
+    try {
+      const pair = redisProvider(
+        { type: 'redis-acl', adminPath: DEMO_REDIS_ADMIN_PATH, users: ['rt-pair-a', 'rt-pair-b'] },
+        await adminCredential(),
+        caches,
+      );
+      const next = await pair.source.generate((await kv(PAIR)).data);
+      const hash = passwordHash(next.password);
+      await pair.source.apply(next);
+      expect(await aclFileText()).toContain(`#${hash}`); // apply saved
+      // The first attempt's SETUSER took effect in memory; its ACL SAVE did not.
+      await root.sendCommand(['ACL', 'SETUSER', 'rt-pair-a', `!${hash}`, 'off']);
+      expect(await auths(next)).toBe(false);
+      expect(await aclFileText()).toContain(`#${hash}`); // a restart would let it in again
+      await pair.revoke(next, { terminateSessions: false }); // the retry
+      expect(await aclFileText()).not.toContain(`#${hash}`);
+      expect(await pair.isRevoked(next)).toBe(true);
+    } finally {
+      await caches.close();
+    }
+  });
+
+  it('an admin user lacking a permission, and a rule Redis refuses, fail for good and name the field to fix', async () => {
+    const caches = new ProviderCaches();
+    const admin = await adminCredential();
+    const weakPassword = 'weak-admin-password-0123456789';
+    try {
+      await root.sendCommand([
+        'ACL',
+        'SETUSER',
+        'rt-weak-admin',
+        'reset',
+        'on',
+        `#${passwordHash(weakPassword)}`,
+        '+acl|getuser',
+        '+acl|setuser',
+      ]);
+      const weak = redisProvider(
+        { type: 'redis-acl', adminPath: '_rotor/admin/weak-redis', user: 'rt-made', createRules: '~made:* +get' },
+        { ...admin, username: 'rt-weak-admin', password: weakPassword },
+        caches,
+      );
+      const noperm = await rejection(weak.source.apply(await weak.source.generate(undefined)));
+      expect(noperm.message).toMatch(
+        /^provider\.adminPath: the admin user "rt-weak-admin" \(_rotor\/admin\/weak-redis\) lacks a permission/,
+      );
+      expect(noperm.message).toContain('+acl|save');
+      expect(noperm.message).not.toContain(weakPassword);
+
+      const badRule = redisProvider(
+        { type: 'redis-acl', adminPath: DEMO_REDIS_ADMIN_PATH, user: 'rt-made', createRules: '~made:* +nosuchcommand' },
+        admin,
+        caches,
+      );
+      const refused = await rejection(badRule.source.apply(await badRule.source.generate(undefined)));
+      expect(refused.message).toMatch(/refused an ACL rule .*'\+nosuchcommand'.*correct provider\.createRules/);
+      expect(await getUser('rt-made')).toBeUndefined(); // all modifiers or none
+    } finally {
+      await root.sendCommand(['ACL', 'DELUSER', 'rt-weak-admin', 'rt-made']);
+      await root.sendCommand(['ACL', 'SAVE']);
+      await caches.close();
+    }
+  });
+
+  it('a Redis whose users live in redis.conf (no ACL file) is refused at pre-check and apply before anything changes', async () => {
+    const port = await new Promise<number>((resolve, reject) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as { port: number };
+        probe.close(() => resolve(free));
+      });
+      probe.on('error', reject);
+    });
+    const adminPassword = 'conf-admin-password-0123456789';
+    const appPassword = 'conf-app-password-0123456789';
+    // The stack's own binary is found the same way (stack/tools.ts: redis-server on PATH).
+    const binary = 'redis-server';
+    // Users as redis.conf lines (here on the command line): what the ACL file would otherwise hold.
+    const server = spawn(
+      binary,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--logfile',
+        '',
+        '--user',
+        DEMO_REDIS_ADMIN_USER,
+        'on',
+        `#${passwordHash(adminPassword)}`,
+        '+acl|getuser',
+        '+acl|setuser',
+        '+acl|save',
+        '+client|list',
+        '+client|kill',
+        '+client|id',
+        '--user',
+        'rt-conf',
+        'on',
+        `#${passwordHash(appPassword)}`,
+        '~app:*',
+        '+get',
+      ],
+      { stdio: 'ignore' },
+    );
+    const caches = new ProviderCaches();
+    try {
+      const at = { host: '127.0.0.1', port };
+      let admin: RedisConnection | undefined;
+      for (let i = 0; i < 50 && !admin; i++)
+        admin = await connectAs(at, DEMO_REDIS_ADMIN_USER, adminPassword).catch(async () => {
+          await new Promise((r) => setTimeout(r, 100));
+          return undefined;
+        });
+      expect(admin, `the redis.conf-only Redis started (exit code ${server.exitCode})`).toBeDefined();
+      const getConfUser = async () => parseAclUser(await admin!.sendCommand(['ACL', 'GETUSER', 'rt-conf']));
+      const before = await getConfUser();
+      const provider = redisProvider(
+        { type: 'redis-acl', adminPath: DEMO_REDIS_ADMIN_PATH, user: 'rt-conf' },
+        { username: DEMO_REDIS_ADMIN_USER, password: adminPassword, host: at.host, port: String(port) },
+        caches,
+      );
+      const current: RedisCredential = { username: 'rt-conf', password: appPassword, host: at.host, port: String(port) };
+      const message = (await rejection(provider.precheck!(current))).message;
+      expect(message).toMatch(/keeps its ACL users in redis\.conf, not in an ACL file .*configure an ACL file \(the aclfile directive/);
+      await rejection(provider.source.apply(await provider.source.generate(current)));
+      expect(await getConfUser()).toEqual(before); // no second password that a restart would drop
+      admin!.destroy();
+    } finally {
+      await caches.close();
+      server.kill();
+    }
+  });
+
+  it('the stack bootstrap rewrites the admin credential in Vault when Redis moved to another port, keeping its password', async () => {
+    const before = await adminCredential();
+    try {
+      // As after ROTOR_REDIS_PORT changed: Vault still names the old port.
+      await stack.rootVault.kvWrite('rotor', DEMO_REDIS_ADMIN_PATH, { ...before, port: String(Number(before.port) + 1) });
+      const server = {
+        host: stack.file.redis.host,
+        port: stack.file.redis.port,
+        defaultPassword: stack.file.redis.defaultPassword,
+      } as RedisServer;
+      await bootstrapRedis(server, stack.file.env.ROTOR_VAULT_ADDR!, stack.file.vaultRootToken);
+      const after = await adminCredential();
+      expect(after).toEqual({ ...before, port: String(stack.file.redis.port) });
+      const admin = await connectAs(endpoint(), after.username, after.password); // the password Redis was given is Vault's
+      admin.destroy();
+    } finally {
+      if ((await adminCredential()).port !== before.port) await stack.rootVault.kvWrite('rotor', DEMO_REDIS_ADMIN_PATH, { ...before });
+    }
+  });
+
   it('no password appears in workflow history, worker logs, audit rows or the ACL file', async () => {
     for (const id of IDS) {
       const meta = await stack.rootVault.kvMetadata('rotor', `apps/${id}`);
       for (let v = 1; v <= (meta?.current_version ?? 0); v++) await kv(id, v);
     }
     expect(seenPasswords.size).toBe(8); // v1 and v2 of each secret
-    const texts = [stack.logLines.join('\n')];
-    for (const id of IDS) {
-      texts.push(await decodedHistoryText(stack.client, rotationWorkflowId(id), stack.env.ROTOR_CODEC_KEY));
-      texts.push(await decodedHistoryText(stack.client, `seed/${id}/${stack.taskQueue}`, stack.env.ROTOR_CODEC_KEY));
-    }
-    texts.push(await decodedHistoryText(stack.client, incidentWorkflowId('inc-redis-leak'), stack.env.ROTOR_CODEC_KEY));
-    const su = await superuserClient(stack.file, 'rotor');
-    try {
-      const audit = await su.query('SELECT * FROM audit_log WHERE secret_id = ANY($1)', [IDS]);
-      expect(audit.rowCount).toBeGreaterThan(10);
-      texts.push(JSON.stringify(audit.rows));
-    } finally {
-      await su.end();
-    }
-    const haystack = texts.join('\n');
+    const haystack = await leakHaystack(stack, {
+      workflowIds: [...seedAndRotationIds(stack, IDS), incidentWorkflowId('inc-redis-leak')],
+      secretIds: IDS,
+    });
     expect(haystack).toContain(ROLLBACK); // the scan sees real content
     expect(haystack).toContain('awaiting_confirmation');
     for (const value of seenPasswords) expect(haystack.includes(value), 'a password leaked').toBe(false);
