@@ -1,4 +1,5 @@
-# rotor worker image (docker-compose.yml builds it as the `worker` service).
+# rotor image: docker-compose.yml runs it as the `worker` service (the CMD below) and as the
+# `codec` service (`node --import tsx workers/codec-main.ts`); the Helm chart likewise.
 # TypeScript runs through tsx at run time (a runtime dependency): there is no build step, so
 # the image runs exactly the sources that `npm start` and the tests run.
 FROM node:20-bookworm-slim
@@ -12,11 +13,15 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 
+# Every top-level folder the entry points import (workers/main.ts, workers/codec-main.ts,
+# cli/rotor.js, migrations/migrate.ts); test/unit/docker-compose.test.ts fails when one is missing.
 COPY tsconfig.json ./
+COPY workers ./workers
 COPY workflows ./workflows
 COPY activities ./activities
-COPY workers ./workers
 COPY config ./config
+COPY vault ./vault
+COPY schedules ./schedules
 COPY migrations ./migrations
 COPY cli ./cli
 COPY stack ./stack

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { parseDuration } from './duration.js';
+import { listenAddress } from './listen-address.js';
 
 /** An optional setting; empty counts as unset, as docker-compose passes `${VAR:-}` for one left out of .env. */
 const optional = (setting: z.ZodString) => z.preprocess((v) => (v === '' ? undefined : v), setting.optional());
@@ -49,12 +51,30 @@ const fields = z.object({
   ROTOR_RECONCILE_SCHEDULES: z.enum(['true', 'false'], { error: 'must be "true" or "false"' }).default('true'),
   ROTOR_CODEC_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /**
+   * `host:port` where the worker serves GET /livez and /readyz (Kubernetes probes, compose
+   * healthchecks); unset: no health server.
+   */
+  ROTOR_HEALTH_LISTEN: optional(listenAddress('ROTOR_HEALTH_LISTEN', '0.0.0.0:8081')),
+  /** `host:port` where the worker serves the Temporal SDK's Prometheus metrics at /metrics; unset: none. */
+  ROTOR_METRICS_LISTEN: optional(listenAddress('ROTOR_METRICS_LISTEN', '0.0.0.0:9464')),
+  /**
+   * After SIGTERM/SIGINT the worker stops polling and lets in-flight activities finish for this
+   * long before cancelling them ("30s", "2m"); a supervisor's grace period must be longer.
+   */
+  ROTOR_SHUTDOWN_GRACE: z
+    .string()
+    .default('30s')
+    .refine((v) => parseDuration(v) !== undefined, 'must be a duration such as "30s" or "2m"'),
+  /**
    * Who rotor trusts to say who a person is: Vault identity tokens of this audience (the client_id
    * of identity/oidc/role/rotor) signed by this issuer. Unset: every identity-bearing request is refused.
    */
-  ROTOR_IDENTITY_AUDIENCE: z.string().min(1).optional(),
+  ROTOR_IDENTITY_AUDIENCE: optional(z.string().min(1)),
   /** Default: <ROTOR_VAULT_ADDR>/v1/identity/oidc (set when Vault's issuer is configured otherwise). */
-  ROTOR_IDENTITY_ISSUER: z.url({ protocol: /^https?$/, error: 'must be the http(s) issuer URL of Vault identity tokens' }).optional(),
+  ROTOR_IDENTITY_ISSUER: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.url({ protocol: /^https?$/, error: 'must be the http(s) issuer URL of Vault identity tokens' }).optional(),
+  ),
 });
 
 // A TLS setting with TLS off would silently connect in plaintext, and a certificate without its

@@ -8,7 +8,7 @@ import { startLocal } from './start-local.js';
 
 const usage = `usage: tsx stack/main.ts <command>
   test-tools  tools, plus what only the tests need (docker-compose, chromium)
-  unit-tools  what the unit tests need (docker-compose), no servers
+  unit-tools  what the unit tests need (docker-compose, helm), no servers
   tools    build or install the Temporal CLI, the Vault API server and PostgreSQL (cached)
   start    start the local stack, bootstrap it, run a worker and the demo (what npm start runs)
   reset    delete the local stack's state dir (.rotor/local): every secret and workflow in it is lost`;

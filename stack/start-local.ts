@@ -95,7 +95,13 @@ async function seedAll(stack: Stack, inventory: Inventory): Promise<void> {
 
 /** `npm start`: the whole local stack plus a worker, until Ctrl-C stops everything in order. */
 export async function startLocal(): Promise<void> {
+  const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  // A stop asked for while the servers start is kept, and acted on as soon as they are up.
+  let stopAsked: string | undefined;
+  const early = (signal: string) => void (stopAsked ??= signal);
+  for (const s of SIGNALS) process.on(s, early);
   const stack = await up('local');
+  for (const s of SIGNALS) process.off(s, early);
   const children: ManagedProcess[] = [];
   let demo: ConsumerService[] = [];
   let stopping = false;
@@ -109,8 +115,8 @@ export async function startLocal(): Promise<void> {
     info('stopped; state kept in ' + stack.stateDir);
     process.exit(0);
   };
-  process.on('SIGINT', () => void stopEverything('SIGINT'));
-  process.on('SIGTERM', () => void stopEverything('SIGTERM'));
+  for (const s of SIGNALS) process.on(s, () => void stopEverything(s));
+  if (stopAsked) return stopEverything(stopAsked);
   try {
     children.push(await step('starting the rotor worker and running a health workflow', () => startWorker(stack)));
     const inventory = await loadInventory(stack.env.ROTOR_INVENTORY!);

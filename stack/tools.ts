@@ -238,15 +238,58 @@ async function ensureMoto(cache: string): Promise<string> {
   return python;
 }
 
+/** Helm, pinned like the other tools: `npm test` lints and renders deploy/helm/rotor with it. */
+export const HELM_VERSION = 'v3.22.0';
+
+/**
+ * The Helm CLI: ROTOR_HELM_BIN, else the cached build, else built once from the Go module proxy
+ * into the tools cache (test/unit/helm-chart.test.ts runs `helm lint` and `helm template`).
+ */
+export async function ensureHelm(): Promise<string> {
+  if (process.env.ROTOR_HELM_BIN) return process.env.ROTOR_HELM_BIN;
+  const cache = toolsCacheDir();
+  const dir = join(cache, `helm-${HELM_VERSION}`);
+  const bin = join(dir, 'helm');
+  if (await isExecutable(bin)) return bin;
+  const go = await onPath('go');
+  if (!go) {
+    throw new StackError(
+      "building helm needs the Go toolchain, and 'go' is not on PATH",
+      'install Go 1.24+ (https://go.dev/dl) or point ROTOR_HELM_BIN at a prebuilt helm v3 binary',
+    );
+  }
+  const logFile = join(cache, `helm-${HELM_VERSION}.build.log`);
+  await mkdir(dir, { recursive: true });
+  await step(`building Helm ${HELM_VERSION} from the Go module proxy (first run only, ~2-4 min)`, async () => {
+    // GOBIN into a temp dir, then rename, so an interrupted build never leaves a half-written binary.
+    const tmp = join(cache, `helm-${HELM_VERSION}.tmp`);
+    const result = await runCommand(go, ['install', `helm.sh/helm/v3/cmd/helm@${HELM_VERSION}`], {
+      env: { ...process.env, GOBIN: tmp },
+      logFile,
+    });
+    if (result.code !== 0) {
+      throw new StackError(
+        `'go install' of helm failed (exit ${result.code})`,
+        'check network access to the Go module proxy and the log, then run again, or set ROTOR_HELM_BIN to a helm v3 binary',
+        logFile,
+      );
+    }
+    await rename(join(tmp, 'helm'), bin);
+    await rm(tmp, { recursive: true, force: true });
+  });
+  return bin;
+}
+
 /** Tools only the test suite needs: compose validation, and Chromium for the browser test of the Temporal UI. */
 export async function ensureTestTools(): Promise<void> {
   await ensureUnitTestTools();
   if (!(await isExecutable('/usr/bin/chromium'))) await aptInstall(['chromium'], 'Chromium (browser test of the Temporal UI)');
 }
 
-/** What the unit tests need: no server, only docker-compose (test/unit/docker-compose.test.ts). */
+/** What the unit tests need: no server, only docker-compose (test/unit/docker-compose.test.ts) and helm (test/unit/helm-chart.test.ts). */
 export async function ensureUnitTestTools(): Promise<void> {
   if (!(await onPath('docker-compose'))) await aptInstall(['docker-compose'], 'docker-compose (validates docker-compose.yml)');
+  await ensureHelm();
 }
 
 /** Ensures every server binary exists, building or installing what is missing. Idempotent. */

@@ -196,6 +196,9 @@ export async function up(mode: StackMode): Promise<Stack> {
       ROTOR_IDENTITY_AUDIENCE: identity.audience,
       ROTOR_CODEC_PORT: String(ports.codec),
       ROTOR_INVENTORY: inventoryFile,
+      // In-flight activities may finish this long after Ctrl-C (or a test's worker shutdown); a
+      // rotation cut short resumes on the next worker anyway.
+      ROTOR_SHUTDOWN_GRACE: mode === 'local' ? '10s' : '1s',
     };
     const stack: Stack = {
       mode,

@@ -13,6 +13,8 @@ import { AesGcmCodec } from './codec.js';
  */
 export interface CodecServerOptions {
   port: number;
+  /** The address to bind (default 127.0.0.1; 0.0.0.0 in a container). */
+  host?: string;
   codecKey: string;
   /** The random access token callers must present. */
   token: string;
@@ -76,6 +78,11 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
       res.writeHead(req.headers.origin === options.uiOrigin ? 204 : 403).end();
       return res.statusCode;
     }
+    if (req.method === 'GET' && url.pathname === '/healthz') {
+      // For probes: says nothing but that the server answers.
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return 200;
+    }
     if (req.method === 'GET' && url.pathname === '/login') {
       if (!sameToken(url.searchParams.get('token') ?? undefined, options.token)) {
         res.writeHead(401, { 'content-type': 'text/plain' }).end('wrong or missing codec token\n');
@@ -117,10 +124,11 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, '127.0.0.1', resolve);
+    server.listen(options.port, options.host ?? '127.0.0.1', resolve);
   });
+  const bound = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

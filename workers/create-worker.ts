@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
 import { createActivityContext } from '../activities/activity-context.js';
 import type { Environment } from '../config/environment.js';
+import { parseDuration } from '../config/duration.js';
 import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { startAuditAnchoring } from './audit-anchoring.js';
 import { dataConverter } from './data-converter.js';
@@ -54,6 +55,8 @@ export function rotorDatabasePool(connectionString: string, logger: Logger, max 
 
 export interface RotorWorker {
   worker: Worker;
+  /** The worker's client connection to Temporal (health checks). */
+  temporal: Connection;
   /** Shuts the worker down (if running) and closes its connections. */
   close(): Promise<void>;
 }
@@ -63,7 +66,7 @@ export async function createWorker(
   logger: Logger,
   overrides: Partial<Pick<WorkerOptions, 'workflowBundle' | 'taskQueue' | 'maxConcurrentActivityTaskExecutions'>> = {},
 ): Promise<RotorWorker> {
-  installRuntimeLogger(logger);
+  installRuntimeLogger(logger, env.ROTOR_METRICS_LISTEN);
   const temporalOptions = temporalConnectionOptions(env);
   const connection = await NativeConnection.connect(temporalOptions);
   const db = rotorDatabasePool(env.ROTOR_DATABASE_URL, logger);
@@ -85,6 +88,8 @@ export async function createWorker(
     activities,
     dataConverter: dataConverter(env.ROTOR_CODEC_KEY),
     maxConcurrentActivityTaskExecutions: overrides.maxConcurrentActivityTaskExecutions ?? 50,
+    // After SIGTERM: stop polling, let in-flight activities finish this long, then cancel them.
+    shutdownGraceTime: parseDuration(env.ROTOR_SHUTDOWN_GRACE)!,
   });
   // The worker's lifetime is the anchoring's: it holds the pool and Vault session that close() ends.
   const anchoring = startAuditAnchoring({
@@ -96,6 +101,7 @@ export async function createWorker(
   });
   return {
     worker,
+    temporal: clientConnection,
     async close() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await anchoring.stop();

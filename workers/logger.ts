@@ -27,8 +27,12 @@ export function createLogger(level: string = process.env.ROTOR_LOG_LEVEL ?? 'inf
 
 let installed = false;
 
-/** Routes the Temporal SDK's own logs (worker, core) through pino. Must run once, before any worker. */
-export function installRuntimeLogger(logger: Logger): void {
+/**
+ * Routes the Temporal SDK's own logs (worker, core) through pino and, with `metricsListen`
+ * (`host:port`), serves the SDK's Prometheus metrics (task slots, schedule-to-start latency, …) at
+ * /metrics there. Must run once, before any worker.
+ */
+export function installRuntimeLogger(logger: Logger, metricsListen?: string): void {
   if (installed) return;
   installed = true;
   const toPino: Record<LogLevel, (meta: LogMetadata, msg: string) => void> = {
@@ -43,5 +47,6 @@ export function installRuntimeLogger(logger: Logger): void {
   const level = levels[logger.level] ?? 'ERROR';
   Runtime.install({
     logger: new DefaultLogger(level, (entry) => toPino[entry.level](entry.meta ?? {}, entry.message)),
+    ...(metricsListen ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsListen, countersTotalSuffix: true } } } } : {}),
   });
 }

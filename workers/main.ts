@@ -7,6 +7,7 @@ import { reconcileSchedules } from '../schedules/reconcile-schedules.js';
 import { dataConverter } from './data-converter.js';
 import { createWorker } from './create-worker.js';
 import { createLogger } from './logger.js';
+import { startHealthServer } from './health-server.js';
 
 /** Schedules follow the inventory; a failure here is logged, not fatal: rotations still run. */
 async function reconcileOnStart(env: Environment, logger: Logger): Promise<void> {
@@ -26,7 +27,20 @@ async function reconcileOnStart(env: Environment, logger: Logger): Promise<void>
 async function main(): Promise<void> {
   const env = loadEnvironment();
   const logger = createLogger(env.ROTOR_LOG_LEVEL);
-  const { worker, close } = await createWorker(env, logger);
+  const { worker, temporal, close } = await createWorker(env, logger);
+  // The same signals the Temporal worker shuts down on: unready from the first instant.
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void (stopping = true));
+  const health = env.ROTOR_HEALTH_LISTEN
+    ? await startHealthServer(env.ROTOR_HEALTH_LISTEN, {
+        worker,
+        stopping: () => stopping,
+        temporal,
+        vaultAddress: env.ROTOR_VAULT_ADDR,
+        logger,
+      })
+    : undefined;
+  if (health) logger.info({ url: health.url }, 'health endpoints: /livez, /readyz');
   if (env.ROTOR_RECONCILE_SCHEDULES === 'true') await reconcileOnStart(env, logger);
   logger.info(
     { taskQueue: env.ROTOR_TASK_QUEUE, temporal: env.ROTOR_TEMPORAL_ADDRESS, temporalTls: env.ROTOR_TEMPORAL_TLS === 'true' },
@@ -35,6 +49,7 @@ async function main(): Promise<void> {
   try {
     await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks are done
   } finally {
+    await health?.close();
     await close();
   }
 }

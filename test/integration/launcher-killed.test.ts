@@ -78,8 +78,11 @@ describe('a launcher killed with SIGKILL', () => {
     return found;
   }
 
-  async function launch(): Promise<Launch> {
-    const npmStart = spawn(process.execPath, ['stack/npm-start.mjs'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `node stack/npm-start.mjs`, or with `viaNpm` the real `npm start` (npm, its shell, then npm-start.mjs). */
+  async function launch(viaNpm = false): Promise<Launch> {
+    const npmStart = viaNpm
+      ? spawn('npm', ['start'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(process.execPath, ['stack/npm-start.mjs'], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     npmStart.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     npmStart.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -189,4 +192,21 @@ describe('a launcher killed with SIGKILL', () => {
     }
     expect(await stackProcesses()).toEqual([]);
   }, 420_000);
+
+  it('SIGTERM to the npm start process alone (a supervisor, kill <pid>) stops the worker and every server it started', async () => {
+    const started = await launch(true);
+    const ours = await stackProcesses();
+    // PostgreSQL, MariaDB, Redis, the IAM endpoint, OpenBao, Temporal and the worker.
+    expect(ours.length).toBeGreaterThanOrEqual(7);
+    const exited = new Promise<number | null>((resolve) => started.npmStart.once('exit', (code) => resolve(code)));
+    process.kill(started.npmStart.pid!, 'SIGTERM');
+    await exited;
+    await waitUntil(
+      'every process of this start gone after SIGTERM to npm',
+      async () => (await stackProcesses()).length === 0 && !(await running(started.launcherPid)) && !(await running(started.workerPid)),
+      60_000,
+    );
+    expect(started.output()).toContain('SIGTERM: stopping demo consumers, worker and servers');
+    expect(started.output()).toContain('stopped; state kept in');
+  }, 240_000);
 });

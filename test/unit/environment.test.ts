@@ -41,7 +41,27 @@ describe('loadEnvironment', () => {
       ROTOR_LOG_LEVEL: 'info',
       ROTOR_RECONCILE_SCHEDULES: 'true',
       ROTOR_CODEC_PORT: 0,
+      ROTOR_SHUTDOWN_GRACE: '30s',
     });
+  });
+
+  it('health and shutdown settings: host:port and a duration, each error naming its variable', () => {
+    expect(loadEnvironment({ ...required, ROTOR_HEALTH_LISTEN: '0.0.0.0:8081', ROTOR_SHUTDOWN_GRACE: '2m' })).toMatchObject({
+      ROTOR_HEALTH_LISTEN: '0.0.0.0:8081',
+      ROTOR_SHUTDOWN_GRACE: '2m',
+    });
+    // Empty is unset, as compose passes `${VAR:-}`.
+    const empty = loadEnvironment({ ...required, ROTOR_HEALTH_LISTEN: '', ROTOR_IDENTITY_AUDIENCE: '', ROTOR_IDENTITY_ISSUER: '' });
+    expect([empty.ROTOR_HEALTH_LISTEN, empty.ROTOR_IDENTITY_AUDIENCE, empty.ROTOR_IDENTITY_ISSUER]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    const issues = issuesOf({ ...required, ROTOR_HEALTH_LISTEN: '8081', ROTOR_SHUTDOWN_GRACE: 'a minute' });
+    expect(issues).toEqual([
+      'ROTOR_HEALTH_LISTEN: ROTOR_HEALTH_LISTEN must be host:port, e.g. "0.0.0.0:8081"',
+      'ROTOR_SHUTDOWN_GRACE: must be a duration such as "30s" or "2m"',
+    ]);
   });
 
   it('returns typed values from a full environment', () => {
