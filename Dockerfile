@@ -7,6 +7,11 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 
+# tini as PID 1: it passes SIGTERM on from the first instant (node as PID 1 drops a signal it has
+# no handler for yet, e.g. while tsx loads) and reaps children.
+RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
+ENTRYPOINT ["/usr/bin/tini", "--"]
+
 # Dependencies first, so a source change does not reinstall them. --ignore-scripts: no
 # dependency runs install scripts; the native parts (Temporal core bridge, SWC, esbuild) ship
 # prebuilt for linux-x64/arm64 gnu in their packages.

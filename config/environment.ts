@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
-import { listenAddress } from './listen-address.js';
+import { ipListenAddress, listenAddress } from './listen-address.js';
 
 /** An optional setting; empty counts as unset, as docker-compose passes `${VAR:-}` for one left out of .env. */
 const optional = (setting: z.ZodString) => z.preprocess((v) => (v === '' ? undefined : v), setting.optional());
@@ -56,7 +56,7 @@ const fields = z.object({
    */
   ROTOR_HEALTH_LISTEN: optional(listenAddress('ROTOR_HEALTH_LISTEN', '0.0.0.0:8081')),
   /** `host:port` where the worker serves the Temporal SDK's Prometheus metrics at /metrics; unset: none. */
-  ROTOR_METRICS_LISTEN: optional(listenAddress('ROTOR_METRICS_LISTEN', '0.0.0.0:9464')),
+  ROTOR_METRICS_LISTEN: optional(ipListenAddress('ROTOR_METRICS_LISTEN', '0.0.0.0:9464')),
   /**
    * After SIGTERM/SIGINT the worker stops polling and lets in-flight activities finish for this
    * long before cancelling them ("30s", "2m"); a supervisor's grace period must be longer.

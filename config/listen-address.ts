@@ -13,3 +13,11 @@ export function parseListenAddress(value: string): { host: string; port: number 
   const at = value.lastIndexOf(':');
   return { host: value.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(value.slice(at + 1)) };
 }
+
+/** `ip:port` only (no host name): what the Temporal runtime's metrics exporter binds to. */
+export function ipListenAddress(variable: string, example: string) {
+  return listenAddress(variable, example).refine(
+    (v) => /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):\d+$/.test(v),
+    `${variable} needs an IP address, not a host name, e.g. "${example}"`,
+  );
+}

@@ -20,7 +20,7 @@ import { WORKER_NODE_FLAGS } from './worker-node-flags.mjs';
 /** Makes the worker exit when this launcher dies, even by SIGKILL (it reads the lifeline's end). */
 const EXIT_WITH_LAUNCHER = pathToFileURL(join(REPO_ROOT, 'stack/worker-exits-with-launcher.mjs')).href;
 
-async function startWorker(stack: Stack): Promise<ManagedProcess> {
+async function startWorker(stack: Stack, spawned: (worker: ManagedProcess) => void): Promise<ManagedProcess> {
   const logFile = join(stack.stateDir, 'worker.log');
   const worker = startProcess(
     'worker',
@@ -42,6 +42,7 @@ async function startWorker(stack: Stack): Promise<ManagedProcess> {
     },
     { lifeline: true },
   );
+  spawned(worker); // stopped with the rest if a stop comes while it starts
   let connection: Connection | undefined;
   // Cancels the health workflow's long poll before the connection closes: left running, its retry
   // would hit the closed channel and crash the launcher before it could stop the servers.
@@ -96,9 +97,14 @@ async function seedAll(stack: Stack, inventory: Inventory): Promise<void> {
 /** `npm start`: the whole local stack plus a worker, until Ctrl-C stops everything in order. */
 export async function startLocal(): Promise<void> {
   const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  // A closed terminal (SIGHUP) fails every later write: stopping must not die of that.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   // A stop asked for while the servers start is kept, and acted on as soon as they are up.
   let stopAsked: string | undefined;
-  const early = (signal: string) => void (stopAsked ??= signal);
+  const early = (signal: string) => {
+    if (!stopAsked) info(`${signal}: stopping as soon as the servers that are starting are up`);
+    stopAsked ??= signal;
+  };
   for (const s of SIGNALS) process.on(s, early);
   const stack = await up('local');
   for (const s of SIGNALS) process.off(s, early);
@@ -118,12 +124,14 @@ export async function startLocal(): Promise<void> {
   for (const s of SIGNALS) process.on(s, () => void stopEverything(s));
   if (stopAsked) return stopEverything(stopAsked);
   try {
-    children.push(await step('starting the rotor worker and running a health workflow', () => startWorker(stack)));
+    await step('starting the rotor worker and running a health workflow', () => startWorker(stack, (w) => children.push(w)));
     const inventory = await loadInventory(stack.env.ROTOR_INVENTORY!);
     await step(`seeding the inventory's secrets (${inventory.secrets.map((s) => s.id).join(', ')})`, () => seedAll(stack, inventory));
     demo = await step('starting the demo consumers', () => startDemoConsumers(stack, inventory));
     for (const d of demo) info(`  demo consumer ${d.name} at ${d.url} (version ${d.version()})`);
   } catch (err) {
+    // A stop that cut the start short is not a failure: stopEverything exits when it is done.
+    if (stopping) return new Promise<void>(() => undefined);
     for (const child of children) await child.stop();
     await stack.stop();
     throw err;

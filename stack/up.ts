@@ -198,7 +198,8 @@ export async function up(mode: StackMode): Promise<Stack> {
       ROTOR_INVENTORY: inventoryFile,
       // In-flight activities may finish this long after Ctrl-C (or a test's worker shutdown); a
       // rotation cut short resumes on the next worker anyway.
-      ROTOR_SHUTDOWN_GRACE: mode === 'local' ? '10s' : '1s',
+      // Below the launcher's 10 s before SIGKILL (managed-process.ts), so close() still runs.
+      ROTOR_SHUTDOWN_GRACE: mode === 'local' ? '5s' : '1s',
     };
     const stack: Stack = {
       mode,

@@ -16,6 +16,10 @@ const settings = z.object({
 });
 
 async function main(): Promise<void> {
+  // From the first instant: as PID 1 in a container a signal without a handler is dropped.
+  const running: { close?: () => Promise<void> } = {};
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void (running.close?.() ?? Promise.resolve()).then(() => process.exit(0)));
   const parsed = settings.safeParse(process.env);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) process.stderr.write(`${issue.path.join('.')}: ${issue.message}\n`);
@@ -33,7 +37,7 @@ async function main(): Promise<void> {
     logger,
   });
   logger.info({ url: server.url }, 'codec server listening (POST /decode, /encode; GET /healthz)');
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void server.close().then(() => process.exit(0)));
+  running.close = () => server.close();
 }
 
 main().catch((err: unknown) => {

@@ -25,12 +25,17 @@ async function reconcileOnStart(env: Environment, logger: Logger): Promise<void>
 
 /** Worker entry point: `npm run worker` (env from ROTOR_* variables, see config/environment.ts). */
 async function main(): Promise<void> {
+  // Handled from the first instant, before the Temporal runtime installs its own: as PID 1 in a
+  // container a signal without a handler is dropped, and one during start-up must not be lost.
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void (stopping = true));
   const env = loadEnvironment();
   const logger = createLogger(env.ROTOR_LOG_LEVEL);
   const { worker, temporal, close } = await createWorker(env, logger);
-  // The same signals the Temporal worker shuts down on: unready from the first instant.
-  let stopping = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void (stopping = true));
+  if (stopping) {
+    logger.info('stopped while starting: exiting before polling');
+    return close();
+  }
   const health = env.ROTOR_HEALTH_LISTEN
     ? await startHealthServer(env.ROTOR_HEALTH_LISTEN, {
         worker,
@@ -41,7 +46,7 @@ async function main(): Promise<void> {
       })
     : undefined;
   if (health) logger.info({ url: health.url }, 'health endpoints: /livez, /readyz');
-  if (env.ROTOR_RECONCILE_SCHEDULES === 'true') await reconcileOnStart(env, logger);
+  if (env.ROTOR_RECONCILE_SCHEDULES === 'true' && !stopping) await reconcileOnStart(env, logger);
   logger.info(
     { taskQueue: env.ROTOR_TASK_QUEUE, temporal: env.ROTOR_TEMPORAL_ADDRESS, temporalTls: env.ROTOR_TEMPORAL_TLS === 'true' },
     'rotor worker started',

@@ -57,6 +57,10 @@ describe('loadEnvironment', () => {
       undefined,
       undefined,
     ]);
+    // The Temporal runtime's metrics exporter binds an IP address only.
+    expect(issuesOf({ ...required, ROTOR_METRICS_LISTEN: 'localhost:9464' })).toEqual([
+      'ROTOR_METRICS_LISTEN: ROTOR_METRICS_LISTEN needs an IP address, not a host name, e.g. "0.0.0.0:9464"',
+    ]);
     const issues = issuesOf({ ...required, ROTOR_HEALTH_LISTEN: '8081', ROTOR_SHUTDOWN_GRACE: 'a minute' });
     expect(issues).toEqual([
       'ROTOR_HEALTH_LISTEN: ROTOR_HEALTH_LISTEN must be host:port, e.g. "0.0.0.0:8081"',

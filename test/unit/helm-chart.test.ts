@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { parseDuration } from '../../config/duration.js';
 import { loadEnvironment } from '../../config/environment.js';
 import { ensureHelm } from '../../stack/tools.js';
+import { ALL_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes.js';
 
 /**
  * deploy/helm/rotor, linted and rendered by the pinned helm (stack/tools.ts builds and caches it;
@@ -76,6 +78,7 @@ interface Container {
   name: string;
   image: string;
   command?: string[];
+  args?: string[];
   env?: EnvVar[];
   ports?: { name: string; containerPort: number }[];
   startupProbe?: Probe;
@@ -94,20 +97,26 @@ interface PodSpec {
   containers: Container[];
   initContainers?: Container[];
   terminationGracePeriodSeconds?: number;
+  restartPolicy?: string;
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
   securityContext?: { runAsNonRoot?: boolean; runAsUser?: number };
   volumes?: Volume[];
 }
 interface Manifest {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; labels?: Record<string, string> };
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   data?: Record<string, string>;
   stringData?: Record<string, string>;
   spec?: {
     replicas?: number;
     selector?: { matchLabels?: Record<string, string> } & Record<string, unknown>;
     strategy?: { type?: string; rollingUpdate?: { maxSurge?: number | string; maxUnavailable?: number | string } };
-    template?: { metadata: { labels?: Record<string, string> }; spec: PodSpec };
+    template?: { metadata: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec };
+    backoffLimit?: number;
+    activeDeadlineSeconds?: number;
+    ttlSecondsAfterFinished?: number;
     minAvailable?: number | string;
     maxUnavailable?: number | string;
     ports?: { name: string; port: number; targetPort?: string | number }[];
@@ -216,11 +225,92 @@ const allContainers = (manifests: Manifest[]) =>
 
 const WORKER = 'rotor-worker';
 const CODEC = 'rotor-codec';
+const SETUP = 'rotor-temporal-setup';
 const EVERYTHING_ON = {
   codec: { enabled: true, uiOrigin: 'https://temporal.example.com' },
   metrics: { enabled: true },
   temporal: { tls: { enabled: true, existingSecret: 'temporal-tls', certKey: 'tls.crt', keyKey: 'tls.key', serverName: 'temporal' } },
   vault: { identityAudience: 'rotor-audience' },
+};
+
+/** The Temporal CLI's names of the search attribute types (`temporal operator search-attribute create --type`). */
+const CLI_TYPE: Record<string, string> = {
+  TEXT: 'Text',
+  KEYWORD: 'Keyword',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+/** `Name=Type` of every search attribute rotor's workflows upsert, as temporal-namespace.sh reads them. */
+const ROTOR_SEARCH_ATTRIBUTES = ALL_SEARCH_ATTRIBUTES.map((key) => `${key.name}=${CLI_TYPE[key.type]}`).sort();
+
+/**
+ * A stand-in for the Temporal CLI: records every call (its arguments, tab-separated) and keeps the
+ * namespace and its search attributes as files under $FAKE_TEMPORAL_STATE, so the set-up script can
+ * be run as the Job would run it.
+ */
+const FAKE_TEMPORAL = `#!/bin/sh
+state=$FAKE_TEMPORAL_STATE
+printf '%s\\t' "$@" >> "$state/calls"
+echo >> "$state/calls"
+case "$1 $2 $3" in
+  'operator cluster health') exit 0 ;;
+  'operator namespace describe') test -f "$state/namespace" ;;
+  'operator namespace create')
+    if [ -n "$FAKE_CREATE_ERROR" ]; then echo "$FAKE_CREATE_ERROR" >&2; exit 1; fi
+    touch "$state/namespace" ;;
+  'operator search-attribute list') cat "$state/attributes" ;;
+  'operator search-attribute create')
+    shift 3
+    while [ $# -gt 0 ]; do
+      if [ "$1" = --name ]; then printf '  %s  Keyword\\n' "$2" >> "$state/attributes"; fi
+      shift
+    done ;;
+  *) echo "unexpected call: $*" >&2; exit 2 ;;
+esac
+`;
+
+/**
+ * Runs the set-up Job's container command (its script, with its environment) against the fake CLI,
+ * with the namespace and the attributes in `existing` already registered; returns the CLI calls.
+ */
+function runSetupJob(
+  manifests: Manifest[],
+  existing: { namespace: boolean; attributes: string[] },
+  extraEnv: Record<string, string> = {},
+): { status: number | null; stderr: string; calls: string[][] } {
+  const c = container(find(manifests, 'Job', SETUP), 'temporal-setup');
+  const dir = mkdtempSync(join(scratch, 'temporal-setup-'));
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'temporal'), FAKE_TEMPORAL);
+  chmodSync(join(bin, 'temporal'), 0o755);
+  if (existing.namespace) writeFileSync(join(dir, 'namespace'), '');
+  writeFileSync(join(dir, 'attributes'), existing.attributes.map((name) => `  ${name}  Keyword\n`).join(''));
+  writeFileSync(join(dir, 'calls'), '');
+  // The Job reads no Secret or ConfigMap: plain values only.
+  for (const variable of c.env ?? []) expect(variable.valueFrom, variable.name).toBeUndefined();
+  const env = Object.fromEntries((c.env ?? []).map((v) => [v.name, v.value ?? '']));
+  const [shell, ...args] = c.command ?? [];
+  const result = spawnSync(shell!, args, {
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...env, HOME: dir, PATH: `${bin}:${process.env.PATH ?? ''}`, FAKE_TEMPORAL_STATE: dir, FAKE_CREATE_ERROR: '', ...extraEnv },
+  });
+  if (result.error) throw result.error;
+  const calls = readFileSync(join(dir, 'calls'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.replace(/\t$/, '').split('\t'));
+  return { status: result.status, stderr: result.stderr, calls };
+}
+
+/** The value following `flag` in a CLI call. */
+const flagValue = (call: string[], flag: string) => {
+  const at = call.indexOf(flag);
+  return at < 0 ? undefined : call[at + 1];
 };
 
 describe('deploy/helm/rotor (helm lint, helm template)', () => {
@@ -264,6 +354,7 @@ describe('deploy/helm/rotor (helm lint, helm template)', () => {
       'ConfigMap/rotor-config',
       'ConfigMap/rotor-inventory',
       'Deployment/rotor-worker',
+      'Job/rotor-temporal-setup',
       'PodDisruptionBudget/rotor-worker',
       'ServiceAccount/rotor',
     ]);
@@ -391,8 +482,12 @@ describe('deploy/helm/rotor (helm lint, helm template)', () => {
 
   it('runs non-root with a read-only root filesystem, no capabilities and a writable /tmp', () => {
     const manifests = render(EVERYTHING_ON);
-    for (const name of [WORKER, CODEC]) {
-      const deployment = find(manifests, 'Deployment', name);
+    for (const [kind, name] of [
+      ['Deployment', WORKER],
+      ['Deployment', CODEC],
+      ['Job', SETUP],
+    ] as const) {
+      const deployment = find(manifests, kind, name);
       const spec = podSpec(deployment);
       expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
       for (const c of spec.containers) {
@@ -406,7 +501,9 @@ describe('deploy/helm/rotor (helm lint, helm template)', () => {
 
   it('runs the worker with the image command by default', () => {
     const worker = container(find(render(), 'Deployment', WORKER), 'worker');
-    expect(worker.command).toEqual(['node', '--max-semi-space-size=32', '--import', 'tsx', 'workers/main.ts']);
+    // args, not command: the image's ENTRYPOINT (tini) stays PID 1 and passes SIGTERM on at once.
+    expect(worker.command).toBeUndefined();
+    expect(worker.args).toEqual(['node', '--max-semi-space-size=32', '--import', 'tsx', 'workers/main.ts']);
   });
 
   it('renders the codec server (Deployment and Service) only when enabled', () => {
@@ -414,7 +511,8 @@ describe('deploy/helm/rotor (helm lint, helm template)', () => {
     const manifests = render({ codec: { enabled: true, uiOrigin: 'https://temporal.example.com' } });
     const deployment = find(manifests, 'Deployment', CODEC);
     const codec = container(deployment, 'codec');
-    expect(codec.command).toEqual(['node', '--import', 'tsx', 'workers/codec-main.ts']);
+    expect(codec.command).toBeUndefined();
+    expect(codec.args).toEqual(['node', '--import', 'tsx', 'workers/codec-main.ts']);
     expect(resolvedEnv(manifests, codec)).toMatchObject({
       ROTOR_CODEC_KEY: DUMMY_SECRET_DATA.ROTOR_CODEC_KEY,
       ROTOR_CODEC_TOKEN: DUMMY_SECRET_DATA.ROTOR_CODEC_TOKEN,
@@ -451,7 +549,8 @@ describe('deploy/helm/rotor (helm lint, helm template)', () => {
       [{ ...EVERYTHING_ON, image: { tag: '1.2.3' } }, 'registry.example.com/rotor:1.2.3'],
       [{ ...EVERYTHING_ON, image: { digest: `sha256:${'a'.repeat(64)}` } }, `registry.example.com/rotor@sha256:${'a'.repeat(64)}`],
     ] as const) {
-      const containers = allContainers(render(overrides));
+      // rotor's image in the worker and the codec server; the set-up Job runs admin-tools (below).
+      const containers = allContainers(render(overrides).filter((m) => m.kind === 'Deployment'));
       expect(containers.length).toBe(2);
       for (const c of containers) {
         expect(c.image, c.name).toBe(expected);
@@ -463,8 +562,8 @@ describe('deploy/helm/rotor (helm lint, helm template)', () => {
   it('with secrets.envFile (Vault Agent injector), reads the credentials from that file before starting node', () => {
     const manifests = render({ secrets: { existingSecret: '', envFile: '/vault/secrets/rotor.env' } });
     const worker = container(find(manifests, 'Deployment', WORKER), 'worker');
-    expect(worker.command?.slice(0, 2)).toEqual(['/bin/sh', '-c']);
-    expect(worker.command?.slice(3)).toEqual([
+    expect(worker.args?.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect(worker.args?.slice(3)).toEqual([
       '/vault/secrets/rotor.env',
       'node',
       '--max-semi-space-size=32',
@@ -474,5 +573,140 @@ describe('deploy/helm/rotor (helm lint, helm template)', () => {
     ]);
     expect((worker.env ?? []).filter((v) => v.valueFrom?.secretKeyRef)).toEqual([]);
     expect(renderError({ secrets: { envFile: '/vault/secrets/rotor.env' } })).toContain('not both');
+  });
+
+  it('rolls the workers on an inventory change: its content, or inventory.revision with an existing ConfigMap', () => {
+    const checksum = (...overrides: object[]) =>
+      find(render(...overrides), 'Deployment', WORKER).spec?.template?.metadata.annotations?.['checksum/inventory'];
+    // Unchanged for inventory.content (no roll on upgrading the chart), and it follows the content.
+    expect(checksum()).toBe(createHash('sha256').update(INVENTORY).digest('hex'));
+    expect(checksum({ inventory: { content: `${INVENTORY}\n# one more line\n` } })).not.toBe(checksum());
+    // The chart cannot see an existing ConfigMap: only a new revision changes the pod template.
+    const existing = { inventory: { content: '', existingConfigMap: 'my-inventory' } };
+    const revisions = ['', 'a1b2c3', 'd4e5f6'].map((revision) => checksum(existing, { inventory: { revision } }));
+    expect(new Set(revisions).size).toBe(3);
+    expect(checksum(existing, { inventory: { revision: 'a1b2c3' } })).toBe(revisions[1]);
+  });
+
+  describe('the temporal-setup hook Job (namespace and search attributes)', () => {
+    it('renders by default as a pre-install/pre-upgrade hook with the pinned admin-tools image', () => {
+      const job = find(render(), 'Job', SETUP);
+      expect(job.apiVersion).toBe('batch/v1');
+      expect(job.metadata.annotations).toMatchObject({
+        'helm.sh/hook': 'pre-install,pre-upgrade',
+        'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded',
+      });
+      expect(job.spec).toMatchObject({ backoffLimit: 2, activeDeadlineSeconds: 240, ttlSecondsAfterFinished: 3600 });
+      // Below helm's default --timeout (5m), so a stuck Job fails as a Job, not as a helm timeout.
+      expect(job.spec?.activeDeadlineSeconds).toBeLessThan(300);
+      const spec = podSpec(job);
+      expect(spec.restartPolicy).toBe('Never');
+      expect(spec.automountServiceAccountToken).toBe(false);
+      // The chart's ServiceAccount is created after pre-install hooks: the Job must not need it.
+      expect(spec.serviceAccountName).toBeUndefined();
+      const c = container(job, 'temporal-setup');
+      expect(c.image).toBe('temporalio/admin-tools:1.31.2');
+      expect(container(find(render({ temporalSetup: { image: { tag: '1.29.1' } } }), 'Job', SETUP), 'temporal-setup').image).toBe(
+        'temporalio/admin-tools:1.29.1',
+      );
+      const digest = `sha256:${'b'.repeat(64)}`;
+      expect(container(find(render({ temporalSetup: { image: { digest } } }), 'Job', SETUP), 'temporal-setup').image).toBe(
+        `temporalio/admin-tools@${digest}`,
+      );
+      expect(renderError({ temporalSetup: { image: { tag: 'latest' } } })).toContain('temporalSetup.image.tag');
+    });
+
+    it('runs stack/compose/temporal-namespace.sh with the namespace, its retention and the three search attributes', () => {
+      const script = readFileSync(join(repoRoot, 'stack', 'compose', 'temporal-namespace.sh'), 'utf8');
+      expect(readFileSync(join(chart, 'files', 'temporal-namespace.sh'), 'utf8'), "the chart's copy of the script").toBe(script);
+      for (const [overrides, namespace, retention] of [
+        [{}, 'default', '720h'],
+        [{ temporal: { namespace: 'payments' }, temporalSetup: { namespaceRetention: '168h' } }, 'payments', '168h'],
+      ] as const) {
+        const c = container(find(render(overrides), 'Job', SETUP), 'temporal-setup');
+        expect(c.command?.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+        expect(c.command?.[2]).toBe(script);
+        const env = Object.fromEntries((c.env ?? []).map((v) => [v.name, v.value]));
+        expect(env).toMatchObject({
+          TEMPORAL_ADDRESS: REQUIRED_VALUES.temporal.address,
+          NAMESPACE: namespace,
+          NAMESPACE_RETENTION: retention,
+        });
+        expect((env.SEARCH_ATTRIBUTES ?? '').split(/\s+/).filter(Boolean).sort()).toEqual(ROTOR_SEARCH_ATTRIBUTES);
+        expect(env).not.toHaveProperty('TLS_ENABLED');
+      }
+    });
+
+    it('creates only what is missing: the namespace and each search attribute, checked first', () => {
+      const manifests = render({ temporal: { namespace: 'payments' } });
+      const fresh = runSetupJob(manifests, { namespace: false, attributes: [] });
+      expect(fresh.status, fresh.stderr).toBe(0);
+      const creates = fresh.calls.filter((call) => call[2] === 'create');
+      expect(creates.map((call) => `${call[1]} ${flagValue(call, '--name') ?? flagValue(call, '--namespace')}`).sort()).toEqual(
+        ['namespace payments', ...ROTOR_SEARCH_ATTRIBUTES.map((a) => `search-attribute ${a.split('=')[0]}`)].sort(),
+      );
+      expect(flagValue(creates.find((call) => call[1] === 'namespace')!, '--retention')).toBe('720h');
+      for (const call of creates.filter((c) => c[1] === 'search-attribute')) {
+        expect(flagValue(call, '--namespace')).toBe('payments');
+        expect(`${flagValue(call, '--name')}=${flagValue(call, '--type')}`).toMatch(/=Keyword$/);
+      }
+      for (const call of fresh.calls) {
+        expect(flagValue(call, '--address'), call.join(' ')).toBe(REQUIRED_VALUES.temporal.address);
+        expect(call).not.toContain('--tls');
+      }
+      // A second run (every helm upgrade) finds everything and creates nothing.
+      const again = runSetupJob(manifests, { namespace: true, attributes: ALL_SEARCH_ATTRIBUTES.map((key) => key.name) });
+      expect(again.status, again.stderr).toBe(0);
+      expect(again.calls.filter((call) => call[2] === 'create')).toEqual([]);
+      expect(again.calls.map((call) => call.slice(0, 3).join(' '))).toContain('operator search-attribute list');
+    });
+
+    it('shows the error of a create that fails, at the first attempt, and fails the Job', () => {
+      const error = 'Request unauthorized: caller may not create namespaces';
+      const result = runSetupJob(
+        render({ temporal: { namespace: 'payments' } }),
+        { namespace: false, attributes: [] },
+        {
+          ATTEMPTS: '2',
+          PAUSE: '0',
+          FAKE_CREATE_ERROR: error,
+        },
+      );
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain(`creating namespace payments failed (attempt 1/2): ${error}`);
+      expect(result.stderr).toContain('gave up on namespace payments after 2 attempts');
+    });
+
+    it("with temporal.tls, mounts the workers' TLS Secret and passes --tls, --tls-ca-path, --tls-cert-path, --tls-key-path, --tls-server-name", () => {
+      const manifests = render(EVERYTHING_ON);
+      const job = find(manifests, 'Job', SETUP);
+      const c = container(job, 'temporal-setup');
+      const mount = c.volumeMounts?.find((m) => m.name === 'temporal-tls');
+      expect(mount).toMatchObject({ mountPath: '/etc/rotor/temporal-tls', readOnly: true });
+      expect(podSpec(job).volumes?.find((v) => v.name === 'temporal-tls')?.secret?.secretName).toBe('temporal-tls');
+      // The same files as the worker's.
+      const workerEnv = resolvedEnv(manifests, container(find(manifests, 'Deployment', WORKER), 'worker'));
+      const { status, stderr, calls } = runSetupJob(manifests, { namespace: false, attributes: [] });
+      expect(status, stderr).toBe(0);
+      expect(calls.length).toBeGreaterThanOrEqual(6);
+      for (const call of calls) {
+        expect(call, call.join(' ')).toContain('--tls');
+        expect(flagValue(call, '--tls-ca-path')).toBe(workerEnv.ROTOR_TEMPORAL_TLS_CA_FILE);
+        expect(flagValue(call, '--tls-cert-path')).toBe(workerEnv.ROTOR_TEMPORAL_TLS_CERT_FILE);
+        expect(flagValue(call, '--tls-key-path')).toBe(workerEnv.ROTOR_TEMPORAL_TLS_KEY_FILE);
+        expect(flagValue(call, '--tls-server-name')).toBe('temporal');
+      }
+      // TLS with a publicly signed certificate: --tls alone, nothing mounted.
+      const plain = render({ temporal: { tls: { enabled: true } } });
+      expect(container(find(plain, 'Job', SETUP), 'temporal-setup').volumeMounts?.map((m) => m.name)).toEqual(['tmp']);
+      for (const call of runSetupJob(plain, { namespace: true, attributes: [] }).calls) {
+        expect(call).toContain('--tls');
+        for (const flag of ['--tls-ca-path', '--tls-cert-path', '--tls-key-path', '--tls-server-name']) expect(call).not.toContain(flag);
+      }
+    });
+
+    it('renders no Job when temporalSetup.enabled is false', () => {
+      expect(render({ temporalSetup: { enabled: false } }).filter((m) => m.kind === 'Job')).toEqual([]);
+    });
   });
 });

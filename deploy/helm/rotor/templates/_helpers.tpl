@@ -59,6 +59,39 @@ The image, pinned: a digest, else a tag (default: the chart's appVersion); `late
 {{- end -}}
 {{- end -}}
 
+{{/* The temporal-setup Job's image (temporalio/admin-tools), pinned like rotor's: a digest, else a tag. */}}
+{{- define "rotor.temporalSetupImage" -}}
+{{- with .Values.temporalSetup.image -}}
+{{- $repository := required "temporalSetup.image.repository is required: temporalio/admin-tools, or your mirror of it" .repository -}}
+{{- $tag := toString .tag -}}
+{{- if .digest -}}
+{{- printf "%s@%s" $repository .digest -}}
+{{- else if or (not $tag) (eq $tag "latest") -}}
+{{- fail "temporalSetup.image.tag must be a version (not empty, not `latest`), e.g. your Temporal Service's, or set temporalSetup.image.digest" -}}
+{{- else -}}
+{{- printf "%s:%s" $repository $tag -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The custom search attributes rotor's workflows upsert (workflows/search-attributes.ts), as the
+Name=Type list temporal-namespace.sh reads; test/unit/helm-chart.test.ts keeps them in step.
+*/}}
+{{- define "rotor.searchAttributes" -}}RotorSecretId=Keyword RotorPhase=Keyword RotorOutcome=Keyword{{- end -}}
+
+{{/*
+The worker pod's checksum/inventory: the inventory's content (inventory.content), and
+inventory.revision when set, the only sign of a change to an inventory.existingConfigMap.
+*/}}
+{{- define "rotor.inventoryChecksum" -}}
+{{- if .Values.inventory.revision -}}
+{{- printf "%s\nrevision: %s" .Values.inventory.content (toString .Values.inventory.revision) | sha256sum -}}
+{{- else -}}
+{{- .Values.inventory.content | sha256sum -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Checks that span values; included by every template, so each fails the same way. */}}
 {{- define "rotor.validate" -}}
 {{- $ := . -}}
