@@ -9,6 +9,7 @@ import { incident, incidentHelp } from './commands/incident.js';
 import { login, loginHelp } from './commands/login.js';
 import { plan, planHelp } from './commands/plan.js';
 import { policyHelp, policyRender } from './commands/policy.js';
+import { report, reportHelp } from './commands/report.js';
 import { rotate, rotateHelp } from './commands/rotate.js';
 import { schedules, schedulesHelp } from './commands/schedules.js';
 import { seed, seedHelp } from './commands/seed.js';
@@ -22,6 +23,7 @@ commands:
   rotate <secret> [--wait]           rotate one secret (rotateSecret workflow)
   plan <plan> [--wait]               rotate a plan's secrets together (rotatePlan workflow)
   status [--json]                    versions, last and in-flight rotations, next scheduled runs
+  report debt [--json|--markdown]    secret debt: ages, cadence compliance, failures, unmanaged paths, owner scores
   confirm <secret> <consumer>        confirm a manual consumer's cutover
   schedules sync|diff|pause|resume   reconcile rotation cadences with Temporal Schedules
   seed [<secret> ...]                give new secrets their first version
@@ -62,6 +64,11 @@ const commands: Record<string, Command> = {
     run: (ctx, [name], v) => plan(ctx, { plan: name, wait: v.wait === true, json: v.json === true, reason: str(v.reason) }),
   },
   status: { help: statusHelp, options: { json: { type: 'boolean' } }, run: (ctx, _p, v) => status(ctx, { json: v.json === true }) },
+  report: {
+    help: reportHelp,
+    options: { json: { type: 'boolean' }, markdown: { type: 'boolean' } },
+    run: (ctx, [sub], v) => report(ctx, { sub, json: v.json === true, markdown: v.markdown === true }),
+  },
   confirm: {
     help: confirmHelp,
     options: { version: { type: 'string' } },

@@ -27,7 +27,7 @@ function scheduleOptions(secret: SecretSpec, taskQueue: string): ScheduleOptions
       args: [{ secretId: secret.id, requestedBy: 'schedule' }],
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, ...(c.catchupWindow ? { catchupWindow: c.catchupWindow } : {}) },
-    state: { paused: c.paused, note: `managed by rotor: ${describeCadence(secret)}` },
+    state: { paused: c.paused, note: `managed by rotor: ${describeCadence(secret.cadence!)}` },
     memo: { rotorManaged: true, rotorFingerprint: cadenceFingerprint(secret, taskQueue), rotorPaused: c.paused },
   };
 }
@@ -74,9 +74,9 @@ export async function diffSchedules(client: Client, inventory: Inventory, taskQu
       continue;
     }
     if (!current) {
-      changes.push({ action: 'create', scheduleId, secretId: secret.id, detail: describeCadence(secret) });
+      changes.push({ action: 'create', scheduleId, secretId: secret.id, detail: describeCadence(secret.cadence!) });
     } else if (current.fingerprint !== cadenceFingerprint(secret, taskQueue)) {
-      changes.push({ action: 'update', scheduleId, secretId: secret.id, detail: describeCadence(secret) });
+      changes.push({ action: 'update', scheduleId, secretId: secret.id, detail: describeCadence(secret.cadence!) });
     } else if (current.desiredPaused !== secret.cadence.paused) {
       changes.push({
         action: secret.cadence.paused ? 'pause' : 'unpause',
@@ -85,7 +85,7 @@ export async function diffSchedules(client: Client, inventory: Inventory, taskQu
         detail: `inventory says paused: ${secret.cadence.paused}`,
       });
     } else {
-      changes.push({ action: 'unchanged', scheduleId, secretId: secret.id, detail: describeCadence(secret) });
+      changes.push({ action: 'unchanged', scheduleId, secretId: secret.id, detail: describeCadence(secret.cadence!) });
     }
   }
   for (const [scheduleId, e] of existing) {

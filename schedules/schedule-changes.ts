@@ -1,3 +1,4 @@
+import { formatDuration } from '../config/duration.js';
 import type { SecretSpec } from '../config/inventory-schema.js';
 
 /** What reconciling would do (or did) to one schedule. */
@@ -20,8 +21,8 @@ export function cadenceFingerprint(secret: SecretSpec, taskQueue: string): strin
   });
 }
 
-export function describeCadence(secret: SecretSpec): string {
-  const c = secret.cadence!;
-  const base = c.cron ? `cron "${c.cron}"` : `every ${c.every! / 1000}s`;
-  return `${base}${c.jitter ? `, jitter ${c.jitter / 1000}s` : ''}${c.paused ? ', paused' : ''}`;
+/** "every 6h, jitter 5m, paused" or `cron "0 3 * * 0"`: a cadence as schedules and reports show it. */
+export function describeCadence(c: NonNullable<SecretSpec['cadence']>): string {
+  const base = c.cron ? `cron "${c.cron}"` : `every ${formatDuration(c.every!)}`;
+  return `${base}${c.jitter ? `, jitter ${formatDuration(c.jitter)}` : ''}${c.paused ? ', paused' : ''}`;
 }

@@ -1,5 +1,7 @@
+import type pg from 'pg';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { activeFreezes, freezeHolds, type IncidentFreeze } from '../../activities/incident/freeze-store.js';
+import { collectDebt, type RotationRun } from '../debt-sources.js';
 import { operatorDatabasePool } from '../operator-database.js';
 import { operatorVaultError } from '../operator-session.js';
 import type { RotationStatus } from '../../workflows/rotation-types.js';
@@ -17,25 +19,23 @@ its next scheduled run, and any rotation in flight with its phase and consumers.
   outcome, startedAt, closedAt}|null), inFlight ({phase, fromVersion, toVersion, consumers,
   revocationRetrying?: {since, firstFailure}}|null),
   nextRun (ISO time|null), schedulePaused (boolean|null), frozenBy ({incidentId, reason, startedBy,
-  startedAt}|null: an active incident freeze that holds this secret's scheduled rotations)`;
+  startedAt}|null: an active incident freeze that holds this secret's scheduled rotations),
+  debt ({ageSeconds, compliance, lastSuccessAt, failures30d}: as 'rotor report debt' defines them)
+
+After the secrets, one line per owner gives its secret-debt score ('rotor report debt --help').`;
 
 export interface SecretStatus {
   id: string;
   path: string;
   owner: string;
   currentVersion: number | null;
-  lastRotation: {
-    workflowId: string;
-    runId: string;
-    status: string;
-    outcome: string | null;
-    startedAt: string;
-    closedAt: string | null;
-  } | null;
+  lastRotation: RotationRun | null;
   inFlight: Pick<RotationStatus, 'phase' | 'fromVersion' | 'toVersion' | 'consumers' | 'revocationRetrying'> | null;
   nextRun: string | null;
   schedulePaused: boolean | null;
   frozenBy: { incidentId: string; reason: string; startedBy: string; startedAt: string } | null;
+  /** Set by `rotor status` (not by collectStatus): the secret-debt facts of `rotor report debt`. */
+  debt?: { ageSeconds: number | null; compliance: string; lastSuccessAt: string | null; failures30d: number };
 }
 
 async function lastRotation(ctx: CliContext, secretId: string): Promise<WorkflowExecutionInfo | undefined> {
@@ -107,16 +107,6 @@ export function upcomingRun(actionTimes: Date[], now: number): string | null {
   return actionTimes.find((t) => t.getTime() > now)?.toISOString() ?? null;
 }
 
-/** Active incident freezes, shown above the secrets: they hold rotations and grants. */
-async function incidentFreezes(ctx: CliContext): Promise<IncidentFreeze[]> {
-  const pool = await operatorDatabasePool(ctx.session.vault, ctx.env);
-  try {
-    return await activeFreezes(pool);
-  } finally {
-    await pool.end();
-  }
-}
-
 /** The first active freeze that holds this secret (a freeze without secret ids holds them all). */
 function frozenBy(freezes: IncidentFreeze[], secretId: string): SecretStatus['frozenBy'] {
   const f = freezes.find((f) => freezeHolds(f, secretId));
@@ -124,8 +114,24 @@ function frozenBy(freezes: IncidentFreeze[], secretId: string): SecretStatus['fr
 }
 
 export async function status(ctx: CliContext, args: { json: boolean }): Promise<number> {
-  const freezes = await incidentFreezes(ctx);
+  const pool = await operatorDatabasePool(ctx.session.vault, ctx.env);
+  try {
+    return await statusWith(ctx, pool, args);
+  } finally {
+    await pool.end();
+  }
+}
+
+async function statusWith(ctx: CliContext, pool: pg.Pool, args: { json: boolean }): Promise<number> {
+  // Active incident freezes are shown above the secrets: they hold rotations and grants.
+  const freezes = await activeFreezes(pool);
   const rows = await collectStatus(ctx, freezes);
+  const debt = await collectDebt(ctx, { status: rows, pool, unmanaged: false, leases: false });
+  for (const r of rows) {
+    const d = debt.secrets.find((s) => s.id === r.id);
+    if (d)
+      r.debt = { ageSeconds: d.ageSeconds, compliance: d.compliance, lastSuccessAt: d.lastSuccessAt, failures30d: d.failures30d.count };
+  }
   if (!args.json) {
     for (const f of freezes) {
       console.log(
@@ -154,5 +160,6 @@ export async function status(ctx: CliContext, args: { json: boolean }): Promise<
         : 'no schedule';
     console.log(`${r.id.padEnd(20)} v${r.currentVersion ?? '-'}  last: ${last}  ${next}${flight}`);
   }
+  for (const o of debt.owners) console.log(`debt ${o.line}`);
   return 0;
 }

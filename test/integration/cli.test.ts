@@ -229,13 +229,13 @@ describe('the rotor CLI, run as a user runs it', () => {
     expect(
       changes.filter((c) => c.secretId.startsWith('cli-')),
       describeRun(diffRun),
-    ).toEqual([{ action: 'create', scheduleId: 'rotate/cli-a', secretId: 'cli-a', detail: 'every 21600s' }]);
+    ).toEqual([{ action: 'create', scheduleId: 'rotate/cli-a', secretId: 'cli-a', detail: 'every 6h' }]);
     const describeSchedule = () => stack.client.schedule.getHandle('rotate/cli-a').describe();
     await expect(describeSchedule()).rejects.toBeInstanceOf(ScheduleNotFoundError); // diff changes nothing
 
     const sync = await rotor('schedules', 'sync');
     expectExit(sync, 0);
-    expect(sync.stdout).toMatch(/did create\s+rotate\/cli-a\s+every 21600s/);
+    expect(sync.stdout).toMatch(/did create\s+rotate\/cli-a\s+every 6h/);
     const created = await describeSchedule();
     expect(created.action).toMatchObject({ type: 'startWorkflow', workflowType: 'rotateSecret', taskQueue: stack.taskQueue });
     expect(created.spec.intervals?.[0]?.every).toBe(6 * 3600 * 1000);
