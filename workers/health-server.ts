@@ -71,6 +71,8 @@ export async function startHealthServer(listen: string, deps: Dependencies): Pro
         if (deps.stopping()) return reply(503, { state: 'DRAINING', reasons: ['shutting down'] });
         if (state !== 'RUNNING') return reply(503, { state, reasons: [`worker is ${state}`] });
         const failed = (await dependencies()).flatMap((c) => (c.ok ? [] : [c.reason]));
+        // A signal may arrive while the checks are out: the answer is the state when it is sent.
+        if (deps.stopping()) return reply(503, { state: 'DRAINING', reasons: ['shutting down'] });
         return reply(failed.length ? 503 : 200, failed.length ? { state, reasons: failed } : { state });
       }
       reply(404, { error: 'not found: GET /livez or /readyz' });
