@@ -4,7 +4,7 @@ import { NativeConnection, Worker, type BundleOptions, type WorkerOptions } from
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
-import { createActivityContext } from '../activities/activity-context.js';
+import { createActivityContext, type ActivityContext } from '../activities/activity-context.js';
 import type { Environment } from '../config/environment.js';
 import { parseDuration } from '../config/duration.js';
 import { temporalConnectionOptions } from '../config/temporal-connection.js';
@@ -57,6 +57,8 @@ export interface RotorWorker {
   worker: Worker;
   /** The worker's client connection to Temporal (health checks). */
   temporal: Connection;
+  /** What its activities use (inventory, Vault session, rotor's database, client): services beside them share it. */
+  ctx: ActivityContext;
   /** Shuts the worker down (if running) and closes its connections. */
   close(): Promise<void>;
 }
@@ -102,6 +104,7 @@ export async function createWorker(
   return {
     worker,
     temporal: clientConnection,
+    ctx,
     async close() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
       await anchoring.stop();
