@@ -22,6 +22,7 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 # cli/rotor.js, migrations/migrate.ts); test/unit/docker-compose.test.ts fails when one is missing.
 COPY tsconfig.json ./
 COPY workers ./workers
+COPY observe ./observe
 COPY workflows ./workflows
 COPY activities ./activities
 COPY config ./config
