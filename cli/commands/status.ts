@@ -4,6 +4,8 @@ import { activeFreezes, freezeHolds, type IncidentFreeze } from '../../activitie
 import { collectDebt, type RotationRun } from '../debt-sources.js';
 import { operatorDatabasePool } from '../operator-database.js';
 import { operatorVaultError } from '../operator-session.js';
+import { formatDuration } from '../../config/duration.js';
+import { listRunningRotations } from '../../observe/running-rotations.js';
 import type { RotationStatus } from '../../workflows/rotation-types.js';
 import { OUTCOME, PHASE } from '../../workflows/search-attributes.js';
 import type { CliContext } from '../cli-context.js';
@@ -30,7 +32,14 @@ export interface SecretStatus {
   owner: string;
   currentVersion: number | null;
   lastRotation: RotationRun | null;
-  inFlight: Pick<RotationStatus, 'phase' | 'fromVersion' | 'toVersion' | 'consumers' | 'revocationRetrying'> | null;
+  inFlight:
+    | (Pick<RotationStatus, 'phase' | 'fromVersion' | 'toVersion' | 'consumers' | 'revocationRetrying'> & {
+        /** Set by `rotor status`: when the phase began, how long it may last, and whether it has outlasted that. */
+        phaseSince?: string;
+        phaseLimitSeconds?: number | null;
+        stuck?: boolean;
+      })
+    | null;
   nextRun: string | null;
   schedulePaused: boolean | null;
   frozenBy: { incidentId: string; reason: string; startedBy: string; startedAt: string } | null;
@@ -107,6 +116,13 @@ export function upcomingRun(actionTimes: Date[], now: number): string | null {
   return actionTimes.find((t) => t.getTime() > now)?.toISOString() ?? null;
 }
 
+/** ` since <time>`, and `STUCK (limit 7m)` once the phase has outlasted its limit. */
+function phaseTiming(f: NonNullable<SecretStatus['inFlight']>): string {
+  if (!f.phaseSince) return '';
+  const limit = f.phaseLimitSeconds == null ? '' : ` (limit ${formatDuration(f.phaseLimitSeconds * 1000)})`;
+  return ` since ${f.phaseSince}${f.stuck ? ` STUCK${limit}` : ''}`;
+}
+
 /** The first active freeze that holds this secret (a freeze without secret ids holds them all). */
 function frozenBy(freezes: IncidentFreeze[], secretId: string): SecretStatus['frozenBy'] {
   const f = freezes.find((f) => freezeHolds(f, secretId));
@@ -126,6 +142,21 @@ async function statusWith(ctx: CliContext, pool: pg.Pool, args: { json: boolean 
   // Active incident freezes are shown above the secrets: they hold rotations and grants.
   const freezes = await activeFreezes(pool);
   const rows = await collectStatus(ctx, freezes);
+  const running = await listRunningRotations({
+    client: ctx.client,
+    db: pool,
+    inventory: await ctx.inventory(),
+    taskQueue: ctx.env.ROTOR_TASK_QUEUE,
+  });
+  for (const r of running) {
+    const inFlight = rows.find((s) => s.id === r.secretId)?.inFlight;
+    if (inFlight?.phase !== r.phase) continue;
+    Object.assign(inFlight, {
+      phaseSince: r.phaseSince.toISOString(),
+      phaseLimitSeconds: r.limitMs === null ? null : r.limitMs / 1000,
+      stuck: r.stuck,
+    });
+  }
   const debt = await collectDebt(ctx, { status: rows, pool, unmanaged: false, leases: false });
   for (const r of rows) {
     const d = debt.secrets.find((s) => s.id === r.id);
@@ -148,7 +179,7 @@ async function statusWith(ctx: CliContext, pool: pg.Pool, args: { json: boolean 
       ? `${r.lastRotation.outcome ?? r.lastRotation.status.toLowerCase()} at ${r.lastRotation.closedAt ?? r.lastRotation.startedAt}`
       : 'never rotated';
     const flight = r.inFlight
-      ? `  IN FLIGHT: ${r.inFlight.phase} ${r.inFlight.consumers.map((c) => `${c.name}=${c.status}`).join(' ')}` +
+      ? `  IN FLIGHT: ${r.inFlight.phase}${phaseTiming(r.inFlight)} ${r.inFlight.consumers.map((c) => `${c.name}=${c.status}`).join(' ')}` +
         (r.inFlight.revocationRetrying
           ? `  REVOCATION RETRYING since ${r.inFlight.revocationRetrying.since}: ${r.inFlight.revocationRetrying.firstFailure}`
           : '')

@@ -156,6 +156,10 @@ describe('the rotor CLI, run as a user runs it', () => {
       fromVersion: 1,
       toVersion: 2,
       consumers: [{ name: 'ops', mode: 'manual', status: expect.stringMatching(/^(waiting|notified)$/) }],
+      // Since promotion; ops' two minutes plus the margin before it counts as stuck.
+      phaseSince: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      phaseLimitSeconds: 420,
+      stuck: false,
     });
 
     const second = await rotor('rotate', 'cli-c');
