@@ -23,6 +23,8 @@ RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY tsconfig.json ./
 COPY workers ./workers
 COPY observe ./observe
+COPY metrics ./metrics
+COPY notifications ./notifications
 COPY workflows ./workflows
 COPY activities ./activities
 COPY config ./config

@@ -55,7 +55,7 @@ const fields = z.object({
    * healthchecks); unset: no health server.
    */
   ROTOR_HEALTH_LISTEN: optional(listenAddress('ROTOR_HEALTH_LISTEN', '0.0.0.0:8081')),
-  /** `host:port` where the worker serves the Temporal SDK's Prometheus metrics at /metrics; unset: none. */
+  /** `ip:port` where the worker serves rotor's and the Temporal SDK's Prometheus metrics at /metrics; unset: none. */
   ROTOR_METRICS_LISTEN: optional(ipListenAddress('ROTOR_METRICS_LISTEN', '0.0.0.0:9464')),
   /**
    * After SIGTERM/SIGINT the worker stops polling and lets in-flight activities finish for this

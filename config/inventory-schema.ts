@@ -3,6 +3,7 @@ import { providerSchemas, providerTypeList, traitsOf, typesWith } from '../activ
 import type { ProviderTraits } from '../activities/providers/traits.js';
 import { parseDuration } from './duration.js';
 import { idSchema } from './ids.js';
+import { NOTIFICATION_KINDS } from '../notifications/notification-kind.js';
 
 const id = idSchema('use lower-case letters, digits and dashes (e.g. "payments-db"), at most 63 characters');
 
@@ -33,6 +34,11 @@ export const provider = z.discriminatedUnion('type', [providerSpecs[0]!, ...prov
 });
 
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://127.0.0.1:9101/reload' });
+
+/** Names of notification targets, as `default` and a secret's `notify` list them. */
+const targetNames = z.array(id, {
+  error: (issue) => (issue.code === 'invalid_type' ? 'a list of target names, e.g. [ops-slack]' : undefined),
+});
 
 /** How rotor learns a consumer has cut over to the new version. */
 export const confirmation = z.discriminatedUnion('mode', [
@@ -108,6 +114,8 @@ export const secret = z
     overlap: duration.default(60_000),
     cadence: cadence.optional(),
     consumers: z.array(consumer).default([]),
+    /** Notification targets of this secret (names from notifications.targets), instead of the default; [] opts out. */
+    notify: targetNames.optional(),
   })
   .superRefine((s, ctx) => {
     const names = new Set<string>();
@@ -141,6 +149,80 @@ export const secret = z
       }
     });
   });
+
+/** A value rotor reads from Vault (KV v2 under the rotor mount) when it needs it, so it is never in this file. */
+const fromVault = (field: string, example: string) =>
+  z.strictObject(
+    {
+      vault: kvPath,
+      /** The field of that KV secret holding the value. */
+      field: z
+        .string()
+        .regex(/^[A-Za-z0-9_.-]{1,63}$/, `the field of the KV secret that holds the ${field}, e.g. "${example}"`)
+        .default(example),
+    },
+    {
+      error: (issue) =>
+        issue.code === 'invalid_type'
+          ? `give where Vault holds the ${field}, e.g. { vault: "notifications/ops", field: "${example}" }`
+          : undefined,
+    },
+  );
+
+const notificationEvents = z
+  .array(z.enum(NOTIFICATION_KINDS as [string, ...string[]], { error: `must be one of ${NOTIFICATION_KINDS.join(', ')}` }))
+  .min(1, 'name at least one event, or leave "events" out for all of them')
+  .optional();
+
+/**
+ * Where rotor sends notifications (notifications/). A Slack incoming-webhook URL is a credential
+ * (anyone holding it may post), so it can only come from Vault; a generic webhook may name its URL
+ * here and sign its bodies with a key from Vault.
+ */
+export const notificationTarget = z.discriminatedUnion(
+  'type',
+  [
+    z
+      .strictObject({
+        type: z.literal('webhook'),
+        url: httpUrl.optional(),
+        urlFrom: fromVault('URL', 'url').optional(),
+        /** An HMAC-SHA256 key: bodies are signed (X-Rotor-Signature) so the receiver can tell rotor sent them. */
+        signingKeyFrom: fromVault('signing key', 'key').optional(),
+        events: notificationEvents,
+      })
+      .refine((t) => (t.url === undefined) !== (t.urlFrom === undefined), {
+        message: 'give exactly one of url (e.g. "https://hooks.internal/rotor") or urlFrom (e.g. { vault: "notifications/ops-webhook" })',
+        path: ['url'],
+      }),
+    z.strictObject({
+      type: z.literal('slack'),
+      url: z
+        .unknown()
+        .optional()
+        .refine((v) => v === undefined, {
+          message:
+            'a Slack webhook URL is a credential and cannot be written in the inventory: store it in Vault (field "url") and use urlFrom: { vault: "notifications/slack-ops" }',
+        }),
+      urlFrom: fromVault('URL', 'url'),
+      events: notificationEvents,
+    }),
+  ],
+  { error: (issue) => (issue.code === 'invalid_union' ? 'type must be "webhook" or "slack"' : undefined) },
+);
+
+export const notifications = z.strictObject({
+  targets: z
+    .record(id, notificationTarget, {
+      error: (issue) =>
+        issue.code === 'invalid_key' ? 'a target name uses lower-case letters, digits and dashes (e.g. "ops-slack")' : undefined,
+    })
+    .default({}),
+  /** Targets of every secret without its own `notify`, and of incidents. */
+  default: targetNames.default([]),
+  /** The Temporal Web UI's address (e.g. "http://127.0.0.1:8233"): notifications then link to the workflow. */
+  temporalUiUrl: httpUrl.optional(),
+});
 
 export const plan = z.strictObject({
   id,
@@ -194,6 +276,7 @@ export const inventory = z
         responderGroups: identityGroups('rotor-incident-responders').default(['rotor-incident-responders']),
       })
       .default({ allowSelfUnfreeze: false, responderGroups: ['rotor-incident-responders'] }),
+    notifications: notifications.default({ targets: {}, default: [] }),
   })
   .superRefine((inv, ctx) => {
     const ids = new Map<string, number>();
@@ -240,6 +323,33 @@ export const inventory = z
           message: `break-glass grants need a secret whose target Vault's database engine serves (${typesWith('breakGlass')}); "${b.secretId}" is ${target.provider.type}`,
         });
     });
+    const targetNames = Object.keys(inv.notifications.targets);
+    const unknownTarget = (name: string, path: (string | number)[]) => {
+      if (!(name in inv.notifications.targets))
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `unknown notification target "${name}"; declare it under notifications.targets (declared: ${targetNames.join(', ') || 'none'})`,
+        });
+    };
+    inv.notifications.default.forEach((name, j) => unknownTarget(name, ['notifications', 'default', j]));
+    inv.secrets.forEach((s, i) => s.notify?.forEach((name, j) => unknownTarget(name, ['secrets', i, 'notify', j])));
+    // A target's URL or key read from a managed secret's path would send that secret's value out.
+    for (const [name, t] of Object.entries(inv.notifications.targets)) {
+      const refs = [
+        ['urlFrom', t.urlFrom],
+        ['signingKeyFrom', t.type === 'webhook' ? t.signingKeyFrom : undefined],
+      ] as const;
+      for (const [field, ref] of refs) {
+        const owner = ref && paths.get(ref.vault);
+        if (owner !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['notifications', 'targets', name, field, 'vault'],
+            message: `"${ref!.vault}" is the path of secrets[${owner}] ("${inv.secrets[owner]!.id}"), a rotated credential: keep the target's value at a path of its own, e.g. "notifications/${name}"`,
+          });
+      }
+    }
     inv.plans.forEach((p, i) =>
       p.secrets.forEach((sid, j) => {
         if (!ids.has(sid))
@@ -269,3 +379,5 @@ export type ProviderSpec = z.infer<typeof provider>;
 export type ConfirmationSpec = z.infer<typeof confirmation>;
 export type PlanSpec = z.infer<typeof plan>;
 export type BreakGlassPolicy = z.infer<typeof breakGlassPolicy>;
+export type NotificationTarget = z.infer<typeof notificationTarget>;
+export type NotificationsSpec = z.infer<typeof notifications>;

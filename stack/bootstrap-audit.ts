@@ -19,7 +19,7 @@ export const AUDIT_DB_ADMIN = 'rotor_audit_admin';
 const AUDITOR_TTL = '15m';
 const AUDITOR_MAX_TTL = '1h';
 
-const READABLE = 'public.audit_log, public.incident_freeze';
+const READABLE = 'public.audit_log, public.incident_freeze, public.notification_outbox';
 
 export interface AuditBootstrap {
   /** Where rotor's audit log is, `host:port/dbname` (ROTOR_AUDIT_DATABASE for the CLI). */

@@ -11,6 +11,7 @@ import { info, step } from './progress.js';
 import { recordProcess } from './recorded-processes.js';
 import { StackError } from './stack-error.js';
 import { REPO_ROOT } from '../config/repo-root.js';
+import { UI_CODEC_PATH } from './ui-gateway.js';
 import { up, type Stack } from './up.js';
 import { seedWorkflowId, stackHealthWorkflowId } from '../workflows/contracts.js';
 import { seedSecret } from '../workflows/seed-secret.js';
@@ -140,7 +141,12 @@ export async function startLocal(): Promise<void> {
   const p = stack.ports;
   info('');
   info('rotor is running:');
-  info(`  Temporal Web UI   http://127.0.0.1:${p.temporalUi}`);
+  info(`  Temporal Web UI   http://127.0.0.1:${p.temporalUi}   (payloads encrypted until this browser logs in to the codec)`);
+  // The command, not the URL: the URL holds the codec token, which never goes into a terminal log.
+  info(
+    `  decoded UI view   open the URL printed by: echo "http://127.0.0.1:${p.temporalUi}${UI_CODEC_PATH}/login?token=$(cat '${join(stack.stateDir, 'codec.token')}')"`,
+  );
+  info(`                    log out: http://127.0.0.1:${p.temporalUi}${UI_CODEC_PATH}/logout`);
   info(`  codec server      ${stack.codec.url}/decode  (Bearer token in ${join(stack.stateDir, 'codec.token')})`);
   info(`  Temporal gRPC     127.0.0.1:${p.temporal}   (task queue ${stack.env.ROTOR_TASK_QUEUE})`);
   info(`  Vault API         ${stack.env.ROTOR_VAULT_ADDR}   (root token: ${join(stack.stateDir, 'vault-init.json')}, local only)`);
@@ -148,6 +154,10 @@ export async function startLocal(): Promise<void> {
   info(`  MariaDB           127.0.0.1:${p.mariadb}   (database demo; mysql provider)`);
   info(`  Redis             127.0.0.1:${p.redis}   (ACL users; redis-acl provider)`);
   info(`  IAM endpoint      http://127.0.0.1:${p.iam}   (moto, in memory; aws-iam-access-key provider)`);
+  if (stack.env.ROTOR_METRICS_LISTEN)
+    info(`  worker metrics    http://${stack.env.ROTOR_METRICS_LISTEN}/metrics   (rotor's and the Temporal SDK's)`);
+  if (stack.prometheus)
+    info(`  Prometheus        ${stack.prometheus.url}   (scrapes the worker; rotor's alert rules at ${stack.prometheus.url}/alerts)`);
   info(`  state and logs    ${stack.stateDir}`);
   info('');
   info('Try it (as yourself: local operators alice, bob, carol, dave, erin; passwords in operators.json):');
@@ -159,7 +169,7 @@ export async function startLocal(): Promise<void> {
   info('  npx rotor rotate demo-iam --wait        # IAM: a new access key, the old one deactivated and deleted');
   info('  npx rotor status');
   info(
-    `  Temporal UI → Start Workflow: type rotateSecret, task queue ${stack.env.ROTOR_TASK_QUEUE}, id rotate/payments-db, input {"secretId":"payments-db"}`,
+    `  Temporal UI (logged in, above) → Start Workflow: type rotateSecret, task queue ${stack.env.ROTOR_TASK_QUEUE}, id rotate/payments-db, input {"secretId":"payments-db"}`,
   );
   info('');
   info('Press Ctrl-C to stop everything; `npm start` again resumes with the same state.');

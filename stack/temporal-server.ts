@@ -4,6 +4,7 @@ import { ALL_SEARCH_ATTRIBUTES } from '../workflows/search-attributes.js';
 import { startProcess, type ManagedProcess } from './managed-process.js';
 import type { Ports } from './ports.js';
 import { StackError } from './stack-error.js';
+import { UI_CODEC_PATH } from './ui-gateway.js';
 import { waitFor } from './wait-for.js';
 
 export async function startTemporal(bin: string, stateDir: string, ports: Ports): Promise<ManagedProcess> {
@@ -17,14 +18,18 @@ export async function startTemporal(bin: string, stateDir: string, ports: Ports)
     '127.0.0.1',
     '--port',
     String(ports.temporal),
+    // The UI's own port is private: browsers come through rotor's gateway on ports.temporalUi, which
+    // serves the codec on the same origin (stack/ui-gateway.ts).
     '--ui-port',
-    String(ports.temporalUi),
+    String(ports.temporalUiServer),
     '--http-port',
     String(ports.temporalHttp),
     '--metrics-port',
     String(ports.temporalMetrics),
-    // No --ui-codec-endpoint: the bundled UI (2.42) sends neither cookies nor a token to a codec
-    // endpoint without UI auth, and rotor's codec server refuses unauthenticated callers.
+    // A path, not a URL: the UI fetches `<path>/decode` from whatever host name the browser used, so
+    // the request is same-origin and carries the login cookie (the UI sends none cross-origin).
+    '--ui-codec-endpoint',
+    UI_CODEC_PATH,
     '--namespace',
     'default',
     // WAL + synchronous=normal: still crash-safe for the process, far fewer fsyncs per workflow task.
@@ -52,7 +57,7 @@ export async function startTemporal(bin: string, stateDir: string, ports: Ports)
       90_000,
       () => (proc.child.exitCode !== null ? `exited with code ${proc.child.exitCode}` : undefined),
     );
-    await waitFor('Temporal Web UI', async () => (await fetch(`http://127.0.0.1:${ports.temporalUi}/`)).ok, 30_000);
+    await waitFor('Temporal Web UI', async () => (await fetch(`http://127.0.0.1:${ports.temporalUiServer}/`)).ok, 30_000);
   } catch (err) {
     await proc.stop();
     throw new StackError(

@@ -238,6 +238,25 @@ async function ensureMoto(cache: string): Promise<string> {
   return python;
 }
 
+/**
+ * Prometheus and promtool (Debian's `prometheus` package): the stack's Prometheus scrapes the
+ * workers and loads deploy/prometheus/rotor-alerts.yml; promtool checks and unit-tests those rules.
+ */
+export async function ensurePrometheus(): Promise<{ prometheus: string; promtool: string }> {
+  const find = async () => {
+    const prometheus = await onPath('prometheus');
+    const promtool = await onPath('promtool');
+    return prometheus && promtool ? { prometheus, promtool } : undefined;
+  };
+  const found = await find();
+  if (found) return found;
+  await aptInstall(['prometheus'], 'Prometheus (prometheus, promtool)');
+  const installed = await find();
+  if (!installed)
+    throw new StackError('prometheus installed but prometheus/promtool not found on PATH', 'put prometheus and promtool on PATH');
+  return installed;
+}
+
 /** Helm, pinned like the other tools: `npm test` lints and renders deploy/helm/rotor with it. */
 export const HELM_VERSION = 'v3.22.0';
 
@@ -286,10 +305,11 @@ export async function ensureTestTools(): Promise<void> {
   if (!(await isExecutable('/usr/bin/chromium'))) await aptInstall(['chromium'], 'Chromium (browser test of the Temporal UI)');
 }
 
-/** What the unit tests need: no server, only docker-compose (test/unit/docker-compose.test.ts) and helm (test/unit/helm-chart.test.ts). */
+/** What the unit tests need: no server, only docker-compose (test/unit/docker-compose.test.ts), helm (test/unit/helm-chart.test.ts) and promtool (test/unit/alert-rules.test.ts). */
 export async function ensureUnitTestTools(): Promise<void> {
   if (!(await onPath('docker-compose'))) await aptInstall(['docker-compose'], 'docker-compose (validates docker-compose.yml)');
   await ensureHelm();
+  await ensurePrometheus();
 }
 
 /** Ensures every server binary exists, building or installing what is missing. Idempotent. */

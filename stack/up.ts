@@ -18,9 +18,11 @@ import { startPostgres, stopLeftoverPostgres, type PostgresServer } from './post
 import { recordProcess, running, stopLeftoverProcesses } from './recorded-processes.js';
 import { info, step } from './progress.js';
 import { startTemporal } from './temporal-server.js';
-import { ensureTools } from './tools.js';
+import { ensurePrometheus, ensureTools } from './tools.js';
+import { addScrapeTarget, startPrometheus } from './prometheus-server.js';
 import { startVault } from './vault-server.js';
 import { startCodecServer } from '../workers/codec-server.js';
+import { startUiGateway, UI_CODEC_PATH } from './ui-gateway.js';
 import { createLogger } from '../workers/logger.js';
 import { StackError } from './stack-error.js';
 import { REPO_ROOT } from '../config/repo-root.js';
@@ -44,6 +46,8 @@ export interface Stack {
   redis: { host: string; port: number; defaultPassword: string };
   /** The IAM-compatible endpoint (moto; aws-iam-access-key provider) and an administrator's key for tests. */
   iam: { endpoint: string; region: string; root: IamRoot };
+  /** Local and test modes: Prometheus (scraping the workers listed in `targetsDir`, evaluating rotor's alert rules). */
+  prometheus?: { url: string; targetsDir: string };
   /** Local operators' userpass passwords (`rotor login <name>`); production people log in with OIDC/LDAP. */
   operators: Record<string, string>;
   stop(): Promise<void>;
@@ -87,6 +91,9 @@ async function claimStateDir(stateDir: string): Promise<void> {
  */
 export async function up(mode: StackMode): Promise<Stack> {
   const tools = await ensureTools();
+  // Metrics are for `npm start` and the tests; benchmarks and fault injection run without them.
+  const withPrometheus = mode === 'local' || mode === 'test';
+  const prometheusBin = withPrometheus ? (await ensurePrometheus()).prometheus : undefined;
   // The worker's Vault policy is rendered from it: an invalid inventory stops here, before any server starts.
   const inventoryFile = process.env.ROTOR_INVENTORY ?? join(REPO_ROOT, 'config', 'inventory.example.yaml');
   const inventory = await loadInventory(inventoryFile);
@@ -160,7 +167,7 @@ export async function up(mode: StackMode): Promise<Stack> {
       bootstrapAudit(pgServer, vault.address, vault.init.rootToken),
     );
     const temporal: ManagedProcess = await step(
-      `starting Temporal dev server on 127.0.0.1:${ports.temporal} (UI :${ports.temporalUi})`,
+      `starting Temporal dev server on 127.0.0.1:${ports.temporal} (its own UI on :${ports.temporalUiServer}, behind the gateway)`,
       () => startTemporal(tools.temporal, stateDir, ports),
     );
     await track(temporal);
@@ -181,6 +188,25 @@ export async function up(mode: StackMode): Promise<Stack> {
       logger: createLogger('warn'),
     });
     started.push({ name: 'codec server', stop: () => codecServer.close() });
+    const uiGateway = await step(`starting the Temporal Web UI gateway on 127.0.0.1:${ports.temporalUi} (codec at ${UI_CODEC_PATH})`, () =>
+      startUiGateway({
+        port: ports.temporalUi,
+        upstream: { host: '127.0.0.1', port: ports.temporalUiServer },
+        codecKey,
+        token: codecToken,
+        logger: createLogger('warn'),
+      }),
+    );
+    started.push({ name: 'UI gateway', stop: () => uiGateway.close() });
+    // Tests scrape every second, so a counter shows up in Prometheus soon after its event.
+    const prometheus = prometheusBin
+      ? await step(`starting Prometheus on 127.0.0.1:${ports.prometheus} (rotor's alert rules loaded)`, () =>
+          startPrometheus(prometheusBin, stateDir, ports.prometheus, mode === 'test' ? '1s' : '5s'),
+        )
+      : undefined;
+    if (prometheus) await track(prometheus.proc);
+    // npm start's worker serves its metrics here (test workers choose ports and add targets of their own).
+    if (prometheus && mode === 'local') await addScrapeTarget(stateDir, 'worker', `127.0.0.1:${ports.workerMetrics}`);
     const env: Record<string, string> = {
       ROTOR_TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
       ROTOR_TEMPORAL_NAMESPACE: 'default',
@@ -200,6 +226,7 @@ export async function up(mode: StackMode): Promise<Stack> {
       // rotation cut short resumes on the next worker anyway.
       // Below the launcher's 10 s before SIGKILL (managed-process.ts), so close() still runs.
       ROTOR_SHUTDOWN_GRACE: mode === 'local' ? '5s' : '1s',
+      ...(mode === 'local' ? { ROTOR_METRICS_LISTEN: `127.0.0.1:${ports.workerMetrics}` } : {}),
     };
     const stack: Stack = {
       mode,
@@ -218,6 +245,7 @@ export async function up(mode: StackMode): Promise<Stack> {
       },
       redis: { host: redis.host, port: redis.port, defaultPassword: redis.defaultPassword },
       iam: { endpoint: iam.endpoint, region: iam.region, root: iamRoot },
+      ...(prometheus ? { prometheus: { url: prometheus.url, targetsDir: prometheus.targetsDir } } : {}),
       operators: identity.operators,
       stop: async () => {
         await stopAll();
@@ -232,6 +260,7 @@ export async function up(mode: StackMode): Promise<Stack> {
         iam: iam.proc.child.pid!,
         vault: vault.proc.child.pid!,
         temporal: temporal.child.pid!,
+        ...(prometheus ? { prometheus: prometheus.proc.child.pid! } : {}),
       },
     };
     delete (file as Partial<Stack>).stop;

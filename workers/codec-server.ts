@@ -9,18 +9,26 @@ import { AesGcmCodec } from './codec.js';
  * The codec endpoint the Temporal Web UI calls to show rotor's encrypted payloads
  * (`--ui-codec-endpoint`). Every call must prove it holds the codec access token: as a Bearer
  * header (CLI, scripts) or as the cookie a browser receives once from `/login?token=…` (the UI,
- * with "include cross-origin credentials" on). Payloads are never logged: only path, status, count.
+ * with "include cross-origin credentials" on, or on the same origin through stack/ui-gateway.ts).
+ * Payloads and the token are never logged: only path, status, count.
  */
-export interface CodecServerOptions {
-  port: number;
-  /** The address to bind (default 127.0.0.1; 0.0.0.0 in a container). */
-  host?: string;
+export interface CodecHandlerOptions {
   codecKey: string;
   /** The random access token callers must present. */
   token: string;
+  /** The Temporal UI's origin(s), the only ones allowed to call from a browser. */
+  uiOrigins: readonly string[];
+  /** Where the login cookie is sent: `/` for a server of its own, its mount path behind a gateway. */
+  cookiePath?: string;
+  logger: Logger;
+}
+
+export interface CodecServerOptions extends Omit<CodecHandlerOptions, 'uiOrigins' | 'cookiePath'> {
+  port: number;
+  /** The address to bind (default 127.0.0.1; 0.0.0.0 in a container). */
+  host?: string;
   /** The Temporal UI's origin, the only one allowed to call from a browser. */
   uiOrigin: string;
-  logger: Logger;
 }
 
 export interface CodecServer {
@@ -28,17 +36,35 @@ export interface CodecServer {
   close(): Promise<void>;
 }
 
+/** Serves one request; `path` is the request's path below the handler's mount point (`/decode`, ...). */
+export type CodecHandler = (req: IncomingMessage, res: ServerResponse, path: string) => void;
+
 interface JsonPayload {
   metadata?: Record<string, string>;
   data?: string;
 }
 
-const COOKIE = 'rotor_codec';
+/** The login cookie's name; a gateway strips it before passing a request on to the UI. */
+export const CODEC_COOKIE = 'rotor_codec';
+
+/** The UI decodes a page of history at once; anything far larger is not the UI. */
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+class HttpRefusal extends Error {
+  override name = 'HttpRefusal';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 function sameToken(presented: string | undefined, token: string): boolean {
   if (!presented) return false;
   const a = Buffer.from(presented);
   const b = Buffer.from(token);
+  // Unequal lengths return at once: that reveals the length only, and the token's length is public.
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
@@ -48,8 +74,41 @@ function presentedToken(req: IncomingMessage): string | undefined {
   const cookie = (req.headers.cookie ?? '')
     .split(';')
     .map((c) => c.trim())
-    .find((c) => c.startsWith(`${COOKIE}=`));
-  return cookie ? decodeURIComponent(cookie.slice(COOKIE.length + 1)) : undefined;
+    .find((c) => c.startsWith(`${CODEC_COOKIE}=`));
+  if (!cookie) return undefined;
+  try {
+    return decodeURIComponent(cookie.slice(CODEC_COOKIE.length + 1));
+  } catch {
+    return undefined; // malformed %-escape: no token
+  }
+}
+
+/**
+ * Whether a browser sent this request from another site (a page elsewhere posting here, or a link
+ * to /login or /logout on another site). Clients that are not browsers send neither header.
+ */
+function crossSite(req: IncomingMessage, uiOrigins: readonly string[]): boolean {
+  if (req.headers['sec-fetch-site'] === 'cross-site') return true;
+  const origin = req.headers.origin;
+  return origin !== undefined && !uiOrigins.includes(origin);
+}
+
+/** The request body, refused past MAX_BODY_BYTES; the rest is drained (not destroyed) so the 413 still reaches the caller. */
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      req.off('data', onData);
+      req.resume();
+      reject(new HttpRefusal(413, `at most ${MAX_BODY_BYTES} bytes of payloads per request`));
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.once('error', reject);
+  });
 }
 
 const fromJson = (p: JsonPayload): Payload => ({
@@ -61,66 +120,92 @@ const toJson = (p: Payload): JsonPayload => ({
   data: Buffer.from(p.data ?? []).toString('base64'),
 });
 
-export async function startCodecServer(options: CodecServerOptions): Promise<CodecServer> {
+const text = (res: ServerResponse, status: number, body: string, headers: Record<string, string | string[]> = {}) =>
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...headers }).end(body);
+const json = (res: ServerResponse, status: number, body: unknown) =>
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+
+/** The codec's routes (`/decode`, `/encode`, `/login`, `/logout`, `/healthz`), to serve alone or mounted in a gateway. */
+export function createCodecHandler(options: CodecHandlerOptions): CodecHandler {
   const codec = new AesGcmCodec(options.codecKey);
+  const cookiePath = options.cookiePath ?? '/';
+  const cookie = (value: string, extra: string) => `${CODEC_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=${cookiePath}${extra}`;
   const cors = (req: IncomingMessage, res: ServerResponse) => {
-    if (req.headers.origin !== options.uiOrigin) return;
-    res.setHeader('Access-Control-Allow-Origin', options.uiOrigin);
+    const origin = req.headers.origin;
+    if (origin === undefined || !options.uiOrigins.includes(origin)) return;
+    res.setHeader('Access-Control-Allow-Origin', origin);
     res.setHeader('Access-Control-Allow-Credentials', 'true');
     res.setHeader('Access-Control-Allow-Methods', 'POST, OPTIONS');
     res.setHeader('Access-Control-Allow-Headers', 'content-type, x-namespace, authorization');
     res.setHeader('Vary', 'Origin');
   };
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
-    cors(req, res);
-    const url = new URL(req.url ?? '/', 'http://codec');
-    if (req.method === 'OPTIONS') {
-      res.writeHead(req.headers.origin === options.uiOrigin ? 204 : 403).end();
-      return res.statusCode;
-    }
-    if (req.method === 'GET' && url.pathname === '/healthz') {
+  const handle = async (req: IncomingMessage, res: ServerResponse, path: string): Promise<number> => {
+    if (req.method === 'GET' && path === '/healthz') {
       // For probes: says nothing but that the server answers.
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      text(res, 200, 'ok\n');
       return 200;
     }
-    if (req.method === 'GET' && url.pathname === '/login') {
-      if (!sameToken(url.searchParams.get('token') ?? undefined, options.token)) {
-        res.writeHead(401, { 'content-type': 'text/plain' }).end('wrong or missing codec token\n');
+    if (crossSite(req, options.uiOrigins)) {
+      text(res, 403, 'cross-site requests are refused\n');
+      return 403;
+    }
+    cors(req, res);
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204).end();
+      return 204;
+    }
+    if (req.method === 'GET' && path === '/login') {
+      const url = URL.parse(req.url ?? '/', 'http://codec');
+      if (!sameToken(url?.searchParams.get('token') ?? undefined, options.token)) {
+        text(res, 401, 'wrong or missing codec token\n');
         return 401;
       }
-      res.writeHead(200, {
-        'content-type': 'text/plain',
-        'set-cookie': `${COOKIE}=${encodeURIComponent(options.token)}; HttpOnly; SameSite=Strict; Path=/`,
+      // The login URL holds the token: keep it out of Referer headers and caches.
+      text(res, 200, 'this browser may now decode rotor payloads in the Temporal UI\n', {
+        'set-cookie': cookie(encodeURIComponent(options.token), ''),
+        'referrer-policy': 'no-referrer',
       });
-      res.end('this browser may now decode rotor payloads in the Temporal UI\n');
       return 200;
     }
-    if (req.method !== 'POST' || (url.pathname !== '/decode' && url.pathname !== '/encode')) {
+    if (req.method === 'GET' && path === '/logout') {
+      // Ends this path's cookie and one a codec server of its own set on `/` for this host (cookies ignore ports).
+      const clear = [cookie('', '; Max-Age=0')];
+      if (cookiePath !== '/') clear.push(`${CODEC_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0`);
+      text(res, 200, 'this browser no longer decodes rotor payloads\n', { 'set-cookie': clear });
+      return 200;
+    }
+    if (req.method !== 'POST' || (path !== '/decode' && path !== '/encode')) {
       res.writeHead(404).end();
       return 404;
     }
     if (!sameToken(presentedToken(req), options.token)) {
-      res
-        .writeHead(401, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ error: 'codec token required (Bearer header, or the cookie from /login)' }));
+      json(res, 401, { error: 'codec token required (Bearer header, or the cookie from /login)' });
       return 401;
     }
-    let raw = '';
-    for await (const chunk of req) raw += String(chunk);
-    const body = JSON.parse(raw || '{}') as { payloads?: JsonPayload[] };
+    const body = JSON.parse((await readBody(req)) || '{}') as { payloads?: JsonPayload[] };
     const payloads = (body.payloads ?? []).map(fromJson);
-    const out = url.pathname === '/decode' ? await codec.decode(payloads) : await codec.encode(payloads);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ payloads: out.map(toJson) }));
+    const out = path === '/decode' ? await codec.decode(payloads) : await codec.encode(payloads);
+    json(res, 200, { payloads: out.map(toJson) });
     return 200;
   };
-  const server: Server = createServer((req, res) => {
-    handle(req, res)
-      .then((status) => options.logger.debug({ path: req.url?.split('?')[0], status }, 'codec request'))
+  return (req, res, path) => {
+    // Never the query string: /login's carries the token.
+    handle(req, res, path)
+      .then((status) => options.logger.debug({ path, status }, 'codec request'))
       .catch((err: unknown) => {
-        options.logger.warn({ path: req.url?.split('?')[0], error: (err as Error).name }, 'codec request failed');
-        if (!res.headersSent)
-          res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'could not process the payloads' }));
+        const status = err instanceof HttpRefusal ? err.status : 400;
+        options.logger.warn({ path, status, error: (err as Error).name }, 'codec request failed');
+        if (!res.headersSent) json(res, status, { error: err instanceof HttpRefusal ? err.message : 'could not process the payloads' });
       });
+  };
+}
+
+export async function startCodecServer(options: CodecServerOptions): Promise<CodecServer> {
+  const handler = createCodecHandler({ ...options, uiOrigins: [options.uiOrigin] });
+  const server: Server = createServer((req, res) => {
+    const path = URL.parse(req.url ?? '/', 'http://codec')?.pathname;
+    if (path === undefined) return void res.writeHead(400).end();
+    handler(req, res, path);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

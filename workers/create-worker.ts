@@ -9,8 +9,11 @@ import type { Environment } from '../config/environment.js';
 import { parseDuration } from '../config/duration.js';
 import { temporalConnectionOptions } from '../config/temporal-connection.js';
 import { startAuditAnchoring } from './audit-anchoring.js';
+import { startNotifications } from '../notifications/dispatcher.js';
 import { dataConverter } from './data-converter.js';
-import { installRuntimeLogger } from './logger.js';
+import { installRuntimeLogger, runtimeMetricsAddress } from './logger.js';
+import { startMetricsServer } from '../metrics/metrics-server.js';
+import { freeLoopbackAddress } from '../metrics/sdk-metrics.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -68,7 +71,8 @@ export async function createWorker(
   logger: Logger,
   overrides: Partial<Pick<WorkerOptions, 'workflowBundle' | 'taskQueue' | 'maxConcurrentActivityTaskExecutions'>> = {},
 ): Promise<RotorWorker> {
-  installRuntimeLogger(logger, env.ROTOR_METRICS_LISTEN);
+  // The SDK exports on a private loopback port; rotor's metrics server (below) serves its text on ROTOR_METRICS_LISTEN.
+  installRuntimeLogger(logger, env.ROTOR_METRICS_LISTEN ? await freeLoopbackAddress() : undefined);
   const temporalOptions = temporalConnectionOptions(env);
   const connection = await NativeConnection.connect(temporalOptions);
   const db = rotorDatabasePool(env.ROTOR_DATABASE_URL, logger);
@@ -101,12 +105,28 @@ export async function createWorker(
     databaseUrl: env.ROTOR_DATABASE_URL,
     logger,
   });
+  // Notifications (notifications/) live as long as the worker too; awaiting the first tick means
+  // every audit row from here on is seen (a deployment's first dispatcher starts at the log's head).
+  const notifications = startNotifications({
+    db,
+    vault: ctx.vault,
+    inventory: ctx.inventory,
+    temporal,
+    logger,
+    kvMount: env.ROTOR_VAULT_KV_MOUNT,
+    scope: overrides.taskQueue ?? env.ROTOR_TASK_QUEUE,
+    namespace: env.ROTOR_TEMPORAL_NAMESPACE,
+  });
+  await notifications.ready;
+  const metrics = env.ROTOR_METRICS_LISTEN ? await startMetricsServer(env.ROTOR_METRICS_LISTEN, ctx, runtimeMetricsAddress()) : undefined;
   return {
     worker,
     temporal: clientConnection,
     ctx,
     async close() {
       if (worker.getState() === 'RUNNING') worker.shutdown();
+      await metrics?.close();
+      await notifications.stop();
       await anchoring.stop();
       await db.end().catch(() => undefined);
       await ctx.providerCaches.close();

@@ -26,15 +26,17 @@ export function createLogger(level: string = process.env.ROTOR_LOG_LEVEL ?? 'inf
 }
 
 let installed = false;
+let installedMetricsAddress: string | undefined;
 
 /**
  * Routes the Temporal SDK's own logs (worker, core) through pino and, with `metricsListen`
- * (`host:port`), serves the SDK's Prometheus metrics (task slots, schedule-to-start latency, …) at
- * /metrics there. Must run once, before any worker.
+ * (`ip:port`), has the SDK export its Prometheus metrics (task slots, schedule-to-start latency, …)
+ * at /metrics there. Must run once, before any worker.
  */
 export function installRuntimeLogger(logger: Logger, metricsListen?: string): void {
   if (installed) return;
   installed = true;
+  installedMetricsAddress = metricsListen;
   const toPino: Record<LogLevel, (meta: LogMetadata, msg: string) => void> = {
     TRACE: (m, s) => logger.trace(m, s),
     DEBUG: (m, s) => logger.debug(m, s),
@@ -49,4 +51,9 @@ export function installRuntimeLogger(logger: Logger, metricsListen?: string): vo
     logger: new DefaultLogger(level, (entry) => toPino[entry.level](entry.meta ?? {}, entry.message)),
     ...(metricsListen ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metricsListen, countersTotalSuffix: true } } } } : {}),
   });
+}
+
+/** Where the installed runtime exports the SDK's metrics (the first installation's choice, per process). */
+export function runtimeMetricsAddress(): string | undefined {
+  return installedMetricsAddress;
 }

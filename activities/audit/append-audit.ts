@@ -78,6 +78,7 @@ class AuditWriter {
         try {
           const results = await appendBatch(this.db, this.vault, batch);
           batch.forEach((p, i) => p.resolve(results[i]));
+          notifyObservers(this.db, batch, results);
         } catch (err) {
           batch.forEach((p) => p.reject(err));
         }
@@ -89,6 +90,40 @@ class AuditWriter {
 }
 
 const writers = new WeakMap<pg.Pool, AuditWriter>();
+
+/** A row this process committed, as observers see it: the entry (references only), when, and its seq. */
+export type ObservedAuditRow = AuditEntry & { at: Date; seq: number };
+export type AuditObserver = (row: ObservedAuditRow) => void;
+
+const observers = new WeakMap<pg.Pool, Set<AuditObserver>>();
+
+/**
+ * Calls `observer` with every row appended through `db` in this process, once committed (a retried
+ * entry that was already there is not seen again). For services beside the activities (metrics,
+ * notifications); an observer must be quick and cannot fail an append. Returns the unsubscribe.
+ */
+export function observeAuditLog(db: pg.Pool, observer: AuditObserver): () => void {
+  const set = observers.get(db) ?? new Set<AuditObserver>();
+  observers.set(db, set);
+  set.add(observer);
+  return () => void set.delete(observer);
+}
+
+function notifyObservers(db: pg.Pool, batch: readonly Pending[], results: readonly (AppendedRow | undefined)[]): void {
+  const set = observers.get(db);
+  if (!set?.size) return;
+  batch.forEach((p, i) => {
+    const committed = results[i];
+    if (!committed) return;
+    for (const observer of set) {
+      try {
+        observer({ ...p.entry, at: p.at, seq: committed.seq });
+      } catch {
+        // An observer's bug must not turn a committed append into a failed activity.
+      }
+    }
+  });
+}
 
 /**
  * Makes `db` an audit log writer whose rows are MACed through `vault` (the worker's session): one

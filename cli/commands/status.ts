@@ -5,6 +5,7 @@ import { collectDebt, type RotationRun } from '../debt-sources.js';
 import { operatorDatabasePool } from '../operator-database.js';
 import { operatorVaultError } from '../operator-session.js';
 import { formatDuration } from '../../config/duration.js';
+import { deadDeliveries } from '../../notifications/outbox-store.js';
 import { listRunningRotations } from '../../observe/running-rotations.js';
 import type { RotationStatus } from '../../workflows/rotation-types.js';
 import { OUTCOME, PHASE } from '../../workflows/search-attributes.js';
@@ -24,7 +25,9 @@ its next scheduled run, and any rotation in flight with its phase and consumers.
   startedAt}|null: an active incident freeze that holds this secret's scheduled rotations),
   debt ({ageSeconds, compliance, lastSuccessAt, failures30d}: as 'rotor report debt' defines them)
 
-After the secrets, one line per owner gives its secret-debt score ('rotor report debt --help').`;
+After the secrets, one line per owner gives its secret-debt score ('rotor report debt --help').
+Above them (text only): active incident freezes, and notifications given up in the last 7 days
+(a target that refused or stayed unreachable for 24 hours; README, "Notifications").`;
 
 export interface SecretStatus {
   id: string;
@@ -167,6 +170,14 @@ async function statusWith(ctx: CliContext, pool: pg.Pool, args: { json: boolean 
     for (const f of freezes) {
       console.log(
         `INCIDENT FREEZE ${f.incidentId} since ${f.startedAt.toISOString()} by ${f.startedBy}: ${f.reason}${f.secretIds ? ` (secrets: ${f.secretIds.join(', ')})` : ' (everything)'}; lift with 'rotor incident unfreeze ${f.incidentId}'`,
+      );
+    }
+  }
+  if (!args.json) {
+    const weekAgo = new Date(Date.now() - 7 * 24 * 3600_000);
+    for (const d of await deadDeliveries(pool, ctx.env.ROTOR_TASK_QUEUE, 20, weekAgo)) {
+      console.log(
+        `NOTIFICATION GIVEN UP ${d.kind}${d.secretId ? ` (${d.secretId})` : ''} to ${d.target} at ${d.createdAt.toISOString()} after ${d.attempts} attempt(s): ${d.lastError ?? 'no answer'}`,
       );
     }
   }

@@ -61,6 +61,13 @@ async function expectJson(editor: Locator, value: unknown): Promise<void> {
   }
 }
 
+export interface StartWorkflowForm {
+  workflowId: string;
+  taskQueue: string;
+  workflowType: string;
+  input: unknown;
+}
+
 /** Drives the Temporal Web UI (v2.4x, as bundled with the Temporal CLI dev server). */
 export class TemporalUi {
   constructor(
@@ -73,7 +80,23 @@ export class TemporalUi {
   }
 
   /** Fills "Start a Workflow" (Workflows → Start Workflow) and submits it; resolves once the server accepted it. */
-  async startWorkflow(opts: { workflowId: string; taskQueue: string; workflowType: string; input: unknown }): Promise<void> {
+  async startWorkflow(opts: StartWorkflowForm): Promise<void> {
+    const { page } = this;
+    const button = await this.fillStartWorkflow(opts);
+    const [response] = await Promise.all([
+      page.waitForResponse(
+        (r) =>
+          r.request().method() === 'POST' &&
+          r.url().includes(`/api/v1/namespaces/${this.namespace}/workflows/${encodeURIComponent(opts.workflowId)}`),
+      ),
+      button.click(),
+    ]);
+    if (!response.ok()) throw new Error(`the UI's start request failed: HTTP ${response.status()} ${await response.text()}`);
+    await page.getByText('Workflow started successfully').waitFor();
+  }
+
+  /** Fills "Start a Workflow" and resolves with its Start button, enabled and not yet clicked. */
+  async fillStartWorkflow(opts: StartWorkflowForm): Promise<Locator> {
     const { page } = this;
     await page.goto(`${this.baseUrl}/namespaces/${this.namespace}/workflows/start-workflow`, { waitUntil: 'load' });
     const heading = page.getByTestId('start-workflow');
@@ -85,16 +108,7 @@ export class TemporalUi {
     await page.locator('input[type="radio"][value="json/plain"]').check();
     const button = page.getByTestId('start-workflow-button');
     await expectEnabled(button);
-    const [response] = await Promise.all([
-      page.waitForResponse(
-        (r) =>
-          r.request().method() === 'POST' &&
-          r.url().includes(`/api/v1/namespaces/${this.namespace}/workflows/${encodeURIComponent(opts.workflowId)}`),
-      ),
-      button.click(),
-    ]);
-    if (!response.ok()) throw new Error(`the UI's start request failed: HTTP ${response.status()} ${await response.text()}`);
-    await page.getByText('Workflow started successfully').waitFor();
+    return button;
   }
 
   /** Opens a workflow's page (its latest run) and waits until its actions are shown. */
@@ -122,8 +136,8 @@ export class TemporalUi {
     await page.getByTestId('update-button').filter({ visible: true }).click();
     const dialog = page.locator('dialog[open][data-testid="update-confirmation-modal"]');
     await dialog.waitFor();
-    await dialog.getByTestId('update-name').fill(name);
-    await fillJson(dialog, dialog.getByTestId('update-name'), input);
+    await chooseUpdate(dialog, name);
+    await fillJson(dialog, dialog.locator('#update-id'), input);
     const submit = dialog.getByTestId('confirm-modal-button');
     await expectEnabled(submit);
     const [response] = await Promise.all([
@@ -145,9 +159,78 @@ export class TemporalUi {
     return {};
   }
 
+  /** Visits the codec's login (`<ui>/rotor-codec/login?token=…`, as a person pasting the URL); resolves with the HTTP status. */
+  async codecLogin(token: string): Promise<number> {
+    const response = await this.page.goto(`${this.baseUrl}/rotor-codec/login?token=${encodeURIComponent(token)}`);
+    return response?.status() ?? 0;
+  }
+
+  async codecLogout(): Promise<number> {
+    const response = await this.page.goto(`${this.baseUrl}/rotor-codec/logout`);
+    return response?.status() ?? 0;
+  }
+
+  /**
+   * Opens a workflow's page and resolves once the UI asked the codec to decode its payloads, with
+   * the codec's HTTP status: 401 for a browser without the login, 200 once logged in.
+   */
+  async openWorkflowDecoding(workflowId: string): Promise<number> {
+    const [decode] = await Promise.all([
+      this.page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/rotor-codec/decode'),
+      this.openWorkflow(workflowId),
+    ]);
+    return decode.status();
+  }
+
+  /** The "Input and Results" card's text: the workflow's input and result as the UI renders them. */
+  async inputAndResults(): Promise<string> {
+    const card = this.page.getByTestId('input-and-result');
+    await card.waitFor();
+    return card.innerText();
+  }
+
+  async openQueriesTab(): Promise<void> {
+    await this.page.getByTestId('queries-tab').filter({ visible: true }).first().click();
+    await this.page.waitForURL(/\/query$/);
+  }
+
+  /** Workflow page → Queries tab → the named query → its result as the UI shows it. */
+  async query(name: string): Promise<string> {
+    const { page } = this;
+    await this.openQueriesTab();
+    const select = page.getByTestId('query-select');
+    await select.waitFor({ state: 'attached' });
+    // The UI preselects the workflow's first query and disables the select when it has only one.
+    const selected = await select.inputValue();
+    if (selected !== name) throw new Error(`the Queries tab offers ${JSON.stringify(selected)} first, not ${name}: pick it in the select`);
+    await page.getByRole('button', { name: 'Run Query' }).click();
+    const result = page.getByTestId('query-result');
+    await result.waitFor();
+    return result.innerText();
+  }
+
   async screenshot(path: string): Promise<void> {
     await mkdir(dirname(path), { recursive: true });
     await this.page.screenshot({ path, fullPage: true });
+  }
+}
+
+/**
+ * The update's name: a text box when the UI cannot read the workflow's update definitions, a select of
+ * them when it can (its codec decoded the workflow's metadata query, i.e. the browser logged in to it).
+ */
+async function chooseUpdate(dialog: Locator, name: string): Promise<void> {
+  const text = dialog.getByTestId('update-name');
+  const select = dialog.getByTestId('update-select');
+  await text.or(select).first().waitFor({ state: 'attached' });
+  if (!(await select.count())) return text.fill(name);
+  // The select's input is a disabled display; its menu button opens the list.
+  await dialog.locator('[aria-controls="update-select-select"]').click();
+  await dialog.page().getByRole('listbox').getByRole('option').filter({ hasText: name }).first().click();
+  const deadline = Date.now() + 5_000;
+  while ((await select.inputValue()) !== name) {
+    if (Date.now() > deadline) throw new Error(`the update select holds ${JSON.stringify(await select.inputValue())}, not ${name}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 

@@ -43,6 +43,8 @@ describe('rotations driven from the Temporal Web UI', () => {
     const page: Page = await context.newPage();
     const ui = new TemporalUi(page, uiBase);
     try {
+      // The UI encodes what it sends (inputs, update data) with rotor's codec: an operator logs in to it once.
+      expect(await ui.codecLogin(stack.file.codec.token)).toBe(200);
       await body(ui);
     } catch (err) {
       const path = join(stack.file.stateDir, 'ui-failure.png');

@@ -72,6 +72,9 @@ describe('the local stack is real', () => {
         '002_incident_freeze.sql',
         '003_freeze_scope.sql',
         '004_audit_keyed.sql',
+        '005_audit_by_run.sql',
+        '006_audit_by_step.sql',
+        '007_notifications.sql',
       ]);
       await expect(client.query('DELETE FROM audit_log')).rejects.toThrow(/append-only/);
     } finally {

@@ -28,7 +28,7 @@ export interface WorkerPolicyOptions {
 }
 
 /** What the policy is rendered from: a parsed inventory (an empty one gives rotor's own paths only). */
-export type PolicyInventory = Pick<Inventory, 'secrets' | 'breakGlass'>;
+export type PolicyInventory = Pick<Inventory, 'secrets' | 'breakGlass'> & Partial<Pick<Inventory, 'notifications'>>;
 
 /** A name from the inventory that would change a policy path's meaning (a glob character, a ".." segment). */
 export class UnsafePolicyPathError extends Error {
@@ -151,6 +151,13 @@ export function renderWorkerPolicies(inventory: PolicyInventory, { kvMount, name
     rules.grant('database/creds/breakglass-*', ['read'], why);
     rules.grant('sys/wrapping/wrap', ['update'], why);
   });
+
+  // Notification targets' URLs and signing keys (notifications/target-secrets.ts): read, exactly the paths named.
+  for (const [target, t] of Object.entries(inventory.notifications?.targets ?? {})) {
+    const refs = [t.urlFrom, t.type === 'webhook' ? t.signingKeyFrom : undefined];
+    for (const ref of refs)
+      if (ref) rules.grant(`${m}/data/${safe(`notifications.targets.${target}`, ref.vault)}`, ['read'], `notification target ${target}`);
+  }
 
   // Lease revocation, granted whatever the inventory says: a grant issued before a policy was
   // removed must still end. Single leases only under the prefix rotor creates (VaultClient
