@@ -541,6 +541,35 @@ describe('deploy/helm/rotor (helm lint, helm template)', () => {
     expect(resolvedEnv(render(), off)).not.toHaveProperty('ROTOR_METRICS_LISTEN');
   });
 
+  it('with the Prometheus Operator: a ServiceMonitor on the metrics Service and the alert rules as a PrometheusRule', () => {
+    const kinds = (manifests: Manifest[]) => manifests.map((m) => m.kind);
+    expect(kinds(render({ metrics: { enabled: true } }))).not.toContain('ServiceMonitor');
+    expect(kinds(render({ metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true } } }))).not.toContain(
+      'PrometheusRule',
+    );
+    const manifests = render({
+      metrics: {
+        enabled: true,
+        serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' } },
+        prometheusRule: { enabled: true, labels: { release: 'kube-prometheus-stack' } },
+      },
+    });
+    const monitor = find(manifests, 'ServiceMonitor', 'rotor-metrics') as Manifest & {
+      spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] };
+    };
+    expect(monitor.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
+    expect(monitor.spec.endpoints).toEqual([expect.objectContaining({ port: 'metrics', path: '/metrics' })]);
+    // It selects the metrics Service (by its labels) and no other Service the chart renders.
+    const selects = (m: Manifest) => Object.entries(monitor.spec.selector.matchLabels).every(([k, v]) => m.metadata.labels?.[k] === v);
+    expect(manifests.filter((m) => m.kind === 'Service' && selects(m)).map((m) => m.metadata.name)).toEqual(['rotor-metrics']);
+
+    const rules = readFileSync(join(repoRoot, 'deploy', 'prometheus', 'rotor-alerts.yml'), 'utf8');
+    expect(readFileSync(join(chart, 'files', 'rotor-alerts.yml'), 'utf8'), "the chart's copy of the alert rules").toBe(rules);
+    const rule = find(manifests, 'PrometheusRule', 'rotor-alerts') as Manifest & { spec: { groups: unknown } };
+    expect(rule.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
+    expect(rule.spec.groups).toEqual((parseAllDocuments(rules)[0]!.toJS() as { groups: unknown }).groups);
+  });
+
   it('pins every image (the chart appVersion by default, or a digest); never latest', () => {
     const chartYaml = readFileSync(join(chart, 'Chart.yaml'), 'utf8');
     const appVersion = /^appVersion:\s*['"]?([^'"\s]+)/m.exec(chartYaml)?.[1];
