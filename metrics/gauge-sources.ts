@@ -3,6 +3,7 @@ import { activeFreezes } from '../activities/incident/freeze-store.js';
 import { credentialSince } from '../cli/debt-report.js';
 import type { Inventory } from '../config/inventory-schema.js';
 import { listRunningRotations, type RunningRotation } from '../observe/running-rotations.js';
+import { METRICS_BUDGET_MS } from './metrics-budget.js';
 
 /** The sources gauges are read from, named as `rotor_metrics_collect_errors_total{source}` reports them. */
 export const MetricSource = {
@@ -53,40 +54,74 @@ export function withDeadline<T>(work: Promise<T>, ms: number, what: string): Pro
   return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
-/** Since when (ms) each secret's current credential exists. */
-async function credentialTimes(ctx: ActivityContext, inventory: Inventory): Promise<Map<string, number>> {
-  const since = new Map<string, number>();
-  const queue = [...inventory.secrets];
-  let failed: unknown;
+/** What `readEach` read, and what it could not (by key, the first error kept). */
+export interface EachRead<V> {
+  values: Map<string, V>;
+  failed: string[];
+  firstError?: unknown;
+}
+
+/**
+ * `read` for every key, at most `concurrency` at once; a key that fails (or answers undefined)
+ * leaves only itself out, so one unreadable secret does not hide every other's value.
+ */
+export async function readEach<V>(
+  keys: readonly string[],
+  concurrency: number,
+  read: (key: string) => Promise<V | undefined>,
+): Promise<EachRead<V>> {
+  const result: EachRead<V> = { values: new Map(), failed: [] };
+  const queue = [...keys];
   const worker = async () => {
-    for (let s = queue.shift(); s; s = queue.shift()) {
-      const spec = s;
+    for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
       try {
-        // The secret's own child token: the worker policy grants a secret's paths only through it.
-        const meta = await ctx.vault.forSecret(spec.id).run((v) => v.kvMetadata(ctx.env.ROTOR_VAULT_KV_MOUNT, spec.path));
-        const created = meta ? credentialSince(meta).credentialSince : null;
-        if (created !== null) since.set(spec.id, Date.parse(created));
+        const value = await read(key);
+        if (value !== undefined) result.values.set(key, value);
       } catch (err) {
-        failed ??= err;
+        result.failed.push(key);
+        result.firstError ??= err;
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(VAULT_CONCURRENCY, queue.length) }, worker));
-  if (failed) throw failed;
-  return since;
+  await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+  return result;
 }
 
+/** Since when (ms) each secret's current credential exists; a secret whose metadata cannot be read is left out. */
+function credentialTimes(ctx: ActivityContext, inventory: Inventory): Promise<EachRead<number>> {
+  const specs = new Map(inventory.secrets.map((s) => [s.id, s]));
+  return readEach([...specs.keys()], VAULT_CONCURRENCY, async (id) => {
+    const spec = specs.get(id)!;
+    // The secret's own child token: the worker policy grants a secret's paths only through it.
+    const meta = await ctx.vault.forSecret(spec.id).run((v) => v.kvMetadata(ctx.env.ROTOR_VAULT_KV_MOUNT, spec.path));
+    const created = meta ? credentialSince(meta).credentialSince : null;
+    return created === null ? undefined : Date.parse(created);
+  });
+}
+
+/**
+ * One index probe per secret (migrations/008_metrics_indexes.sql, whose predicate is this one's):
+ * the cost follows the inventory, not how many rotations the log holds.
+ */
 async function lastSuccesses(ctx: ActivityContext, inventory: Inventory): Promise<Map<string, number>> {
   const { rows } = await ctx.db.query<{ secret_id: string; at: Date }>(
-    `SELECT secret_id, max(at) AS at FROM audit_log
-      WHERE step = 'rotation_finished' AND outcome = 'succeeded' AND secret_id = ANY($1::text[])
-      GROUP BY secret_id`,
+    `SELECT s.id AS secret_id, l.at
+       FROM unnest($1::text[]) AS s(id)
+       CROSS JOIN LATERAL (SELECT at FROM audit_log
+                            WHERE step = 'rotation_finished' AND outcome = 'succeeded' AND secret_id = s.id
+                            ORDER BY at DESC LIMIT 1) l`,
     [inventory.secrets.map((s) => s.id)],
   );
   return new Map(rows.map((r) => [r.secret_id, r.at.getTime() / 1000]));
 }
 
-/** Grants issued and not (yet) revoked by their break-glass run: revocation is verified, so a failing one stays here. */
+/**
+ * Grants issued and not (yet) revoked by their break-glass run: revocation is verified, so a failing
+ * one stays here. Not windowed by time: a grant whose revocation keeps failing is what
+ * RotorBreakGlassGrantPastTtl is for, so it must stay however old. The scan reads grant rows only
+ * (rare, each approved by people; audit_log_step_idx), and each grant's revocation is one probe of
+ * migrations/008_metrics_indexes.sql's partial index.
+ */
 async function activeGrants(ctx: ActivityContext): Promise<ActiveGrant[]> {
   const { rows } = await ctx.db.query<{ secret_id: string; request_id: string | null; expires_at: string | null }>(
     `SELECT g.secret_id, g.detail->>'requestId' AS request_id, g.detail->>'expiresAt' AS expires_at
@@ -103,29 +138,33 @@ async function activeGrants(ctx: ActivityContext): Promise<ActiveGrant[]> {
 }
 
 /**
- * Reads every gauge's source, each within `timeoutMs` and independently: a slow Vault leaves the
- * ages out of this snapshot, not the whole scrape. A source still busy from an earlier snapshot is
- * awaited again rather than asked twice. Failures go to `onError` by source (never with values:
- * the messages name paths and ids at most, and are not exported).
+ * Reads every gauge's source within one budget for the whole snapshot (`budgetMs`): sources that
+ * need no inventory start beside its read, the others right after it, all against the same
+ * deadline. A slow source leaves its part out of this snapshot, not the whole scrape. A read still
+ * busy from an earlier snapshot is awaited again rather than asked twice. Failures go to `onError`
+ * by source (never with values: the messages name paths and ids at most, and are not exported).
  */
 export class GaugeSources {
-  private readonly inflight = new Map<MetricSource, Promise<unknown>>();
+  private readonly inflight = new Map<string, Promise<unknown>>();
   private credentials: { at: number; since: Map<string, number>; inventory: Inventory } | undefined;
+  /** Bumped by credentialsChanged: a Vault read begun before it must not be cached after it. */
+  private credentialsGeneration = 0;
 
   constructor(
     private readonly ctx: ActivityContext,
     private readonly onError: (source: MetricSource, err: unknown) => void,
-    private readonly timeoutMs: number,
+    private readonly budgetMs: number = METRICS_BUDGET_MS,
   ) {}
 
-  private read<T>(source: MetricSource, load: () => Promise<T>): Promise<T | undefined> {
-    let work = this.inflight.get(source) as Promise<T> | undefined;
+  /** `load` once at a time per `key`, given until `deadline` (ms since the epoch). */
+  private read<T>(key: string, source: MetricSource, deadline: number, load: () => Promise<T>): Promise<T | undefined> {
+    let work = this.inflight.get(key) as Promise<T> | undefined;
     if (!work) {
-      work = load().finally(() => this.inflight.delete(source));
-      this.inflight.set(source, work);
+      work = load().finally(() => this.inflight.delete(key));
+      this.inflight.set(key, work);
       work.catch(() => undefined); // reported below; a timed-out read must not be an unhandled rejection later
     }
-    return withDeadline(work, this.timeoutMs, `reading ${source}`).catch((err: unknown) => {
+    return withDeadline(work, Math.max(0, deadline - Date.now()), `reading ${source}`).catch((err: unknown) => {
       this.onError(source, err);
       return undefined;
     });
@@ -134,46 +173,68 @@ export class GaugeSources {
   /** The next snapshot re-reads credential times (this worker just promoted or restored a version). */
   credentialsChanged(): void {
     this.credentials = undefined;
+    this.credentialsGeneration++;
   }
 
-  /** Reused for VAULT_REFRESH_MS unless the inventory changed; a failed read is retried on the next snapshot. */
-  private async credentialTimes(inventory: Inventory, now: number): Promise<Map<string, number> | undefined> {
+  /**
+   * Reused for VAULT_REFRESH_MS unless the inventory changed. A partial read (some secrets
+   * unreadable) is kept and reported; a read that lands after the deadline is still kept, so a slow
+   * Vault shows on a later scrape instead of timing out on every one.
+   */
+  private credentialTimes(inventory: Inventory, now: number, deadline: number): Promise<Map<string, number> | undefined> {
     const c = this.credentials;
-    if (c && c.inventory === inventory && now - c.at < VAULT_REFRESH_MS) return c.since;
-    const since = await this.read(MetricSource.VAULT, () => credentialTimes(this.ctx, inventory));
-    if (since) this.credentials = { at: now, since, inventory };
-    return since;
+    if (c && c.inventory === inventory && now - c.at < VAULT_REFRESH_MS) return Promise.resolve(c.since);
+    const generation = this.credentialsGeneration;
+    return this.read('vault', MetricSource.VAULT, deadline, async () => {
+      const read = await credentialTimes(this.ctx, inventory);
+      const total = inventory.secrets.length;
+      // Nothing readable (Vault down, the worker's login refused): not cached, retried next snapshot.
+      if (read.failed.length && read.failed.length === total) throw read.firstError;
+      if (read.failed.length) {
+        const why = (read.firstError as Error | undefined)?.message ?? String(read.firstError);
+        // Ids only: which secrets' metadata failed, and the first (value-free) error.
+        this.onError(
+          MetricSource.VAULT,
+          new Error(`KV metadata of ${read.failed.length} of ${total} secrets unreadable (${read.failed.slice(0, 5).join(', ')}): ${why}`),
+        );
+      }
+      if (generation === this.credentialsGeneration) this.credentials = { at: Date.now(), since: read.values, inventory };
+      return read.values;
+    });
   }
 
   async snapshot(): Promise<GaugeSnapshot> {
     const now = Date.now();
-    const inventory = await this.read(MetricSource.INVENTORY, () => this.ctx.inventory.current());
-    if (!inventory) return { takenAt: now };
-    const [secretAge, audit, incidentsActive, running] = await Promise.all([
-      this.credentialTimes(inventory, now).then(
-        (since) => since && new Map([...since].map(([id, t]) => [id, Math.max(0, now - t) / 1000])),
-      ),
-      this.read(MetricSource.AUDIT_LOG, async () => ({
-        last: await lastSuccesses(this.ctx, inventory),
-        grants: await activeGrants(this.ctx),
-      })),
-      this.read(MetricSource.INCIDENT_FREEZE, async () => (await activeFreezes(this.ctx.db)).length),
-      this.read(MetricSource.TEMPORAL, () =>
-        listRunningRotations({
-          client: this.ctx.temporal,
-          db: this.ctx.db,
-          inventory,
-          taskQueue: this.ctx.env.ROTOR_TASK_QUEUE,
-          now: new Date(now),
-        }),
-      ),
-    ]);
+    const deadline = now + this.budgetMs;
+    // Neither needs the inventory: they run beside its read, within the same deadline.
+    const grants = this.read('grants', MetricSource.AUDIT_LOG, deadline, () => activeGrants(this.ctx));
+    const incidents = this.read('incidents', MetricSource.INCIDENT_FREEZE, deadline, async () => (await activeFreezes(this.ctx.db)).length);
+    const inventory = await this.read('inventory', MetricSource.INVENTORY, deadline, () => this.ctx.inventory.current());
+    const [secretAge, lastSuccess, running] = inventory
+      ? await Promise.all([
+          this.credentialTimes(inventory, now, deadline).then(
+            (since) => since && new Map([...since].map(([id, t]) => [id, Math.max(0, now - t) / 1000])),
+          ),
+          this.read('last_success', MetricSource.AUDIT_LOG, deadline, () => lastSuccesses(this.ctx, inventory)),
+          this.read('temporal', MetricSource.TEMPORAL, deadline, () =>
+            listRunningRotations({
+              client: this.ctx.temporal,
+              db: this.ctx.db,
+              inventory,
+              taskQueue: this.ctx.env.ROTOR_TASK_QUEUE,
+              now: new Date(now),
+              // The listing itself ends at the deadline: its result is never used later.
+              timeoutMs: Math.max(1, deadline - Date.now()),
+            }),
+          ),
+        ])
+      : [undefined, undefined, undefined];
     return {
       inventory,
       secretAge,
-      lastSuccess: audit?.last,
-      grants: audit?.grants,
-      incidentsActive,
+      lastSuccess,
+      grants: await grants,
+      incidentsActive: await incidents,
       running,
       takenAt: now,
     };

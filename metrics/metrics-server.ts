@@ -2,11 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { ActivityContext } from '../activities/activity-context.js';
 import { parseListenAddress } from '../config/listen-address.js';
 import { MetricSource } from './gauge-sources.js';
+import { METRICS_BUDGET_MS } from './metrics-budget.js';
 import { createRotorMetrics, type RotorMetricsOptions } from './rotor-metrics.js';
 import { fetchSdkMetrics } from './sdk-metrics.js';
-
-/** The SDK's exporter is local; past this a scrape goes on without its series. */
-const SDK_TIMEOUT_MS = 2_000;
 
 export interface MetricsServer {
   url: string;
@@ -17,7 +15,8 @@ export interface MetricsServer {
  * Serves GET /metrics on `listen` (ROTOR_METRICS_LISTEN): rotor's metrics, then the Temporal SDK's
  * (its exporter at `sdkAddress`, a private loopback port), so one port carries both. A source that
  * fails or is slow leaves its series out and counts in rotor_metrics_collect_errors_total: a scrape
- * never fails for it.
+ * never fails for it, and answers within about the budget (METRICS_BUDGET_MS). Listens only once
+ * rotor's counters exist at 0.
  */
 export async function startMetricsServer(
   listen: string,
@@ -26,6 +25,10 @@ export async function startMetricsServer(
   options?: RotorMetricsOptions,
 ): Promise<MetricsServer> {
   const metrics = createRotorMetrics(ctx, options);
+  // Fetched beside rotor's snapshot, within the same budget: a scrape answers within about it.
+  const sdkTimeoutMs = options?.budgetMs ?? METRICS_BUDGET_MS;
+  // No scrape before every counter series exists at 0 (a first event must be an increase).
+  await metrics.ready;
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
@@ -34,7 +37,7 @@ export async function startMetricsServer(
     }
     void (async () => {
       const sdk = sdkAddress
-        ? fetchSdkMetrics(sdkAddress, SDK_TIMEOUT_MS).catch((err: unknown) => {
+        ? fetchSdkMetrics(sdkAddress, sdkTimeoutMs).catch((err: unknown) => {
             metrics.sourceFailed(MetricSource.TEMPORAL_SDK, err);
             return '';
           })

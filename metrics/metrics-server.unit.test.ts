@@ -2,16 +2,22 @@ import { createServer, type Server } from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ActivityContext } from '../activities/activity-context.js';
+import { InventoryCache } from '../activities/inventory-cache.js';
 import { createLogger } from '../workers/logger.js';
 import { startMetricsServer } from './metrics-server.js';
 
 /**
- * The server alone, before any scrape: binding reads no source, so the context's pool is never
+ * The server alone, before any scrape: binding reads the inventory only (to create the counters'
+ * series at 0; here a file that does not exist, so only `unknown`'s), so the context's pool is never
  * connected (gauges and counters are tested against the real stack in test/integration/metrics.test.ts).
  */
 describe('startMetricsServer', () => {
   const db = new pg.Pool({ connectionString: 'postgres://unused@127.0.0.1:1/unused' });
-  const ctx = { db, logger: createLogger('silent') } as unknown as ActivityContext;
+  const ctx = {
+    db,
+    inventory: new InventoryCache('/nonexistent/rotor-inventory.yaml'),
+    logger: createLogger('silent'),
+  } as unknown as ActivityContext;
   let taken: Server;
   let takenPort: number;
 

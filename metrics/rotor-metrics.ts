@@ -2,13 +2,23 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { ActivityContext } from '../activities/activity-context.js';
 import { observeAuditLog, type ObservedAuditRow } from '../activities/audit/append-audit.js';
 import { cadenceInterval } from '../cli/cadence-interval.js';
+import type { Inventory } from '../config/inventory-schema.js';
 import { Phase } from '../workflows/rotation-types.js';
-import { GaugeSources, MetricSource, type GaugeSnapshot } from './gauge-sources.js';
+import { GaugeSources, MetricSource, withDeadline, type GaugeSnapshot } from './gauge-sources.js';
+import { METRICS_BUDGET_MS } from './metrics-budget.js';
 import { phaseDurations, type RunAuditRow } from './phase-durations.js';
 
-/** The outcomes a rotation run ends with (workflows/rotation-types.ts, plus revocation_failed); anything else counts as `other`. */
-export const ROTATION_OUTCOMES = ['rotated', 'rolled_back', 'aborted', 'skipped', 'revocation_failed'] as const;
+/**
+ * The outcomes a rotation run ends with (workflows/rotation-types.ts, plus revocation_failed, and
+ * failed: a run that threw writes its rotation_finished row with that outcome); anything else
+ * counts as `other`.
+ */
+export const ROTATION_OUTCOMES = ['rotated', 'rolled_back', 'aborted', 'skipped', 'revocation_failed', 'failed'] as const;
 const OUTCOMES: ReadonlySet<string> = new Set(ROTATION_OUTCOMES);
+/** Every outcome label rotor_rotations_total can carry. */
+const OUTCOME_LABELS = [...ROTATION_OUTCOMES, 'other'] as const;
+/** The provider label of a run whose secret is not (or no longer) in the inventory. */
+const UNKNOWN_PROVIDER = 'unknown';
 const PHASES: ReadonlySet<string> = new Set(Object.values(Phase));
 /** An id fit for a label (request ids come from audit rows): anything else is replaced, never exported. */
 const ID_LABEL = /^[A-Za-z0-9._:/-]{1,128}$/;
@@ -19,12 +29,20 @@ const DURATION_BUCKETS = [0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 
 export interface RotorMetricsOptions {
   /** How long one gauge snapshot serves scrapes (several Prometheus servers, or a quick interval, share it). */
   cacheMs?: number;
-  /** The most a source (Vault, the audit log, Temporal) may take before a scrape goes on without it. */
-  sourceTimeoutMs?: number;
+  /**
+   * The most one snapshot of every source (Vault, the audit log, Temporal), and the SDK exporter's
+   * text beside it, may take before a scrape goes on without what is missing (METRICS_BUDGET_MS).
+   */
+  budgetMs?: number;
 }
 
 export interface RotorMetrics {
   registry: Registry;
+  /**
+   * Settles once every counter series of the inventory's providers exists at 0: await it before
+   * serving a scrape, so the first event after a start is an increase Prometheus sees.
+   */
+  ready: Promise<void>;
   /** Counts (and logs) a failed read of a source outside the registry's own collection (the SDK's exporter). */
   sourceFailed(source: MetricSource, err: unknown): void;
   /** Stops observing the audit log. */
@@ -83,23 +101,41 @@ export function createRotorMetrics(ctx: ActivityContext, options: RotorMetricsOp
     registers,
   });
 
+  /*
+   * Counters exist at 0 for every provider of the inventory (and `unknown`) × every outcome
+   * (and `other`) before the first scrape: increase() needs a sample before the first event, or
+   * the first failure after a start (or of a new provider) is invisible to the alerts.
+   */
+  let zeroedFor: Inventory | undefined;
+  const zeroCounters = (inventory: Inventory | undefined) => {
+    if (inventory && inventory === zeroedFor) return;
+    const providers = new Set([UNKNOWN_PROVIDER, ...(inventory?.secrets.map((x) => x.provider.type) ?? [])]);
+    for (const provider of providers) {
+      rollbacks.inc({ provider }, 0);
+      for (const outcome of OUTCOME_LABELS) rotations.inc({ provider, outcome }, 0);
+    }
+    if (inventory) zeroedFor = inventory;
+  };
+  const budgetMs = options.budgetMs ?? METRICS_BUDGET_MS;
+  const ready = withDeadline(ctx.inventory.current(), budgetMs, `reading ${MetricSource.INVENTORY}`).then(zeroCounters, (err: unknown) => {
+    // `unknown` at least; the inventory's providers follow with the first snapshot that reads it.
+    sourceFailed(MetricSource.INVENTORY, err);
+    zeroCounters(undefined);
+  });
+
   // One snapshot per cacheMs for every gauge of every scrape.
-  const sources = new GaugeSources(ctx, sourceFailed, options.sourceTimeoutMs ?? 3_000);
+  const sources = new GaugeSources(ctx, sourceFailed, budgetMs);
   let cached: { at: number; snapshot: Promise<GaugeSnapshot> } | undefined;
   const snapshot = (): Promise<GaugeSnapshot> => {
     if (!cached || Date.now() - cached.at >= cacheMs) {
-      const taken = sources.snapshot();
+      // An edited inventory (a new provider) gets its zeros here, as soon as a snapshot reads it.
+      const taken = sources.snapshot().then((s) => {
+        if (s.inventory) zeroCounters(s.inventory);
+        return s;
+      });
       cached = { at: Date.now(), snapshot: taken };
-      void taken.then((s) => s.inventory && zeroCounters(s));
     }
     return cached.snapshot;
-  };
-  // Counters start at 0 for every provider of the inventory, so the first failure is an increase an alert sees.
-  const zeroCounters = (s: GaugeSnapshot) => {
-    for (const provider of new Set(s.inventory!.secrets.map((x) => x.provider.type))) {
-      rollbacks.inc({ provider }, 0);
-      for (const outcome of ROTATION_OUTCOMES) rotations.inc({ provider, outcome }, 0);
-    }
   };
 
   const gauge = (
@@ -116,6 +152,8 @@ export function createRotorMetrics(ctx: ActivityContext, options: RotorMetricsOp
       async collect() {
         const s = await snapshot();
         this.reset();
+        // reset() leaves a label-less gauge at 0: a source that failed must leave it out, not report 0.
+        if (!labelNames.length) this.remove({});
         fill(s, (labels, value) => (labelNames.length ? this.set(labels, value) : this.set(value)));
       },
     });
@@ -193,9 +231,9 @@ export function createRotorMetrics(ctx: ActivityContext, options: RotorMetricsOp
   );
 
   const providerOf = async (secretId: string | undefined): Promise<string> => {
-    if (!secretId) return 'unknown';
+    if (!secretId) return UNKNOWN_PROVIDER;
     const spec = (await ctx.inventory.current()).secrets.find((s) => s.id === secretId);
-    return spec?.provider.type ?? 'unknown';
+    return spec?.provider.type ?? UNKNOWN_PROVIDER;
   };
 
   /** A run ended: count it, and time its phases from its audit rows (all committed before this one). */
@@ -229,5 +267,5 @@ export function createRotorMetrics(ctx: ActivityContext, options: RotorMetricsOp
     work?.catch((err: unknown) => sourceFailed(MetricSource.AUDIT_LOG, err));
   });
 
-  return { registry, sourceFailed, stop: unsubscribe };
+  return { registry, ready, sourceFailed, stop: unsubscribe };
 }

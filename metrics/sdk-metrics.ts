@@ -3,7 +3,8 @@ import { createServer } from 'node:net';
 /**
  * A free port on 127.0.0.1 for the Temporal SDK's own Prometheus exporter: private to this
  * process, since rotor's metrics server on ROTOR_METRICS_LISTEN serves its text with rotor's. The
- * port is free when asked; the runtime binds it moments later.
+ * port is free when asked; the runtime binds it moments later, and tries another if it was taken
+ * meanwhile (workers/logger.ts).
  */
 export function freeLoopbackAddress(): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -18,9 +18,13 @@ export interface AuditRow {
   detail: Record<string, unknown>;
 }
 
-/** Free text from an audit row (a failure reason, a justification), bounded so a payload stays small. */
+/**
+ * Free text from an audit row (a failure reason, a justification), bounded so a payload stays
+ * small. Cut at whole characters: half a surrogate pair is not valid JSON text for PostgreSQL's
+ * jsonb, and a row the outbox cannot store would stop the tail.
+ */
 const MAX_TEXT = 500;
-const text = (v: unknown): string | null => (typeof v === 'string' ? v.slice(0, MAX_TEXT) : null);
+const text = (v: unknown): string | null => (typeof v === 'string' ? Array.from(v).slice(0, MAX_TEXT).join('') : null);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /**

@@ -61,23 +61,30 @@ export function startNotifications(deps: NotificationDeps, options: Notification
   let stopped = false;
   let busy = false;
   let inFlight: Promise<void> = Promise.resolve();
+  let stuckInFlight: Promise<void> | undefined;
   let lastStuckCheck = 0;
-  // The same failure every second is one line until it changes.
-  let lastProblem: string | undefined;
+  // The same failure every second is one line until it changes or that part succeeds again.
+  const lastProblem = new Map<string, string>();
   const problem = (what: string, err: unknown) => {
-    const message = `${what}: ${(err as Error).message}`;
-    if (message !== lastProblem && !stopped) log.warn({ err: message }, 'notifications: retried at the next tick');
-    lastProblem = message;
+    const message = (err as Error).message;
+    if (message !== lastProblem.get(what) && !stopped) log.warn({ err: `${what}: ${message}` }, 'notifications: retried at the next tick');
+    lastProblem.set(what, message);
+  };
+  const recovered = (what: string) => {
+    if (lastProblem.delete(what)) log.info({ part: what }, 'notifications: working again');
   };
 
   async function tail(inventory: Inventory): Promise<void> {
     // Catch up in batches, but let delivery run between catch-ups of a long backlog.
     for (let i = 0; i < 10 && !stopped; i++) {
       const result = await tailAuditLog(deps.db, deps.scope, (row) => {
+        // Older than a delivery would be retried for (a backlog after notifications were off): news no more.
+        if (Date.now() - row.at.getTime() > retry.giveUpAfterMs) return [];
         const event = eventOfAuditRow(row, inventory);
         return event ? targetsOf(event, inventory).map((target) => ({ event, target })) : [];
       });
       if (result?.queued) log.debug({ rows: result.rows, queued: result.queued }, 'notifications queued');
+      for (const s of result?.skipped ?? []) log.error({ ...s }, 'notification could not be queued; passed over');
       if (!result || result.rows < 500) return;
     }
   }
@@ -86,7 +93,11 @@ export function startNotifications(deps: NotificationDeps, options: Notification
     const claimed = await claimDue(deps.db, deps.scope, concurrency);
     if (!claimed.length) return;
     const resolved = new Map<string, Promise<ResolvedTarget>>();
-    await Promise.all(claimed.map((d) => deliverOne(inventory, d, resolved)));
+    // Settled, not all: the tick (and stop()) waits for every attempt, whichever fails first.
+    const failed = (await Promise.allSettled(claimed.map((d) => deliverOne(inventory, d, resolved)))).find(
+      (r): r is PromiseRejectedResult => r.status === 'rejected',
+    );
+    if (failed) throw failed.reason;
   }
 
   async function deliverOne(inventory: Inventory, d: ClaimedDelivery, resolved: Map<string, Promise<ResolvedTarget>>): Promise<void> {
@@ -118,34 +129,39 @@ export function startNotifications(deps: NotificationDeps, options: Notification
     }
     switch (outcome.kind) {
       case 'delivered':
-        await markDelivered(deps.db, d.id);
+        await markDelivered(deps.db, d);
         log.info({ ...fields, status: outcome.status }, 'notification delivered');
         return;
       case 'retryable': {
         const next = afterFailure(d.attempt, d.ageMs, retry);
         if (next.kind === 'retry') {
-          await markRetry(deps.db, d.id, next.delayMs, outcome.error);
+          await markRetry(deps.db, d, next.delayMs, outcome.error);
           log.warn({ ...fields, error: outcome.error, retryInMs: next.delayMs }, 'notification not delivered; retried');
           return;
         }
-        await markDead(deps.db, d.id, `${outcome.error}; ${next.reason}`);
+        await markDead(deps.db, d, `${outcome.error}; ${next.reason}`);
         log.error({ ...fields, error: outcome.error, reason: next.reason }, 'notification given up (dead)');
         return;
       }
       case 'rejected':
-        await markDead(deps.db, d.id, outcome.error);
+        await markDead(deps.db, d, outcome.error);
         log.error({ ...fields, error: outcome.error }, 'notification refused; given up (dead)');
         return;
     }
   }
 
-  async function stuck(inventory: Inventory): Promise<void> {
-    // A visibility listing per minute buys nothing when nobody is told.
-    if (!Object.keys(inventory.notifications.targets).length) return;
-    if (Date.now() - lastStuckCheck < stuckEveryMs) return;
+  /** On its own schedule: a Temporal that does not answer must not hold up tailing and delivery. */
+  function stuck(inventory: Inventory): void {
+    if (stuckInFlight || Date.now() - lastStuckCheck < stuckEveryMs) return;
     lastStuckCheck = Date.now();
-    const result = await checkStuckRotations({ client: deps.temporal, db: deps.db, inventory, scope: deps.scope });
-    if (result.kind === 'checked' && result.queued) log.warn({ stuck: result.stuck, queued: result.queued }, 'stuck rotations notified');
+    stuckInFlight = checkStuckRotations({ client: deps.temporal, db: deps.db, inventory, scope: deps.scope })
+      .then((result) => {
+        recovered('checking for stuck rotations');
+        if (result.kind === 'checked' && result.queued)
+          log.warn({ stuck: result.stuck, queued: result.queued }, 'stuck rotations notified');
+      })
+      .catch((err: unknown) => problem('checking for stuck rotations', err))
+      .finally(() => (stuckInFlight = undefined));
   }
 
   const tick = () => {
@@ -154,15 +170,21 @@ export function startNotifications(deps: NotificationDeps, options: Notification
     inFlight = (async () => {
       try {
         const inventory = await deps.inventory.current();
-        // Each part on its own: a Temporal outage must not stop delivery, nor a database hiccup in one the others.
+        // Nobody to tell: no database work at all (the first tail once targets appear starts where
+        // the cursor was, and rows older than the retry window are passed over).
+        if (!Object.keys(inventory.notifications.targets).length) return;
+        // Each part on its own: a database hiccup in one must not stop the others.
         for (const [what, part] of [
           ['tailing the audit log', tail],
           ['delivering', deliver],
-          ['checking for stuck rotations', stuck],
         ] as const) {
           if (stopped) break;
-          await part(inventory).catch((err: unknown) => problem(what, err));
+          await part(inventory).then(
+            () => recovered(what),
+            (err: unknown) => problem(what, err),
+          );
         }
+        if (!stopped) stuck(inventory);
       } catch (err) {
         problem('reading the inventory', err);
       } finally {
@@ -185,6 +207,7 @@ export function startNotifications(deps: NotificationDeps, options: Notification
       stopped = true;
       clearInterval(timer);
       await inFlight;
+      await stuckInFlight;
     },
   };
 }

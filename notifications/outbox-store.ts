@@ -22,6 +22,14 @@ export interface Enqueue {
 /** How long a claimed delivery is another worker's: longer than an attempt (deliver.ts ATTEMPT_TIMEOUT_MS). */
 export const CLAIM_LEASE_MS = 60_000;
 
+/** An audit row (or one of its deliveries) the tail could not queue: logged at error level and passed over. */
+export interface SkippedEvent {
+  seq?: number;
+  eventId?: string;
+  target?: string;
+  error: string;
+}
+
 /**
  * One tail step, in one transaction: lock this scope's cursor (another worker holding it is tailing:
  * skip), read the audit rows after it, queue what `route` makes of them, move the cursor. Returns
@@ -33,7 +41,7 @@ export async function tailAuditLog(
   scope: string,
   route: (row: AuditRow) => Enqueue[],
   batch = 500,
-): Promise<{ rows: number; queued: number } | undefined> {
+): Promise<{ rows: number; queued: number; skipped: SkippedEvent[] } | undefined> {
   const client = await db.connect();
   let broken: Error | undefined;
   try {
@@ -70,32 +78,38 @@ export async function tailAuditLog(
       [after, batch],
     );
     const queue: Enqueue[] = [];
+    const skipped: SkippedEvent[] = [];
     for (const r of rows.rows) {
-      queue.push(
-        ...route({
-          seq: Number(r.seq),
-          eventKey: r.event_key,
-          at: r.at,
-          actor: r.actor,
-          workflowId: r.workflow_id,
-          runId: r.run_id,
-          secretId: r.secret_id,
-          step: r.step,
-          outcome: r.outcome,
-          fromVersion: r.from_version,
-          toVersion: r.to_version,
-          detail: r.detail,
-        }),
-      );
+      try {
+        queue.push(
+          ...route({
+            seq: Number(r.seq),
+            eventKey: r.event_key,
+            at: r.at,
+            actor: r.actor,
+            workflowId: r.workflow_id,
+            runId: r.run_id,
+            secretId: r.secret_id,
+            step: r.step,
+            outcome: r.outcome,
+            fromVersion: r.from_version,
+            toVersion: r.to_version,
+            detail: r.detail,
+          }),
+        );
+      } catch (err) {
+        // A row that cannot be routed would otherwise stop this scope's tail for good.
+        skipped.push({ seq: Number(r.seq), error: (err as Error).message });
+      }
     }
-    const queued = await insertDeliveries(client, scope, queue);
+    const queued = await insertOrSkip(client, scope, queue, skipped);
     if (rows.rowCount)
       await client.query('UPDATE notification_cursor SET last_seq = $2, updated_at = now() WHERE scope = $1', [
         scope,
         rows.rows.at(-1)!.seq,
       ]);
     await client.query('COMMIT');
-    return { rows: rows.rowCount ?? 0, queued };
+    return { rows: rows.rowCount ?? 0, queued, skipped };
   } catch (err) {
     await client.query('ROLLBACK').catch((e: unknown) => {
       broken = e instanceof Error ? e : new Error('ROLLBACK failed');
@@ -104,6 +118,32 @@ export async function tailAuditLog(
   } finally {
     client.release(broken);
   }
+}
+
+/**
+ * Queues the batch in one statement; if the database refuses it, one delivery at a time, passing
+ * over (into `skipped`) each one it refuses, so one bad event cannot hold back every later one.
+ * A lost connection fails the savepoint rollback too, and with it the whole tail step (retried).
+ */
+async function insertOrSkip(client: pg.ClientBase, scope: string, queue: readonly Enqueue[], skipped: SkippedEvent[]): Promise<number> {
+  await client.query('SAVEPOINT deliveries');
+  try {
+    return await insertDeliveries(client, scope, queue);
+  } catch {
+    await client.query('ROLLBACK TO SAVEPOINT deliveries');
+  }
+  let queued = 0;
+  for (const q of queue) {
+    await client.query('SAVEPOINT delivery');
+    try {
+      queued += await insertDeliveries(client, scope, [q]);
+      await client.query('RELEASE SAVEPOINT delivery');
+    } catch (err) {
+      await client.query('ROLLBACK TO SAVEPOINT delivery');
+      skipped.push({ eventId: q.event.id, target: q.target, error: (err as Error).message.slice(0, 300) });
+    }
+  }
+  return queued;
 }
 
 /** Queues deliveries; one that exists already (same scope, event and target) is left as it is. Returns how many are new. */
@@ -154,22 +194,33 @@ export async function claimDue(db: pg.Pool, scope: string, limit: number): Promi
   return claimed.rows.map((r) => ({ id: r.id, target: r.target, event: r.event, attempt: r.attempts, ageMs: Number(r.age_ms) }));
 }
 
-export async function markDelivered(db: pg.Pool, id: string): Promise<void> {
+/*
+ * Each records how one attempt ended, and only while that attempt's claim is the latest: an attempt
+ * that outlived its lease (another worker claimed the delivery since) must not undo what the later
+ * one recorded, e.g. mark dead a delivery that was delivered.
+ */
+
+export async function markDelivered(db: pg.Pool, d: Pick<ClaimedDelivery, 'id' | 'attempt'>): Promise<void> {
   await db.query(
-    `UPDATE notification_outbox SET state = 'delivered', delivered_at = now(), last_error = NULL WHERE id = $1 AND state = 'pending'`,
-    [id],
+    `UPDATE notification_outbox SET state = 'delivered', delivered_at = now(), last_error = NULL WHERE id = $1 AND attempts = $2 AND state = 'pending'`,
+    [d.id, d.attempt],
   );
 }
 
-export async function markRetry(db: pg.Pool, id: string, delayMs: number, error: string): Promise<void> {
+export async function markRetry(db: pg.Pool, d: Pick<ClaimedDelivery, 'id' | 'attempt'>, delayMs: number, error: string): Promise<void> {
   await db.query(
-    `UPDATE notification_outbox SET next_attempt_at = now() + $2 * interval '1 millisecond', last_error = $3 WHERE id = $1 AND state = 'pending'`,
-    [id, delayMs, error],
+    `UPDATE notification_outbox SET next_attempt_at = now() + $3 * interval '1 millisecond', last_error = $4
+      WHERE id = $1 AND attempts = $2 AND state = 'pending'`,
+    [d.id, d.attempt, delayMs, error],
   );
 }
 
-export async function markDead(db: pg.Pool, id: string, error: string): Promise<void> {
-  await db.query(`UPDATE notification_outbox SET state = 'dead', last_error = $2 WHERE id = $1 AND state = 'pending'`, [id, error]);
+export async function markDead(db: pg.Pool, d: Pick<ClaimedDelivery, 'id' | 'attempt'>, error: string): Promise<void> {
+  await db.query(`UPDATE notification_outbox SET state = 'dead', last_error = $3 WHERE id = $1 AND attempts = $2 AND state = 'pending'`, [
+    d.id,
+    d.attempt,
+    error,
+  ]);
 }
 
 /** Deliveries given up (state dead) in `scope`, newest first: what an operator must look at. */

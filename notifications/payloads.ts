@@ -97,7 +97,8 @@ export function slackBody(event: NotificationEvent, deliveryId: string, link: Li
     .filter((x): x is string => x !== undefined)
     .join(' · ');
   return {
-    text: headline(event),
+    // Slack reads mrkdwn in the fallback text too: escaped like the blocks.
+    text: title,
     blocks: [
       {
         type: 'section',

@@ -7,7 +7,7 @@ import { NotificationKind } from './notification-kind.js';
 import { insertDeliveries, type Enqueue } from './outbox-store.js';
 import { targetsOf } from './routing.js';
 
-/** Held (session-level, non-blocking) by the one worker checking for stuck rotations; 7201/7202 are migrations and audit appends. */
+/** With the scope's hash, held (session-level, non-blocking) by the one worker of a deployment checking for stuck rotations; 7201/7202 are migrations and audit appends. */
 export const STUCK_WATCH_LOCK = 7203;
 
 /**
@@ -50,7 +50,10 @@ export async function checkStuckRotations(deps: StuckWatchDeps): Promise<StuckCh
   const session = await deps.db.connect();
   let broken: Error | undefined;
   try {
-    const locked = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [STUCK_WATCH_LOCK]);
+    const locked = await session.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int, hashtext($2)) AS ok', [
+      STUCK_WATCH_LOCK,
+      deps.scope,
+    ]);
     if (!locked.rows[0]!.ok) return { kind: 'skipped', why: 'another worker is checking' };
     try {
       const running = await listRunningRotations({
@@ -67,7 +70,7 @@ export async function checkStuckRotations(deps: StuckWatchDeps): Promise<StuckCh
       const queued = await insertDeliveries(deps.db, deps.scope, queue);
       return { kind: 'checked', stuck: running.filter((r) => r.stuck).length, queued };
     } finally {
-      await session.query('SELECT pg_advisory_unlock($1)', [STUCK_WATCH_LOCK]).catch((e: unknown) => {
+      await session.query('SELECT pg_advisory_unlock($1::int, hashtext($2))', [STUCK_WATCH_LOCK, deps.scope]).catch((e: unknown) => {
         // A session that kept the lock must not go back to the pool holding it.
         broken = e instanceof Error ? e : new Error('advisory unlock failed');
       });

@@ -30,7 +30,9 @@ async function readField(
     // A Vault error names the path and status, never the token (VaultRequestError); anything else is summarised.
     const why =
       err instanceof VaultRequestError
-        ? `could not be read (Vault answered ${err.status ?? 'nothing'})`
+        ? err.status === 403
+          ? "could not be read (Vault answered 403: the worker's policy lacks it; render and write it again: rotor policy render worker)"
+          : `could not be read (Vault answered ${err.status ?? 'nothing'})`
         : 'could not be read (Vault unreachable)';
     throw new TargetUnavailableError(target, field, ref.vault, why);
   }

@@ -27,6 +27,8 @@ export interface RunningRotationsDeps {
   /** Only rotations on this task queue (several rotor deployments, or test stacks, can share a namespace). */
   taskQueue?: string;
   now?: Date;
+  /** The most the visibility listing may take (default 10 s): a Temporal that does not answer fails it, not hangs it. */
+  timeoutMs?: number;
 }
 
 /**
@@ -41,13 +43,15 @@ export async function listRunningRotations(deps: RunningRotationsDeps): Promise<
   const query = ['WorkflowType = "rotateSecret"', 'ExecutionStatus = "Running"'];
   if (deps.taskQueue) query.push(`TaskQueue = "${deps.taskQueue.replace(/["\\]/g, '')}"`);
   const found: Array<{ secretId: string; workflowId: string; runId: string; phase: Phase; startedAt: Date }> = [];
-  for await (const w of deps.client.workflow.list({ query: query.join(' AND ') })) {
-    const secretId = w.typedSearchAttributes.get(SECRET_ID);
-    const phase = w.typedSearchAttributes.get(PHASE);
-    if (!secretId || !specs.has(secretId) || w.workflowId !== rotationWorkflowId(secretId)) continue;
-    if (!phase || !PHASES.has(phase)) continue;
-    found.push({ secretId, workflowId: w.workflowId, runId: w.runId, phase: phase as Phase, startedAt: w.startTime });
-  }
+  await deps.client.connection.withDeadline(Date.now() + (deps.timeoutMs ?? 10_000), async () => {
+    for await (const w of deps.client.workflow.list({ query: query.join(' AND ') })) {
+      const secretId = w.typedSearchAttributes.get(SECRET_ID);
+      const phase = w.typedSearchAttributes.get(PHASE);
+      if (!secretId || !specs.has(secretId) || w.workflowId !== rotationWorkflowId(secretId)) continue;
+      if (!phase || !PHASES.has(phase)) continue;
+      found.push({ secretId, workflowId: w.workflowId, runId: w.runId, phase: phase as Phase, startedAt: w.startTime });
+    }
+  });
   if (!found.length) return [];
   const { rows } = await deps.db.query<RunRow & { run_id: string }>(
     'SELECT run_id, step, outcome, at FROM audit_log WHERE run_id = ANY($1::text[])',

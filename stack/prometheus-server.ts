@@ -1,6 +1,8 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseDuration } from '../config/duration.js';
 import { REPO_ROOT } from '../config/repo-root.js';
+import { METRICS_BUDGET_MS } from '../metrics/metrics-budget.js';
 import { startProcess, type ManagedProcess } from './managed-process.js';
 import { StackError } from './stack-error.js';
 import { waitFor } from './wait-for.js';
@@ -35,9 +37,19 @@ export async function addScrapeTarget(stateDir: string, name: string, address: s
 }
 
 /**
+ * A worker answers a scrape within METRICS_BUDGET_MS (1.5 s: every source and the SDK exporter's
+ * text share that one deadline); this much more covers rendering the text and the loopback hop.
+ */
+const SCRAPE_MARGIN_MS = 500;
+/** 2 s: a scrape slower than the worker's budget plus the margin is a failed scrape (`up` 0), not a wait. */
+export const SCRAPE_TIMEOUT_MS = METRICS_BUDGET_MS + SCRAPE_MARGIN_MS;
+
+/**
  * Starts Prometheus on 127.0.0.1:`port` with its data in <state>/prometheus, scraping every
- * `scrapeInterval` (1s in tests, so a test sees a counter soon after the event) and evaluating
- * the alert rules as often.
+ * `scrapeInterval` and evaluating the alert rules as often. Prometheus refuses a scrape_timeout
+ * above the interval, so an interval below SCRAPE_TIMEOUT_MS is raised to it: tests ask for 1s
+ * (a counter shows up soon after its event) and get 2s interval / 2s timeout; `npm start` asks
+ * for 5s and gets 5s / 2s.
  */
 export async function startPrometheus(bin: string, stateDir: string, port: number, scrapeInterval: string): Promise<PrometheusServer> {
   const dir = join(stateDir, 'prometheus');
@@ -45,9 +57,12 @@ export async function startPrometheus(bin: string, stateDir: string, port: numbe
   await mkdir(join(dir, 'data'), { recursive: true });
   await mkdir(targetsDir, { recursive: true });
   const configFile = join(dir, 'prometheus.yml');
+  const requestedMs = parseDuration(scrapeInterval);
+  if (requestedMs === undefined) throw new StackError(`invalid scrape interval ${scrapeInterval}`, 'pass a duration such as "5s"');
+  const intervalMs = Math.max(requestedMs, SCRAPE_TIMEOUT_MS);
   // JSON is YAML: no YAML writer needed, and no value here needs quoting rules.
   const config = {
-    global: { scrape_interval: scrapeInterval, evaluation_interval: scrapeInterval, scrape_timeout: scrapeInterval },
+    global: { scrape_interval: `${intervalMs}ms`, evaluation_interval: `${intervalMs}ms`, scrape_timeout: `${SCRAPE_TIMEOUT_MS}ms` },
     rule_files: [ALERT_RULES_FILE],
     scrape_configs: [
       { job_name: 'rotor', metrics_path: '/metrics', file_sd_configs: [{ files: [join(targetsDir, '*.json')], refresh_interval: '5s' }] },

@@ -69,6 +69,9 @@ function responseHeaders(upstream: IncomingMessage): Record<string, string | str
   return out;
 }
 
+/** Longer than any request of the UI's (it polls with plain fetches, no long-lived streams). */
+const UPSTREAM_IDLE_MS = 120_000;
+
 const isCodecPath = (path: string) => path === UI_CODEC_PATH || path.startsWith(`${UI_CODEC_PATH}/`);
 
 export async function startUiGateway(options: UiGatewayOptions): Promise<UiGateway> {
@@ -81,8 +84,12 @@ export async function startUiGateway(options: UiGatewayOptions): Promise<UiGatew
     token: options.token,
     uiOrigins,
     cookiePath: UI_CODEC_PATH,
+    sameOriginOnly: true,
     logger,
   });
+  // A page on another site whose name was re-pointed at 127.0.0.1 (DNS rebinding) is same-origin
+  // with whatever it reaches; it still sends its own name as Host, which is refused here.
+  const hosts = new Set(uiOrigins.map((o) => new URL(o).host));
 
   const proxy = (req: IncomingMessage, res: ServerResponse) => {
     const out = request(
@@ -94,6 +101,8 @@ export async function startUiGateway(options: UiGatewayOptions): Promise<UiGatew
         answer.once('error', () => res.destroy());
       },
     );
+    // A UI server that stops answering must not hold browser connections open for ever.
+    out.setTimeout(UPSTREAM_IDLE_MS, () => out.destroy(new Error(`no answer for ${UPSTREAM_IDLE_MS / 1000} s`)));
     out.once('error', (err) => {
       logger.warn({ path: req.url?.split('?')[0], error: err.message }, 'Temporal UI unreachable');
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end('the Temporal UI is not answering\n');
@@ -107,6 +116,11 @@ export async function startUiGateway(options: UiGatewayOptions): Promise<UiGatew
   };
 
   const gateway: Server = createServer((req, res) => {
+    if (!hosts.has(req.headers.host ?? '')) {
+      return void res
+        .writeHead(421, { 'content-type': 'text/plain' })
+        .end(`this address serves the Temporal UI as ${[...hosts].join(' or ')} only\n`);
+    }
     const path = URL.parse(req.url ?? '/', 'http://gateway')?.pathname;
     if (path === undefined) return void res.writeHead(400).end();
     if (isCodecPath(path)) return codec(req, res, path.slice(UI_CODEC_PATH.length) || '/');

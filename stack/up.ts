@@ -198,7 +198,7 @@ export async function up(mode: StackMode): Promise<Stack> {
       }),
     );
     started.push({ name: 'UI gateway', stop: () => uiGateway.close() });
-    // Tests scrape every second, so a counter shows up in Prometheus soon after its event.
+    // Tests scrape every 2 s (the scrape timeout's minimum), so a counter shows up in Prometheus soon after its event.
     const prometheus = prometheusBin
       ? await step(`starting Prometheus on 127.0.0.1:${ports.prometheus} (rotor's alert rules loaded)`, () =>
           startPrometheus(prometheusBin, stateDir, ports.prometheus, mode === 'test' ? '1s' : '5s'),

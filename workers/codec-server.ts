@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Payload } from '@temporalio/common';
@@ -20,6 +20,12 @@ export interface CodecHandlerOptions {
   uiOrigins: readonly string[];
   /** Where the login cookie is sent: `/` for a server of its own, its mount path behind a gateway. */
   cookiePath?: string;
+  /**
+   * Behind the UI's own origin (stack/ui-gateway.ts): a browser request must come from that very
+   * origin (or be typed into the address bar), not merely the same site: other ports of the same
+   * host are the same site and must not log a browser in or out.
+   */
+  sameOriginOnly?: boolean;
   logger: Logger;
 }
 
@@ -60,6 +66,26 @@ class HttpRefusal extends Error {
   }
 }
 
+/** How long a browser's login lasts: a working day, then /login again. */
+export const SESSION_SECONDS = 12 * 3600;
+
+/**
+ * The login cookie's value: an expiry and a MAC of it under the token, never the token itself, so a
+ * cookie that leaks (cookies ignore ports: any server on this host sees it) decodes for at most
+ * SESSION_SECONDS and reveals nothing that lasts.
+ */
+function sessionValue(token: string, expires: number): string {
+  return `${expires}.${createHmac('sha256', token).update(`rotor-codec-session:${expires}`).digest('hex')}`;
+}
+
+function validSession(value: string | undefined, token: string, now: number): boolean {
+  const m = /^(\d{1,12})\.([0-9a-f]{64})$/.exec(value ?? '');
+  if (!m || Number(m[1]) <= now / 1000) return false;
+  const expected = Buffer.from(sessionValue(token, Number(m[1])));
+  const presented = Buffer.from(value!);
+  return expected.length === presented.length && timingSafeEqual(expected, presented);
+}
+
 function sameToken(presented: string | undefined, token: string): boolean {
   if (!presented) return false;
   const a = Buffer.from(presented);
@@ -68,27 +94,24 @@ function sameToken(presented: string | undefined, token: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-function presentedToken(req: IncomingMessage): string | undefined {
+/** The token (a Bearer header: CLI, scripts) or the session a browser got from /login (its cookie). */
+function presentedToken(req: IncomingMessage): { kind: 'bearer' | 'session'; value: string | undefined } {
   const auth = req.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice('Bearer '.length);
+  if (auth?.startsWith('Bearer ')) return { kind: 'bearer', value: auth.slice('Bearer '.length) };
   const cookie = (req.headers.cookie ?? '')
     .split(';')
     .map((c) => c.trim())
     .find((c) => c.startsWith(`${CODEC_COOKIE}=`));
-  if (!cookie) return undefined;
-  try {
-    return decodeURIComponent(cookie.slice(CODEC_COOKIE.length + 1));
-  } catch {
-    return undefined; // malformed %-escape: no token
-  }
+  return { kind: 'session', value: cookie?.slice(CODEC_COOKIE.length + 1) };
 }
 
 /**
  * Whether a browser sent this request from another site (a page elsewhere posting here, or a link
  * to /login or /logout on another site). Clients that are not browsers send neither header.
  */
-function crossSite(req: IncomingMessage, uiOrigins: readonly string[]): boolean {
-  if (req.headers['sec-fetch-site'] === 'cross-site') return true;
+function crossSite(req: IncomingMessage, uiOrigins: readonly string[], sameOriginOnly: boolean): boolean {
+  const site = req.headers['sec-fetch-site'];
+  if (site === 'cross-site' || (sameOriginOnly && site !== undefined && site !== 'same-origin' && site !== 'none')) return true;
   const origin = req.headers.origin;
   return origin !== undefined && !uiOrigins.includes(origin);
 }
@@ -145,7 +168,7 @@ export function createCodecHandler(options: CodecHandlerOptions): CodecHandler {
       text(res, 200, 'ok\n');
       return 200;
     }
-    if (crossSite(req, options.uiOrigins)) {
+    if (crossSite(req, options.uiOrigins, options.sameOriginOnly ?? false)) {
       text(res, 403, 'cross-site requests are refused\n');
       return 403;
     }
@@ -161,8 +184,9 @@ export function createCodecHandler(options: CodecHandlerOptions): CodecHandler {
         return 401;
       }
       // The login URL holds the token: keep it out of Referer headers and caches.
-      text(res, 200, 'this browser may now decode rotor payloads in the Temporal UI\n', {
-        'set-cookie': cookie(encodeURIComponent(options.token), ''),
+      const expires = Math.floor(Date.now() / 1000) + SESSION_SECONDS;
+      text(res, 200, `this browser may now decode rotor payloads in the Temporal UI for ${SESSION_SECONDS / 3600} hours\n`, {
+        'set-cookie': cookie(sessionValue(options.token, expires), `; Max-Age=${SESSION_SECONDS}`),
         'referrer-policy': 'no-referrer',
       });
       return 200;
@@ -178,7 +202,10 @@ export function createCodecHandler(options: CodecHandlerOptions): CodecHandler {
       res.writeHead(404).end();
       return 404;
     }
-    if (!sameToken(presentedToken(req), options.token)) {
+    const presented = presentedToken(req);
+    const allowed =
+      presented.kind === 'bearer' ? sameToken(presented.value, options.token) : validSession(presented.value, options.token, Date.now());
+    if (!allowed) {
       json(res, 401, { error: 'codec token required (Bearer header, or the cookie from /login)' });
       return 401;
     }

@@ -65,4 +65,10 @@ export const Patch = {
    * client cannot end a grant, or skip the rotation after it, by naming an incident).
    */
   INCIDENT_END_CHECKED: 'incident-end-checked',
+  /**
+   * A rotation that fails outright (its rollback or discard failed, the secret is unknown, a plan
+   * gate refused) records a `rotation_finished` audit row with outcome `failed` before it fails,
+   * so metrics and notifications see it. Without the marker it failed with no such row.
+   */
+  FAILURE_RECORDED: 'failure-recorded',
 } as const;

@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  isCancellation,
   patched,
   setHandler,
   upsertSearchAttributes,
@@ -129,9 +130,20 @@ export class RotationRun {
     return result;
   }
 
-  /** A failure with nothing to clean up: a plan waits at its gates for every child, so tell it first. */
+  /**
+   * A failure with nothing to clean up: a plan waits at its gates for every child, so tell it first.
+   * The audit log hears of it too (metrics count it, notifications go out), best effort: the
+   * failure itself is what the run ends with.
+   */
   readonly failing = async (err: unknown): Promise<never> => {
     await CancellationScope.nonCancellable(() => this.gates.failed(failureMessage(err)));
+    // A cancellation (an incident pre-empting the run) is not a failure of the rotation.
+    if (!this.finishRecorded && !isCancellation(err) && patched(Patch.FAILURE_RECORDED)) {
+      this.finishRecorded = true;
+      await CancellationScope.nonCancellable(() =>
+        this.event('rotation_finished', 'failed', { outcome: 'failed', reason: failureMessage(err) }),
+      ).catch(() => undefined);
+    }
     throw err;
   };
 
@@ -166,6 +178,7 @@ export class RotationRun {
     // An update still writing its audit row is answered first (a failed workflow drops it otherwise).
     if (!allHandlersFinished()) await condition(allHandlersFinished);
     await this.event('rotation_finished', 'failed', { outcome: 'revocation_failed', reason: failureMessage(err) });
+    this.finishRecorded = true;
     throw ApplicationFailure.nonRetryable(
       `version ${promotedVersion} is current and confirmed, but revoking version ${oldVersion} failed: ${failureMessage(err)}`,
       type ?? FailureType.RevocationFailed,

@@ -175,7 +175,15 @@ async function statusWith(ctx: CliContext, pool: pg.Pool, args: { json: boolean 
   }
   if (!args.json) {
     const weekAgo = new Date(Date.now() - 7 * 24 * 3600_000);
-    for (const d of await deadDeliveries(pool, ctx.env.ROTOR_TASK_QUEUE, 20, weekAgo)) {
+    const dead = await deadDeliveries(pool, ctx.env.ROTOR_TASK_QUEUE, 20, weekAgo).catch((err: unknown) => {
+      // A deployment whose auditor login predates notifications (it may read the audit log only).
+      if ((err as { code?: string }).code !== '42501' && (err as { code?: string }).code !== '42P01') throw err;
+      console.log(
+        'notifications given up: not readable with this login (grant SELECT on notification_outbox to the rotor-auditor role: README, "Notifications")',
+      );
+      return [];
+    });
+    for (const d of dead) {
       console.log(
         `NOTIFICATION GIVEN UP ${d.kind}${d.secretId ? ` (${d.secretId})` : ''} to ${d.target} at ${d.createdAt.toISOString()} after ${d.attempts} attempt(s): ${d.lastError ?? 'no answer'}`,
       );

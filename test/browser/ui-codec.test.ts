@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,8 +50,13 @@ describe('decoded payloads in the Temporal Web UI', () => {
     const page: Page = await context.newPage();
     const responses: Response[] = [];
     page.on('response', (r) => void responses.push(r));
+    // What the browser sent after logging in (URLs and headers: a Referer, a cookie), for the token scan.
+    const sent: string[] = [];
+    page.on('request', (r) => {
+      if (!r.url().includes('/rotor-codec/login?')) void r.allHeaders().then((h) => sent.push(r.url(), JSON.stringify(h)));
+    });
     const received = async () => {
-      const texts: string[] = [await page.content()];
+      const texts: string[] = [await page.content(), ...sent];
       for (const r of responses) {
         const text = await r.text().catch(() => '');
         texts.push(text, ...[...text.matchAll(/"([A-Za-z0-9+/=]{16,})"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8')));
@@ -125,6 +131,7 @@ describe('decoded payloads in the Temporal Web UI', () => {
       expect(everything).toContain('"outcome":"rotated"'); // the scan sees decoded payloads …
       for (const password of passwords) expect(everything).not.toContain(password); // … and no secret value
       expect(everything).not.toContain(stack.file.codec.token);
+      expect(everything).toContain('rotor_codec='); // the scan saw the session cookie the browser sent, not the token
 
       expect(await ui.codecLogout()).toBe(200);
       expect(await ui.openWorkflowDecoding(WORKFLOW_ID)).toBe(401);
@@ -184,5 +191,39 @@ describe('decoded payloads in the Temporal Web UI', () => {
     expect(huge.status).toBe(413);
     // Without a cookie or a Bearer token, the same-origin call is refused too.
     expect((await fetch(decode, { method: 'POST', headers: { origin: uiBase }, body: '{"payloads":[]}' })).status).toBe(401);
+
+    // The cookie is a session of 12 hours, not the token (cookies ignore ports: any server on this host sees it).
+    expect(setCookie).toMatch(/Max-Age=43200/);
+    expect(setCookie).not.toContain(stack.file.codec.token);
+    const forged = (value: string) =>
+      fetch(decode, {
+        method: 'POST',
+        headers: { cookie: `rotor_codec=${value}`, 'sec-fetch-site': 'same-origin' },
+        body: '{"payloads":[]}',
+      });
+    expect((await forged(`${Math.floor(Date.now() / 1000) + 3600}.${'0'.repeat(64)}`)).status).toBe(401);
+    expect((await forged(stack.file.codec.token)).status).toBe(401); // the raw token is no cookie
+    // Behind the UI's origin, another port of this host (same site, not same origin) is refused too: no login or logout CSRF.
+    expect((await post({ 'sec-fetch-site': 'same-site' })).status).toBe(403);
+    expect((await fetch(`${uiBase}/rotor-codec/logout`, { headers: { 'sec-fetch-site': 'same-site' } })).status).toBe(403);
+  });
+
+  it('answers only to its own host names (a DNS-rebinding page sends its own name as Host)', async () => {
+    const asHost = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port: stack.file.ports.temporalUi, path: '/api/v1/settings', headers: { host } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.once('error', reject);
+        req.end();
+      });
+    expect(await asHost('attacker.example')).toBe(421);
+    expect(await asHost(`attacker.example:${stack.file.ports.temporalUi}`)).toBe(421);
+    expect(await asHost(`127.0.0.1:${stack.file.ports.temporalUi}`)).toBe(200);
+    expect(await asHost(`localhost:${stack.file.ports.temporalUi}`)).toBe(200);
   });
 });

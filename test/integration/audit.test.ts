@@ -587,7 +587,13 @@ describe('an audit log from before rows were keyed', () => {
       prev = hash;
     }
 
-    expect(await migrate(db)).toEqual(['004_audit_keyed.sql', '005_audit_by_run.sql', '006_audit_by_step.sql', '007_notifications.sql']);
+    expect(await migrate(db)).toEqual([
+      '004_audit_keyed.sql',
+      '005_audit_by_run.sql',
+      '006_audit_by_step.sql',
+      '007_notifications.sql',
+      '008_metrics_indexes.sql',
+    ]);
     expect(await migrate(db)).toEqual([]); // a second start (npm start reuses the state dir) applies nothing
 
     const url = new URL(file.env.ROTOR_DATABASE_URL!);

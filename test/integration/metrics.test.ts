@@ -124,7 +124,7 @@ describe('metrics, scraped by Prometheus', () => {
     expect(last).toBeGreaterThan(before);
     expect(last).toBeLessThanOrEqual(Date.now() / 1000);
     expect(value(await query(`rotor_secret_cadence_seconds{secret="m-ok",${mine()}}`))).toBe(3600);
-    // The age of version 2 (what the rotation promoted), as of the snapshot (cached up to 5 s, scraped every 1 s).
+    // The age of version 2 (what the rotation promoted), as of the snapshot (cached up to 5 s, scraped every 2 s).
     const meta = (await stack.rootVault.kvMetadata('rotor', 'apps/m-ok'))!;
     expect(meta.current_version).toBe(2);
     const sinceV2 = Date.now() / 1000 - Date.parse(meta.versions['2']!.created_time) / 1000;

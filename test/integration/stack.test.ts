@@ -75,6 +75,7 @@ describe('the local stack is real', () => {
         '005_audit_by_run.sql',
         '006_audit_by_step.sql',
         '007_notifications.sql',
+        '008_metrics_indexes.sql',
       ]);
       await expect(client.query('DELETE FROM audit_log')).rejects.toThrow(/append-only/);
     } finally {
