@@ -36,6 +36,8 @@ interface Received {
   body: string;
   json: Record<string, unknown>;
   status: number;
+  /** When it arrived (ms since the epoch). */
+  at: number;
 }
 
 const tag = randomBytes(4).toString('hex');
@@ -112,11 +114,11 @@ describe('notifications: audited events reach webhook and Slack receivers, retri
         }
         if (path === '/hang' && !received.some((r) => r.path === '/hang')) {
           // The first attempt gets no answer: the worker sending it is killed meanwhile.
-          received.push({ path, headers: req.headers, body, json: JSON.parse(body) as Record<string, unknown>, status: 0 });
+          received.push({ path, headers: req.headers, body, json: JSON.parse(body) as Record<string, unknown>, status: 0, at: Date.now() });
           held.push(res);
           return;
         }
-        received.push({ path, headers: req.headers, body, json: JSON.parse(body) as Record<string, unknown>, status });
+        received.push({ path, headers: req.headers, body, json: JSON.parse(body) as Record<string, unknown>, status, at: Date.now() });
         res.writeHead(status).end(status >= 300 ? 'try again' : 'ok');
       });
     });
@@ -386,6 +388,8 @@ notifications:
     expect(all[1]!.headers['idempotency-key']).toBe(all[0]!.headers['idempotency-key']);
     expect(all[1]!.body).toBe(all[0]!.body);
     expect(all.map((r) => r.headers['x-rotor-attempt'])).toEqual(['1', '2']);
+    // Not before the killed worker's 60 s claim ran out (less a little for clocks and the tick).
+    expect(all[1]!.at - all[0]!.at).toBeGreaterThan(55_000);
     expect(await outboxRows("target = 'hang'", [])).toEqual([expect.objectContaining({ state: 'delivered', attempts: 2 })]);
   }, 180_000);
 
