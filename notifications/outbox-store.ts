@@ -59,21 +59,10 @@ export async function tailAuditLog(
       return undefined;
     }
     const after = cursor.rows[0]!.last_seq;
-    const rows = await client.query<{
-      seq: string;
-      event_key: string;
-      at: Date;
-      actor: string;
-      workflow_id: string | null;
-      run_id: string | null;
-      secret_id: string | null;
-      step: string;
-      outcome: string;
-      from_version: number | null;
-      to_version: number | null;
-      detail: Record<string, unknown>;
-    }>(
-      `SELECT seq::text, event_key, at, actor, workflow_id, run_id, secret_id, step, outcome, from_version, to_version, detail
+    // Aliased to the AuditRow fields, so the rows need no mapping but seq (bigint, read as text).
+    const rows = await client.query<Omit<AuditRow, 'seq'> & { seq: string }>(
+      `SELECT seq::text, event_key AS "eventKey", at, actor, workflow_id AS "workflowId", run_id AS "runId",
+              secret_id AS "secretId", step, outcome, from_version AS "fromVersion", to_version AS "toVersion", detail
          FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`,
       [after, batch],
     );
@@ -81,22 +70,7 @@ export async function tailAuditLog(
     const skipped: SkippedEvent[] = [];
     for (const r of rows.rows) {
       try {
-        queue.push(
-          ...route({
-            seq: Number(r.seq),
-            eventKey: r.event_key,
-            at: r.at,
-            actor: r.actor,
-            workflowId: r.workflow_id,
-            runId: r.run_id,
-            secretId: r.secret_id,
-            step: r.step,
-            outcome: r.outcome,
-            fromVersion: r.from_version,
-            toVersion: r.to_version,
-            detail: r.detail,
-          }),
-        );
+        queue.push(...route({ ...r, seq: Number(r.seq) }));
       } catch (err) {
         // A row that cannot be routed would otherwise stop this scope's tail for good.
         skipped.push({ seq: Number(r.seq), error: (err as Error).message });

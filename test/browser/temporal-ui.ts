@@ -9,6 +9,32 @@ export const CHROMIUM = '/usr/bin/chromium';
 /** The UI is a single-page app that polls: navigation and rendering get generous timeouts. */
 const UI_TIMEOUT_MS = 30_000;
 
+/**
+ * Runs `body` on a fresh browser profile (no cookie) opened at the UI; on failure the page is saved
+ * to `screenshot` before the error is rethrown.
+ */
+export async function withFreshUi(
+  browser: Browser,
+  uiBase: string,
+  screenshot: string,
+  body: (ui: TemporalUi, page: Page) => Promise<void>,
+): Promise<void> {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  const ui = new TemporalUi(page, uiBase);
+  try {
+    await body(ui, page);
+  } catch (err) {
+    await ui.screenshot(screenshot).then(
+      () => console.error(`UI at the time of failure: ${screenshot} (${page.url()})`),
+      () => undefined,
+    );
+    throw err;
+  } finally {
+    await context.close();
+  }
+}
+
 export async function launchChromium(): Promise<Browser> {
   try {
     await access(CHROMIUM, constants.X_OK);

@@ -1,11 +1,11 @@
 import { request } from 'node:http';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
+import type { Browser, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RotationResult } from '../../workflows/rotation-types.js';
 import { kvVersion, postgresSecretYaml, rotate, seed } from '../helpers/rotation-fixtures.js';
 import { startTestStack, type TestStack } from '../helpers/test-stack.js';
-import { launchChromium, TemporalUi } from './temporal-ui.js';
+import { launchChromium, type TemporalUi, withFreshUi } from './temporal-ui.js';
 
 const SECRET = 'ui-codec-db';
 const WORKFLOW_ID = `rotate/${SECRET}`;
@@ -45,37 +45,25 @@ describe('decoded payloads in the Temporal Web UI', () => {
    * A fresh browser profile (no cookie) per test. Every body the page received, decoded where it is
    * base64, is kept for the leak check; on failure the page is saved to the state dir.
    */
-  async function withUi(body: (ui: TemporalUi, received: () => Promise<string>) => Promise<void>): Promise<void> {
-    const context: BrowserContext = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-    const page: Page = await context.newPage();
-    const responses: Response[] = [];
-    page.on('response', (r) => void responses.push(r));
-    // What the browser sent after logging in (URLs and headers: a Referer, a cookie), for the token scan.
-    const sent: string[] = [];
-    page.on('request', (r) => {
-      if (!r.url().includes('/rotor-codec/login?')) void r.allHeaders().then((h) => sent.push(r.url(), JSON.stringify(h)));
-    });
-    const received = async () => {
-      const texts: string[] = [await page.content(), ...sent];
-      for (const r of responses) {
-        const text = await r.text().catch(() => '');
-        texts.push(text, ...[...text.matchAll(/"([A-Za-z0-9+/=]{16,})"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8')));
-      }
-      return texts.join('\n');
-    };
-    const ui = new TemporalUi(page, uiBase);
-    try {
+  function withUi(body: (ui: TemporalUi, received: () => Promise<string>) => Promise<void>): Promise<void> {
+    return withFreshUi(browser, uiBase, join(stack.file.stateDir, 'ui-codec-failure.png'), async (ui, page) => {
+      const responses: Response[] = [];
+      page.on('response', (r) => void responses.push(r));
+      // What the browser sent after logging in (URLs and headers: a Referer, a cookie), for the token scan.
+      const sent: string[] = [];
+      page.on('request', (r) => {
+        if (!r.url().includes('/rotor-codec/login?')) void r.allHeaders().then((h) => sent.push(r.url(), JSON.stringify(h)));
+      });
+      const received = async () => {
+        const texts: string[] = [await page.content(), ...sent];
+        for (const r of responses) {
+          const text = await r.text().catch(() => '');
+          texts.push(text, ...[...text.matchAll(/"([A-Za-z0-9+/=]{16,})"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('utf8')));
+        }
+        return texts.join('\n');
+      };
       await body(ui, received);
-    } catch (err) {
-      const path = join(stack.file.stateDir, 'ui-codec-failure.png');
-      await ui.screenshot(path).then(
-        () => console.error(`UI at the time of failure: ${path} (${page.url()})`),
-        () => undefined,
-      );
-      throw err;
-    } finally {
-      await context.close();
-    }
+    });
   }
 
   const expectEncrypted = (text: string) => {

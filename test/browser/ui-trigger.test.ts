@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDENTITY_REQUIRED } from '../../config/workflow-inputs.js';
 import type { RotationResult, RotationStatus } from '../../workflows/rotation-types.js';
 import { identityToken } from '../helpers/operators.js';
 import { kvVersion, postgresSecretYaml, seed, startRotation, waitForStatus } from '../helpers/rotation-fixtures.js';
 import { canLogin, startTestStack, superuserClient, type TestStack } from '../helpers/test-stack.js';
-import { launchChromium, TemporalUi } from './temporal-ui.js';
+import { launchChromium, type TemporalUi, withFreshUi } from './temporal-ui.js';
 
 /**
  * The manual trigger of DESIGN.md, end to end: a person opens the Temporal Web UI served by the
@@ -38,24 +38,12 @@ describe('rotations driven from the Temporal Web UI', () => {
   });
 
   /** A fresh page per test; on failure the page is saved to .rotor/test/ui-failure.png before the error is rethrown. */
-  async function withUi(body: (ui: TemporalUi) => Promise<void>): Promise<void> {
-    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-    const page: Page = await context.newPage();
-    const ui = new TemporalUi(page, uiBase);
-    try {
+  function withUi(body: (ui: TemporalUi) => Promise<void>): Promise<void> {
+    return withFreshUi(browser, uiBase, join(stack.file.stateDir, 'ui-failure.png'), async (ui) => {
       // The UI encodes what it sends (inputs, update data) with rotor's codec: an operator logs in to it once.
       expect(await ui.codecLogin(stack.file.codec.token)).toBe(200);
       await body(ui);
-    } catch (err) {
-      const path = join(stack.file.stateDir, 'ui-failure.png');
-      await ui.screenshot(path).then(
-        () => console.error(`UI at the time of failure: ${path} (${page.url()})`),
-        () => undefined,
-      );
-      throw err;
-    } finally {
-      await context.close();
-    }
+    });
   }
 
   it('Start Workflow form → rotateSecret completes, Vault holds version 2 and the new password logs in', async () => {
