@@ -60,15 +60,9 @@ export function cronNextRuns(expression: string, from: Date, count: number): Dat
   const dowsRaw = cronField(f[4]!, 0, 7, DAYS);
   if (!minutes || !hours || !doms || !months || !dowsRaw) return undefined;
   const dows = new Set([...dowsRaw].map((d) => d % 7));
-  const domStar = /^[*?]$/.test(f[2]!);
-  const dowStar = /^[*?]$/.test(f[4]!);
-  const dayMatches = (d: Date) => {
-    const dom = doms.has(d.getUTCDate());
-    const dow = dows.has(d.getUTCDay());
-    // Classic cron: with both day fields restricted, either one matching is enough.
-    if (!domStar && !dowStar) return dom || dow;
-    return dom && dow;
-  };
+  // Temporal Schedules require both day fields to match: classic cron's "either, when both are
+  // restricted" is not implemented there (@temporalio/client ScheduleSpec.cronExpressions).
+  const dayMatches = (d: Date) => doms.has(d.getUTCDate()) && dows.has(d.getUTCDay());
   const sortedHours = [...hours].sort((a, b) => a - b);
   const sortedMinutes = [...minutes].sort((a, b) => a - b);
   const runs: Date[] = [];

@@ -3,6 +3,7 @@
  * (versions and their times, never a value), rotor's audit log (read-only login), Temporal (the
  * last run as `rotor status` shows it, schedules), and Vault's lease list where the token may see it.
  */
+import { lastSuccessfulRotations } from '../activities/audit/last-successes.js';
 import type pg from 'pg';
 import type { Inventory, SecretSpec } from '../config/inventory-schema.js';
 import { rotationScheduleId } from '../workflows/contracts.js';
@@ -71,12 +72,7 @@ interface AuditFacts {
 async function auditFacts(pool: pg.Pool, secretIds: string[], now: Date): Promise<AuditFacts> {
   const since = new Date(now.getTime() - FAILURE_WINDOW_DAYS * 86_400_000);
   const [success, finished, failed] = await Promise.all([
-    pool.query<{ secret_id: string; at: Date }>(
-      `SELECT DISTINCT ON (secret_id) secret_id, at FROM audit_log
-        WHERE step = 'rotation_finished' AND outcome = 'succeeded' AND secret_id = ANY($1::text[])
-        ORDER BY secret_id, seq DESC`,
-      [secretIds],
-    ),
+    lastSuccessfulRotations(pool, secretIds),
     pool.query<{ secret_id: string; at: Date; result: string | null; workflow_id: string | null; run_id: string | null }>(
       `SELECT DISTINCT ON (secret_id) secret_id, at, detail->>'outcome' AS result, workflow_id, run_id FROM audit_log
         WHERE step = 'rotation_finished' AND secret_id = ANY($1::text[])
@@ -101,7 +97,7 @@ async function auditFacts(pool: pg.Pool, secretIds: string[], now: Date): Promis
     failures.set(row.secret_id, f);
   }
   return {
-    lastSuccessAt: new Map(success.rows.map((r) => [r.secret_id, r.at.toISOString()])),
+    lastSuccessAt: new Map([...success].map(([id, at]) => [id, at.toISOString()])),
     lastFinished: new Map(
       finished.rows.map((r) => [
         r.secret_id,

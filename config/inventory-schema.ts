@@ -341,12 +341,21 @@ export const inventory = z
         ['signingKeyFrom', t.type === 'webhook' ? t.signingKeyFrom : undefined],
       ] as const;
       for (const [field, ref] of refs) {
-        const owner = ref && paths.get(ref.vault);
-        if (owner !== undefined)
+        if (!ref) continue;
+        const owner = paths.get(ref.vault);
+        // An admin credential is worse still (_rotor/ is refused by kvPath, but adminPath may be anywhere).
+        const admin = inv.secrets.findIndex((s) => 'adminPath' in s.provider && s.provider.adminPath === ref.vault);
+        const what =
+          owner !== undefined
+            ? `the path of secrets[${owner}] ("${inv.secrets[owner]!.id}"), a rotated credential`
+            : admin >= 0
+              ? `the admin credential of secrets[${admin}] ("${inv.secrets[admin]!.id}")`
+              : undefined;
+        if (what)
           ctx.addIssue({
             code: 'custom',
             path: ['notifications', 'targets', name, field, 'vault'],
-            message: `"${ref!.vault}" is the path of secrets[${owner}] ("${inv.secrets[owner]!.id}"), a rotated credential: keep the target's value at a path of its own, e.g. "notifications/${name}"`,
+            message: `"${ref.vault}" is ${what}: keep the target's value at a path of its own, e.g. "notifications/${name}"`,
           });
       }
     }

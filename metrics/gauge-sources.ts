@@ -1,4 +1,5 @@
 import type { ActivityContext } from '../activities/activity-context.js';
+import { lastSuccessfulRotations } from '../activities/audit/last-successes.js';
 import { activeFreezes } from '../activities/incident/freeze-store.js';
 import { credentialSince } from '../cli/debt-report.js';
 import type { Inventory } from '../config/inventory-schema.js';
@@ -99,20 +100,12 @@ function credentialTimes(ctx: ActivityContext, inventory: Inventory): Promise<Ea
   });
 }
 
-/**
- * One index probe per secret (migrations/008_metrics_indexes.sql, whose predicate is this one's):
- * the cost follows the inventory, not how many rotations the log holds.
- */
 async function lastSuccesses(ctx: ActivityContext, inventory: Inventory): Promise<Map<string, number>> {
-  const { rows } = await ctx.db.query<{ secret_id: string; at: Date }>(
-    `SELECT s.id AS secret_id, l.at
-       FROM unnest($1::text[]) AS s(id)
-       CROSS JOIN LATERAL (SELECT at FROM audit_log
-                            WHERE step = 'rotation_finished' AND outcome = 'succeeded' AND secret_id = s.id
-                            ORDER BY at DESC LIMIT 1) l`,
-    [inventory.secrets.map((s) => s.id)],
+  const last = await lastSuccessfulRotations(
+    ctx.db,
+    inventory.secrets.map((s) => s.id),
   );
-  return new Map(rows.map((r) => [r.secret_id, r.at.getTime() / 1000]));
+  return new Map([...last].map(([id, at]) => [id, at.getTime() / 1000]));
 }
 
 /**

@@ -1,11 +1,5 @@
+import { latestAt, type RunRow } from '../observe/phase-limits.js';
 import { Phase } from '../workflows/rotation-types.js';
-
-/** One audit row of a rotation run, as read back from rotor's database. */
-export interface RunAuditRow {
-  step: string;
-  outcome: string;
-  at: Date;
-}
 
 export interface PhaseDuration {
   phase: Phase;
@@ -20,9 +14,8 @@ export interface PhaseDuration {
  * row, so `rolling_back` is never measured; the overlap is a timer, so it is the inventory's
  * overlap (`overlapMs`), cut short by an earlier revocation, and revoking is what follows it.
  */
-export function phaseDurations(rows: readonly RunAuditRow[], overlapMs?: number): PhaseDuration[] {
-  const last = (step: string): number | undefined =>
-    rows.filter((r) => r.step === step).reduce<number | undefined>((a, r) => Math.max(a ?? -Infinity, r.at.getTime()), undefined);
+export function phaseDurations(rows: readonly RunRow[], overlapMs?: number): PhaseDuration[] {
+  const last = (step: string): number | undefined => latestAt(rows, (r) => r.step === step)?.getTime();
   const started = last('rotation_started');
   if (started === undefined) return [];
   const out: PhaseDuration[] = [];

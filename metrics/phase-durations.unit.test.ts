@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { phaseDurations, type RunAuditRow } from './phase-durations.js';
+import { phaseDurations } from './phase-durations.js';
+import type { RunRow } from '../observe/phase-limits.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
-const row = (step: string, atSeconds: number, outcome = 'succeeded'): RunAuditRow => ({
+const row = (step: string, atSeconds: number, outcome = 'succeeded'): RunRow => ({
   step,
   outcome,
   at: new Date(T0 + atSeconds * 1000),

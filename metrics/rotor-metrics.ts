@@ -6,7 +6,8 @@ import type { Inventory } from '../config/inventory-schema.js';
 import { Phase } from '../workflows/rotation-types.js';
 import { GaugeSources, MetricSource, withDeadline, type GaugeSnapshot } from './gauge-sources.js';
 import { METRICS_BUDGET_MS } from './metrics-budget.js';
-import { phaseDurations, type RunAuditRow } from './phase-durations.js';
+import { phaseDurations } from './phase-durations.js';
+import type { RunRow } from '../observe/phase-limits.js';
 
 /**
  * The outcomes a rotation run ends with (workflows/rotation-types.ts, plus revocation_failed, and
@@ -243,7 +244,7 @@ export function createRotorMetrics(ctx: ActivityContext, options: RotorMetricsOp
     const outcome = typeof raw === 'string' && OUTCOMES.has(raw) ? raw : 'other';
     rotations.inc({ provider, outcome });
     if (!row.workflowId || !row.runId) return;
-    const { rows } = await ctx.db.query<RunAuditRow>('SELECT step, outcome, at FROM audit_log WHERE run_id = $1 AND workflow_id = $2', [
+    const { rows } = await ctx.db.query<RunRow>('SELECT step, outcome, at FROM audit_log WHERE run_id = $1 AND workflow_id = $2', [
       row.runId,
       row.workflowId,
     ]);

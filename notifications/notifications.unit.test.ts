@@ -130,6 +130,15 @@ describe('inventory: notification targets', () => {
     ).toEqual([
       'notifications.targets.leaky.urlFrom.vault: "apps/a-db" is the path of secrets[0] ("a-db"), a rotated credential: keep the target\'s value at a path of its own, e.g. "notifications/leaky"',
     ]);
+    // Nor an admin credential, wherever its adminPath points (a signing key is read with the worker's policy too).
+    const adminElsewhere = secretYaml('b-db').replace('_rotor/admin/demo-postgres', 'ops/pg-admin');
+    expect(
+      problemsOf(
+        `secrets:\n${adminElsewhere}notifications:\n  targets:\n    admin: { type: webhook, url: "https://h.example.test/x", signingKeyFrom: { vault: ops/pg-admin } }\n`,
+      ),
+    ).toEqual([
+      'notifications.targets.admin.signingKeyFrom.vault: "ops/pg-admin" is the admin credential of secrets[0] ("b-db"): keep the target\'s value at a path of its own, e.g. "notifications/admin"',
+    ]);
   });
 
   it('the commented example in config/inventory.example.yaml is valid once uncommented', () => {

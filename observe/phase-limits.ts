@@ -85,6 +85,7 @@ export function phaseSince(phase: Phase, rows: readonly RunRow[], startedAt: Dat
   return begun ?? latestAt(rows, () => true) ?? startedAt;
 }
 
-function latestAt(rows: readonly RunRow[], matches: (r: RunRow) => boolean): Date | undefined {
+/** The latest time among the rows that match, if any. */
+export function latestAt(rows: readonly RunRow[], matches: (r: RunRow) => boolean): Date | undefined {
   return rows.filter(matches).reduce<Date | undefined>((a, r) => (a && a > r.at ? a : r.at), undefined);
 }

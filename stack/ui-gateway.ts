@@ -44,12 +44,12 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** The request's headers for the UI: hop-by-hop ones and the codec's cookie (the UI has no use for the token) removed. */
+/** The request's headers for the UI: hop-by-hop ones, the codec's cookie and any Authorization (a codec token sent to the wrong path) removed. */
 function upstreamHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   const named = new Set((headers.connection ?? '').split(',').map((h) => h.trim().toLowerCase()));
   const out: IncomingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || named.has(name) || name === 'authorization') continue;
     out[name] = value;
   }
   const cookies = (headers.cookie ?? '')

@@ -32,16 +32,17 @@ describe('cadence intervals', () => {
     expect(cadenceInterval({ cron: '0 0 1 * *', paused: false }, now)).toBe(31 * D);
   });
 
-  it('cron next runs follow classic cron rules, in UTC', () => {
+  it('cron next runs follow the rules of Temporal Schedules, in UTC', () => {
     expect(cronNextRuns('30 4 * * 1-5', now, 3)!.map((d) => d.toISOString())).toEqual([
       '2025-06-12T04:30:00.000Z',
       '2025-06-13T04:30:00.000Z',
       '2025-06-16T04:30:00.000Z',
     ]);
-    // Both day fields restricted: either matches (the 13th, or any Sunday).
+    // Both day fields restricted: both must match, as Temporal runs it (a Sunday the 13th), not
+    // classic cron's either (which would say the 13th of June and Sunday the 15th).
     expect(cronNextRuns('0 0 13 * 0', now, 2)!.map((d) => d.toISOString())).toEqual([
-      '2025-06-13T00:00:00.000Z',
-      '2025-06-15T00:00:00.000Z',
+      '2025-07-13T00:00:00.000Z',
+      '2026-09-13T00:00:00.000Z',
     ]);
     expect(cronNextRuns('0 0 29 2 *', now, 1)![0]!.toISOString()).toBe('2028-02-29T00:00:00.000Z');
   });

@@ -8,7 +8,7 @@ import { liftFreeze, runIncident } from '../../../test/helpers/incident.js';
 import { leakHaystack, seedAndRotationIds } from '../../../test/helpers/leak-scan.js';
 import { rotate, seed, startRotation, waitForStatus } from '../../../test/helpers/rotation-fixtures.js';
 import { startTestStack, type TestStack } from '../../../test/helpers/test-stack.js';
-import { bootstrapRedis, DEMO_REDIS_ADMIN_PATH, DEMO_REDIS_ADMIN_USER } from '../../../stack/bootstrap-redis.js';
+import { bootstrapRedis, DEMO_REDIS_ADMIN_PATH, DEMO_REDIS_ADMIN_USER, REDIS_ADMIN_RULES } from '../../../stack/bootstrap-redis.js';
 import type { RedisServer } from '../../../stack/redis-server.js';
 import { incidentWorkflowId, statusQuery } from '../../../workflows/contracts.js';
 import type { RotationResult } from '../../../workflows/rotation-types.js';
@@ -451,12 +451,7 @@ describe('redis-acl rotation against the real stack', () => {
         DEMO_REDIS_ADMIN_USER,
         'on',
         `#${passwordHash(adminPassword)}`,
-        '+acl|getuser',
-        '+acl|setuser',
-        '+acl|save',
-        '+client|list',
-        '+client|kill',
-        '+client|id',
+        ...REDIS_ADMIN_RULES,
         '--user',
         'rt-conf',
         'on',
